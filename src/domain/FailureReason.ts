@@ -1,0 +1,29 @@
+// The closed set of reasons a request can fail for (SPEC.md §3.3). Every typed error in the
+// driver carries one; csi/toStatus.ts maps it to a gRPC code, metrics use it as `error_type`,
+// and Warning Events on the pod use it as their reason.
+import * as Schema from "effect/Schema"
+
+export const FailureReason = Schema.Literals([
+  "InvalidRequest",
+  "SecretProviderClassNotFound",
+  "InvalidSecretProviderClass",
+  "ProviderNotFound",
+  "ProviderUnavailable",
+  "ProviderTimeout",
+  "ProviderError",
+  "InvalidProviderResponse",
+  "FileWriteError",
+  "MountFailed",
+  "KubernetesApiError"
+])
+export type FailureReason = typeof FailureReason.Type
+
+/** What every expected failure of the driver looks like to the CSI edge. */
+export interface TypedFailure {
+  readonly reason: FailureReason
+  readonly message: string
+}
+
+export const isTypedFailure = (u: unknown): u is TypedFailure =>
+  typeof u === "object" && u !== null && "reason" in u && "message" in u &&
+  (FailureReason.literals as ReadonlyArray<unknown>).includes((u as { reason: unknown }).reason)
