@@ -1,0 +1,34 @@
+// CSI Node: kubelet's entry points. Decodes each request at the edge, hands it to the Publisher,
+// and answers UNIMPLEMENTED for the RPCs this driver does not advertise.
+import * as Effect from "effect/Effect"
+import type { NodeServiceImplementation } from "../gen/csi/v1/csi.js"
+import { Publisher } from "../publish/Publisher.js"
+import { makeHandlerRunner } from "./HandlerRunner.js"
+import { decodePublish, decodeUnpublish } from "./NodeRequests.js"
+import { unimplemented } from "./toStatus.js"
+
+export interface NodeIdentity {
+  readonly nodeId: string
+}
+
+export const makeNodeService = (node: NodeIdentity): Effect.Effect<NodeServiceImplementation, never, Publisher> =>
+  Effect.gen(function*() {
+    const publisher = yield* Publisher
+    const run = yield* makeHandlerRunner
+    return {
+      nodePublishVolume: (request, { signal }) =>
+        run("NodePublishVolume", decodePublish(request).pipe(Effect.flatMap(publisher.publish)), signal)
+          .then(() => ({})),
+      nodeUnpublishVolume: (request, { signal }) =>
+        run("NodeUnpublishVolume", decodeUnpublish(request).pipe(Effect.flatMap(publisher.unpublish)), signal)
+          .then(() => ({})),
+      // No capability is advertised: inline ephemeral volumes are never staged, and stats
+      // and expansion make no sense for a tmpfs of secrets.
+      nodeGetCapabilities: async () => ({ capabilities: [] }),
+      nodeGetInfo: async () => ({ nodeId: node.nodeId }),
+      nodeStageVolume: async () => { throw unimplemented("NodeStageVolume") },
+      nodeUnstageVolume: async () => { throw unimplemented("NodeUnstageVolume") },
+      nodeGetVolumeStats: async () => { throw unimplemented("NodeGetVolumeStats") },
+      nodeExpandVolume: async () => { throw unimplemented("NodeExpandVolume") }
+    }
+  })

@@ -1,0 +1,48 @@
+// The request log of the CSI server: each call at verbosity 5 with its sanitized request, and
+// every failure with its code. Secrets never reach it: the `secrets` map is dropped and the
+// service-account tokens in the volume context are replaced (CVE-2023-2878; SPEC.md §3.7).
+import * as Effect from "effect/Effect"
+import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from "nice-grpc"
+import { logV } from "../config/Logging.js"
+import { TOKENS_KEY } from "../domain/VolumeContext.js"
+
+const STRIPPED = "***stripped***"
+
+/** A copy of a CSI request that is safe to print. */
+export const sanitizeRequest = (request: unknown): unknown => {
+  if (typeof request !== "object" || request === null) return request
+  const copy: Record<string, unknown> = { ...(request as Record<string, unknown>) }
+  if ("secrets" in copy) copy["secrets"] = STRIPPED
+  const context = copy["volumeContext"]
+  if (typeof context === "object" && context !== null && TOKENS_KEY in context) {
+    copy["volumeContext"] = { ...(context as Record<string, string>), [TOKENS_KEY]: STRIPPED }
+  }
+  return copy
+}
+
+const printable = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
+
+const statusName = (error: unknown): string =>
+  error instanceof ServerError ? Status[error.code] : error instanceof Error && error.name === "AbortError" ? "CANCELLED" : "INTERNAL"
+
+/** Builds the middleware; `fork` runs a log effect in the driver's context (logger, verbosity). */
+export const makeRequestLog = (fork: (effect: Effect.Effect<void>) => void) =>
+  async function* requestLog<Request, Response>(
+    call: ServerMiddlewareCall<Request, Response>,
+    context: CallContext
+  ): AsyncGenerator<Response, Response | void, undefined> {
+    const method = call.method.path
+    const started = performance.now()
+    fork(logV(5, "GRPC call", { method, request: printable(sanitizeRequest(call.request)) }))
+    try {
+      const response = yield* call.next(call.request, context)
+      const ms = (performance.now() - started).toFixed(1)
+      fork(logV(5, "GRPC response", { method, durationMs: ms, response: printable(response) }))
+      return response
+    } catch (error) {
+      const details = error instanceof ServerError ? error.details : "internal error"
+      fork(Effect.logError("GRPC error", { method, code: statusName(error), details }))
+      throw error
+    }
+  }

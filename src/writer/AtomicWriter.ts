@@ -1,0 +1,119 @@
+// The AtomicWriter service: writes validated payloads into target directories and reads them back.
+// `layer` is the real filesystem (TargetWrite.ts, TargetFiles.ts); `layerInMemory` keeps payloads in a
+// map for unit tests of callers, with `InMemoryTargets` to inspect them and to inject a write failure.
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import type { ValidatedPayload } from "./Payload.js"
+import { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
+import { WriteError, type WriteOutcome, writeTarget } from "./TargetWrite.js"
+
+export { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
+export { WriteError, type WriteOutcome } from "./TargetWrite.js"
+
+export interface AtomicWriterShape {
+  /**
+   * Makes `targetDir` (which must exist) show exactly `payload`: readers see the old files or the new
+   * ones, never a mix. Calls for one target must not overlap (callers serialize per target).
+   */
+  readonly write: (targetDir: string, payload: ValidatedPayload) => Effect.Effect<WriteOutcome, WriteError>
+  /** The visible files of a target, path relative to the target -> bytes and mode (see `readTarget`). */
+  readonly read: (targetDir: string) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError>
+}
+
+export class AtomicWriter extends Context.Service<AtomicWriter, AtomicWriterShape>()("AtomicWriter") {
+  /** The real filesystem. */
+  static readonly layer: Layer.Layer<AtomicWriter> = Layer.succeed(AtomicWriter, {
+    write: writeTarget,
+    read: (targetDir) => readTarget(path.resolve(targetDir))
+  })
+
+  /** In memory, plus `InMemoryTargets` to inspect what was written and to make the next write fail. */
+  static readonly layerInMemory: Layer.Layer<AtomicWriter | InMemoryTargets> = Layer.syncContext(() => makeInMemory())
+}
+
+/** Test handle of `AtomicWriter.layerInMemory`. Target paths are compared after `path.resolve`. */
+export interface InMemoryTargetsShape {
+  /** The last payload written successfully to `targetDir`, if any. */
+  readonly lastWrite: (targetDir: string) => Effect.Effect<Option.Option<ValidatedPayload>>
+  /** The target of every write call so far, in order, failed ones included. */
+  readonly attempts: Effect.Effect<ReadonlyArray<string>>
+  /** Makes the next write (to any target) fail with a FileWriteError carrying `message`; nothing is stored. */
+  readonly failNextWrite: (message?: string) => Effect.Effect<void>
+  /** Forgets a target, as an unpublish that removed the directory would. */
+  readonly forget: (targetDir: string) => Effect.Effect<void>
+}
+
+export class InMemoryTargets extends Context.Service<InMemoryTargets, InMemoryTargetsShape>()("InMemoryTargets") {}
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
+
+/** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */
+const outcome = (prev: ValidatedPayload | undefined, next: ValidatedPayload): WriteOutcome => {
+  const old = new Map(prev?.files.map((f) => [f.path, f]))
+  const written = next.files.filter((f) => {
+    const before = old.get(f.path)
+    return before === undefined || !bytesEqual(before.contents, f.contents)
+  }).map((f) => f.path)
+  const chmodded = next.files.filter((f) => !written.includes(f.path) && old.get(f.path)?.mode !== f.mode)
+    .map((f) => f.path)
+  const paths = new Set(next.files.map((f) => f.path))
+  const removed = [...old.keys()].filter((p) => !paths.has(p)).sort()
+  const changed = written.length + chmodded.length + removed.length > 0
+  const swapped = prev === undefined || written.length + removed.length > 0
+  return { changed, swapped, written, chmodded, removed, healed: [] }
+}
+
+const byPath = (a: { readonly path: string }, b: { readonly path: string }): number =>
+  a.path < b.path ? -1 : a.path > b.path ? 1 : 0
+
+const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
+  const targets = new Map<string, ValidatedPayload>()
+  const attempts: Array<string> = []
+  let nextFailure: string | undefined
+
+  const write = Effect.fn("AtomicWriter.write")(function*(targetDir: string, payload: ValidatedPayload) {
+    const target = path.resolve(targetDir)
+    attempts.push(target)
+    const failure = nextFailure
+    if (failure !== undefined) {
+      nextFailure = undefined
+      return yield* new WriteError({ reason: "FileWriteError", target, path: ".", message: failure })
+    }
+    const result = outcome(targets.get(target), payload)
+    targets.set(target, payload)
+    return result
+  })
+
+  const read = Effect.fn("AtomicWriter.read")(function*(targetDir: string) {
+    const target = path.resolve(targetDir)
+    const payload = targets.get(target)
+    if (payload === undefined) {
+      return yield* new TargetReadError({
+        reason: "FileWriteError",
+        target,
+        path: ".",
+        message: `cannot read "." in target ${target}: ENOENT`
+      })
+    }
+    const files = [...payload.files].sort(byPath)
+    return new Map(files.map((f) => [f.path, { contents: f.contents, mode: f.mode }])) as ReadonlyMap<string, TargetFile>
+  })
+
+  const handle: InMemoryTargetsShape = {
+    lastWrite: (targetDir) => Effect.sync(() => Option.fromUndefinedOr(targets.get(path.resolve(targetDir)))),
+    attempts: Effect.sync(() => [...attempts]),
+    failNextWrite: (message = "injected write failure") =>
+      Effect.sync(() => {
+        nextFailure = message
+      }),
+    forget: (targetDir) =>
+      Effect.sync(() => {
+        targets.delete(path.resolve(targetDir))
+      })
+  }
+  return Context.make(AtomicWriter, { write, read }).pipe(Context.add(InMemoryTargets, handle))
+}

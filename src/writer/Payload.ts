@@ -1,0 +1,106 @@
+// Validation of the files a provider returns (upstream §3.4, SPEC §1 "Files on disk"): the only way to
+// obtain a ValidatedPayload, which is what the AtomicWriter accepts. Validation is total: one bad file
+// rejects the whole payload, so nothing is written. Messages name paths, never contents.
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+
+/** One file as a provider returns it (`File` of the provider protocol). */
+export interface ProviderFile {
+  readonly path: string
+  readonly mode: number
+  readonly contents: Uint8Array
+}
+
+declare const ValidatedTypeId: unique symbol
+
+/** A payload that passed every rule; only `validatePayload` builds one. */
+export interface ValidatedPayload {
+  readonly [ValidatedTypeId]: true
+  /** The files, in the order the provider returned them. */
+  readonly files: ReadonlyArray<ProviderFile>
+  /** Distinct first path elements: the user-visible top-level names. */
+  readonly topLevel: ReadonlyArray<string>
+}
+
+export class PayloadError extends Schema.TaggedError<PayloadError>()("PayloadError", {
+  reason: Schema.Literal("InvalidProviderResponse"),
+  message: Schema.String,
+  path: Schema.String
+}) {}
+
+const MAX_PATH_BYTES = 4096
+const MAX_ELEMENT_BYTES = 255
+const MAX_MODE = 0o777
+const QUOTE_LIMIT = 128
+
+/** JSON-quotes a path so odd bytes are visible; very long paths are cut so messages stay readable. */
+export const quotePath = (path: string): string =>
+  path.length <= QUOTE_LIMIT
+    ? JSON.stringify(path)
+    : `${JSON.stringify(path.slice(0, QUOTE_LIMIT))}…(${Buffer.byteLength(path, "utf8")} bytes)`
+
+const byteLength = (s: string): number => Buffer.byteLength(s, "utf8")
+
+/** Why `path` breaks a rule, or undefined. Lengths are in UTF-8 bytes, like Go's `len`. */
+const pathProblem = (path: string): string | undefined => {
+  if (path.length === 0) return "path is empty"
+  if (path.includes("\0")) return "path contains a NUL byte"
+  if (path.startsWith("/")) return "path is absolute"
+  if (byteLength(path) > MAX_PATH_BYTES) return `path is longer than ${MAX_PATH_BYTES} bytes`
+  const elements = path.split("/")
+  if (elements.includes("..")) return "path has a '..' element"
+  if (elements.some((e) => byteLength(e) > MAX_ELEMENT_BYTES)) {
+    return `path has an element longer than ${MAX_ELEMENT_BYTES} bytes`
+  }
+  if (elements[0]!.startsWith("..")) return "path starts with '..'"
+  // Go's filepath.Clean(p) == p for a relative path without '..': no empty and no '.' element.
+  if (elements.some((e) => e === "" || e === ".")) return "path is not in clean form"
+  return undefined
+}
+
+const modeProblem = (mode: number): string | undefined =>
+  Number.isInteger(mode) && mode >= 0 && mode <= MAX_MODE
+    ? undefined
+    : `mode ${String(mode)} is not a permission in 0..0o777`
+
+const invalid = (path: string, why: string): PayloadError =>
+  new PayloadError({
+    reason: "InvalidProviderResponse",
+    path,
+    message: `invalid file ${quotePath(path)} in provider response: ${why}`
+  })
+
+/** The directories a path lives in, outermost first: `a/b/c` gives `a`, `a/b`. */
+export const ancestors = (path: string): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) out.push(path.slice(0, i))
+  return out
+}
+
+/** The rules of upstream §3.4 plus range-checked modes, duplicates and file/directory clashes. */
+export const validatePayloadResult = (
+  files: ReadonlyArray<ProviderFile>
+): Result.Result<ValidatedPayload, PayloadError> => {
+  const seen = new Set<string>()
+  for (const file of files) {
+    const why = pathProblem(file.path) ?? modeProblem(file.mode)
+    if (why !== undefined) return Result.fail(invalid(file.path, why))
+    if (seen.has(file.path)) return Result.fail(invalid(file.path, "duplicate path"))
+    seen.add(file.path)
+  }
+  const topLevel = new Set<string>()
+  for (const file of files) {
+    for (const dir of ancestors(file.path)) {
+      if (seen.has(dir)) {
+        return Result.fail(invalid(file.path, `${quotePath(dir)} is both a file and a directory`))
+      }
+    }
+    topLevel.add(file.path.split("/", 1)[0]!)
+  }
+  return Result.succeed({ files, topLevel: [...topLevel] } as unknown as ValidatedPayload)
+}
+
+export const validatePayload = (
+  files: ReadonlyArray<ProviderFile>
+): Effect.Effect<ValidatedPayload, PayloadError> => Effect.fromResult(validatePayloadResult(files))

@@ -1,0 +1,162 @@
+// The on-disk layout of a target directory (upstream §6.1) and reading it back: the names the atomic
+// writer uses, the listing of a data directory, and `readTarget` (upstream's GetMountedFiles, §6.5),
+// which reads the visible files through one resolution of `..data` so a reader never mixes versions.
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+
+/** The symlink readers follow; swapped atomically by renaming `..data_tmp` over it. */
+export const DATA_LINK = "..data"
+export const DATA_LINK_TMP = "..data_tmp"
+
+const DATA_DIR_PATTERN = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[0-9A-Za-z]+$/
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, "0")
+
+/** `..YYYY_MM_DD_HH_MM_SS.<suffix>` in UTC, like Go's `..2006_01_02_15_04_05.` plus MkdirTemp's suffix. */
+export const dataDirName = (epochMillis: number, suffix: string): string => {
+  const d = new Date(epochMillis)
+  const stamp = `${pad(d.getUTCFullYear(), 4)}_${pad(d.getUTCMonth() + 1)}_${pad(d.getUTCDate())}` +
+    `_${pad(d.getUTCHours())}_${pad(d.getUTCMinutes())}_${pad(d.getUTCSeconds())}`
+  return `..${stamp}.${suffix}`
+}
+
+/** Whether a directory entry is a timestamped data directory this layout owns. */
+export const isDataDirName = (name: string): boolean => DATA_DIR_PATTERN.test(name)
+
+/** The link target of the user-visible top-level entry `name`. */
+export const visibleLinkTarget = (name: string): string => `${DATA_LINK}/${name}`
+
+export class TargetReadError extends Schema.TaggedError<TargetReadError>()("TargetReadError", {
+  reason: Schema.Literal("FileWriteError"),
+  message: Schema.String,
+  target: Schema.String,
+  path: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+export const errnoCode = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+
+/** The path a Node fs error names, relative to the target when inside it. */
+const failedPath = (target: string, fallback: string, cause: unknown): string => {
+  const p = typeof cause === "object" && cause !== null && "path" in cause ? cause.path : undefined
+  if (typeof p !== "string") return fallback
+  if (p === target) return "."
+  return p.startsWith(`${target}/`) ? p.slice(target.length + 1) : p
+}
+
+const readFailure = (target: string, rel: string, cause: unknown): TargetReadError => {
+  const where = failedPath(target, rel, cause)
+  return new TargetReadError({
+    reason: "FileWriteError",
+    target,
+    path: where,
+    message: `cannot read ${JSON.stringify(where)} in target ${target}: ${errnoCode(cause) ?? "unexpected error"}`,
+    cause
+  })
+}
+
+const attempt = <A>(target: string, rel: string, run: () => Promise<A>): Effect.Effect<A, TargetReadError> =>
+  Effect.tryPromise({ try: run, catch: (cause) => readFailure(target, rel, cause) })
+
+/** `..data`'s current data directory name, or undefined when absent or not one of ours. */
+export const currentDataDir = (target: string): Effect.Effect<string | undefined, TargetReadError> =>
+  attempt(target, DATA_LINK, async () => {
+    try {
+      const link = await fs.readlink(path.join(target, DATA_LINK))
+      return isDataDirName(link) ? link : undefined
+    } catch (cause) {
+      const code = errnoCode(cause)
+      if (code === "ENOENT" || code === "EINVAL") return undefined
+      throw cause
+    }
+  })
+
+/** Size and permission bits of a regular file inside a data directory. */
+export interface FileStat {
+  readonly size: number
+  readonly mode: number
+}
+
+/** Every regular file under `dir`, keyed by relative path; an absent `dir` is empty. Symlinks are ignored. */
+export const listFiles = (
+  target: string,
+  dir: string
+): Effect.Effect<ReadonlyMap<string, FileStat>, TargetReadError> =>
+  attempt(target, path.relative(target, dir), async () => {
+    const out = new Map<string, FileStat>()
+    const walk = async (abs: string, rel: string): Promise<void> => {
+      for (const entry of await fs.readdir(abs, { withFileTypes: true })) {
+        const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`
+        const childAbs = path.join(abs, entry.name)
+        if (entry.isDirectory()) await walk(childAbs, childRel)
+        else if (entry.isFile()) {
+          const st = await fs.lstat(childAbs)
+          out.set(childRel, { size: st.size, mode: st.mode & 0o7777 })
+        }
+      }
+    }
+    try {
+      await walk(dir, "")
+    } catch (cause) {
+      if (errnoCode(cause) !== "ENOENT" || out.size > 0) throw cause
+    }
+    return out
+  })
+
+/** A visible file: its bytes and permission bits. */
+export interface TargetFile {
+  readonly contents: Uint8Array
+  readonly mode: number
+}
+
+/** Reads a file, or a directory tree, following symlinks at the root only; nested symlinks to files count. */
+const collect = async (abs: string, rel: string, out: Map<string, TargetFile>, root: boolean): Promise<void> => {
+  const st = root ? await fs.stat(abs) : await fs.lstat(abs)
+  if (st.isFile()) {
+    out.set(rel, { contents: new Uint8Array(await fs.readFile(abs)), mode: st.mode & 0o7777 })
+  } else if (st.isDirectory()) {
+    for (const name of (await fs.readdir(abs)).sort()) {
+      await collect(path.join(abs, name), `${rel}/${name}`, out, false)
+    }
+  } else if (st.isSymbolicLink()) {
+    const target = await fs.stat(abs)
+    if (target.isFile()) out.set(rel, { contents: new Uint8Array(await fs.readFile(abs)), mode: target.mode & 0o7777 })
+  }
+}
+
+const readOnce = async (target: string): Promise<ReadonlyMap<string, TargetFile>> => {
+  const out = new Map<string, TargetFile>()
+  let dataDir: string | undefined
+  try {
+    const link = await fs.readlink(path.join(target, DATA_LINK))
+    dataDir = isDataDirName(link) ? link : undefined
+  } catch (cause) {
+    if (!["ENOENT", "EINVAL"].includes(errnoCode(cause) ?? "")) throw cause
+  }
+  const entries = await fs.readdir(target, { withFileTypes: true })
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (entry.name.startsWith("..")) continue
+    let abs = path.join(target, entry.name)
+    // Our own links are read through the data dir resolved above: one consistent version.
+    if (dataDir !== undefined && entry.isSymbolicLink() &&
+      (await fs.readlink(abs)) === visibleLinkTarget(entry.name)) {
+      abs = path.join(target, dataDir, entry.name)
+    }
+    await collect(abs, entry.name, out, true)
+  }
+  return out
+}
+
+/**
+ * The visible files of a target (path relative to the target -> bytes and mode), skipping names that
+ * start with `..`. A rewrite may delete the resolved data dir mid-read: then the read is retried.
+ */
+export const readTarget = (target: string): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError> =>
+  attempt(target, ".", () => readOnce(target)).pipe(
+    Effect.retry({ times: 3, while: (e) => errnoCode(e.cause) === "ENOENT" })
+  )

@@ -1,0 +1,74 @@
+// The path and mode rules of a provider payload (upstream §3.4 plus range-checked modes): each hostile
+// case is rejected with InvalidProviderResponse naming the JSON-quoted path and never the contents.
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import { type ProviderFile, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
+import { hostile, path4096, providerFile as file, SECRET } from "./fixtures.js"
+
+describe("validatePayload", () => {
+  for (const [name, files, why] of hostile) {
+    it(`rejects ${name}`, () => {
+      const result = validatePayloadResult(files)
+      assert.isTrue(Result.isFailure(result))
+      if (!Result.isFailure(result)) return
+      const error = result.failure
+      assert.strictEqual(error._tag, "PayloadError")
+      assert.strictEqual(error.reason, "InvalidProviderResponse")
+      assert.include(error.message, why)
+      assert.include(error.message, JSON.stringify(error.path).slice(0, 100))
+      assert.notInclude(error.message, SECRET)
+    })
+  }
+
+  const valid: ReadonlyArray<readonly [string, ReadonlyArray<ProviderFile>]> = [
+    ["plain name", [file("a")]],
+    ["nested", [file("dir/b.txt")]],
+    ["dot file", [file(".hidden")]],
+    ["dots inside a name", [file("a..b")]],
+    ["dots inside a nested name", [file("d/..e"), file("d/.f")]],
+    ["mode 0", [file("a", 0)]],
+    ["mode 0777", [file("a", 0o777)]],
+    ["255-byte element", [file("n".repeat(255))]],
+    ["4096-byte path", [file(path4096)]],
+    ["siblings sharing a directory", [file("d/a"), file("d/b"), file("d/e/f")]],
+    ["prefix names that are not parents", [file("a"), file("ab/c"), file("a.b")]],
+    ["no files", []]
+  ]
+  for (const [name, files] of valid) {
+    it(`accepts ${name}`, () => {
+      const result = validatePayloadResult(files)
+      assert.isTrue(Result.isSuccess(result), Result.isFailure(result) ? result.failure.message : "")
+      if (!Result.isSuccess(result)) return
+      assert.deepStrictEqual(result.success.files, files)
+    })
+  }
+
+  it("lists each top-level name once", () => {
+    const result = validatePayloadResult([file("d/a"), file("x"), file("d/e/f"), file(".h")])
+    assert.isTrue(Result.isSuccess(result))
+    if (Result.isSuccess(result)) assert.deepStrictEqual([...result.success.topLevel].sort(), [".h", "d", "x"])
+  })
+
+  it("quotes odd bytes and cuts very long paths in messages", () => {
+    const odd = validatePayloadResult([file("a\nb/../c")])
+    assert.isTrue(Result.isFailure(odd))
+    if (Result.isFailure(odd)) assert.include(odd.failure.message, "\"a\\nb/../c\"")
+    const long = validatePayloadResult([file(`${path4096}q`)])
+    assert.isTrue(Result.isFailure(long))
+    if (Result.isFailure(long)) {
+      assert.isBelow(long.failure.message.length, 300)
+      assert.include(long.failure.message, "(4097 bytes)")
+      assert.strictEqual(long.failure.path, `${path4096}q`)
+    }
+  })
+
+  it.effect("the Effect form fails with the same PayloadError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(validatePayload([file("ok"), file("../x")]))
+      assert.strictEqual(error._tag, "PayloadError")
+      assert.strictEqual(error.path, "../x")
+      const ok = yield* validatePayload([file("ok")])
+      assert.deepStrictEqual(ok.topLevel, ["ok"])
+    }))
+})
