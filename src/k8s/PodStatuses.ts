@@ -1,0 +1,137 @@
+// PodStatuses: the SecretProviderClassPodStatus a successful publish leaves behind (upstream §5.3): created in the
+// pod's namespace, owned by the pod (so GC removes it), labelled with the node; an existing one is updated in
+// place, keeping labels that others set, with optimistic-concurrency retries.
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import {
+  group,
+  nodeNameLabel,
+  podStatusName,
+  type PodStatusObject,
+  type SecretProviderClassPodStatus
+} from "../domain/SecretProviderClass.js"
+import { KubeApi } from "./KubeApi.js"
+import { isAlreadyExists, isConflict, KubernetesError } from "./KubernetesError.js"
+
+export interface PodStatusInput {
+  readonly podName: string
+  readonly podNamespace: string
+  readonly podUid: string
+  readonly spcName: string
+  readonly nodeId: string
+  readonly targetPath: string
+  readonly objects: ReadonlyArray<PodStatusObject>
+}
+
+export interface PodStatusesShape {
+  readonly upsert: (input: PodStatusInput) => Effect.Effect<void, KubernetesError>
+}
+
+export const podStatusesPath = (namespace: string, name?: string) =>
+  `/apis/${group}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasspodstatuses` +
+  (name === undefined ? "" : `/${encodeURIComponent(name)}`)
+
+/** Status objects sorted by id, as upstream writes them (byte order, like Go's string comparison for ASCII ids). */
+const sortedObjects = (objects: ReadonlyArray<PodStatusObject>) =>
+  [...objects].map(({ id, version }) => ({ id, version })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+
+const ownedBy = (input: PodStatusInput) => [{ apiVersion: "v1", kind: "Pod", name: input.podName, uid: input.podUid }]
+
+export const desiredPodStatus = (input: PodStatusInput): SecretProviderClassPodStatus => ({
+  apiVersion: `${group}/v1`,
+  kind: "SecretProviderClassPodStatus",
+  metadata: {
+    name: podStatusName(input.podName, input.podNamespace, input.spcName),
+    namespace: input.podNamespace,
+    labels: { [nodeNameLabel]: input.nodeId },
+    ownerReferences: ownedBy(input)
+  },
+  status: {
+    podName: input.podName,
+    secretProviderClassName: input.spcName,
+    mounted: true,
+    targetPath: input.targetPath,
+    objects: sortedObjects(input.objects)
+  }
+})
+
+type Json = Record<string, unknown>
+const asRecord = (u: unknown): Json => (typeof u === "object" && u !== null && !Array.isArray(u) ? u as Json : {})
+
+/**
+ * The existing object with our node label, owner and status on top. Everything else (foreign labels, annotations,
+ * finalizers, resourceVersion for the optimistic lock) is kept as read.
+ */
+export const mergeInto = (existing: unknown, desired: SecretProviderClassPodStatus): Json => {
+  const current = asRecord(existing)
+  const metadata = asRecord(current["metadata"])
+  return {
+    ...current,
+    metadata: {
+      ...metadata,
+      labels: { ...asRecord(metadata["labels"]), ...desired.metadata.labels },
+      ownerReferences: desired.metadata.ownerReferences
+    },
+    status: desired.status
+  }
+}
+
+// Another writer (a second publish of the same pod, a user) changed it between our get and update: re-read.
+const conflictRetry = { schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered), times: 4, while: isConflict }
+
+const makeLive = Effect.gen(function*() {
+  const api = yield* KubeApi
+  const upsert = Effect.fn("PodStatuses.upsert")(function*(input: PodStatusInput) {
+    const desired = desiredPodStatus(input)
+    const { name, namespace } = desired.metadata
+    const ref = `secretproviderclasspodstatus ${namespace}/${name}`
+    yield* Effect.annotateCurrentSpan({ podStatus: `${namespace}/${name}` })
+    const created = yield* api.request({ method: "POST", path: podStatusesPath(namespace), body: desired, description: `create ${ref}` })
+      .pipe(Effect.as(true), Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)))
+    if (created) return
+    yield* Effect.gen(function*() {
+      const existing = yield* api.request({ method: "GET", path: podStatusesPath(namespace, name), description: `get ${ref}` })
+      const body = mergeInto(existing, desired)
+      yield* api.request({ method: "PUT", path: podStatusesPath(namespace, name), body, description: `update ${ref}` })
+    }).pipe(Effect.retry(conflictRetry))
+  })
+  return PodStatuses.of({ upsert })
+})
+
+/** Test handle of the in-memory layer. */
+export class PodStatusesInMemory extends Context.Service<PodStatusesInMemory, {
+  readonly list: Effect.Effect<ReadonlyArray<SecretProviderClassPodStatus>>
+  readonly put: (status: SecretProviderClassPodStatus) => Effect.Effect<void>
+  /** Every upsert fails with this error until it is cleared with undefined. */
+  readonly failWith: (error: KubernetesError | undefined) => Effect.Effect<void>
+}>()("PodStatusesInMemory") {}
+
+const key = (s: SecretProviderClassPodStatus) => `${s.metadata.namespace}/${s.metadata.name}`
+
+const makeInMemory = Effect.gen(function*() {
+  const store = yield* Ref.make(new Map<string, SecretProviderClassPodStatus>())
+  const failure = yield* Ref.make<KubernetesError | undefined>(undefined)
+  const put = (status: SecretProviderClassPodStatus) => Ref.update(store, (m) => new Map(m).set(key(status), status))
+  const upsert = Effect.fn("PodStatuses.upsert")(function*(input: PodStatusInput) {
+    const error = yield* Ref.get(failure)
+    if (error !== undefined) return yield* error
+    const desired = desiredPodStatus(input)
+    const existing = (yield* Ref.get(store)).get(key(desired))
+    yield* put(existing === undefined ? desired : mergeInto(existing, desired) as SecretProviderClassPodStatus)
+  })
+  return Context.make(PodStatuses, PodStatuses.of({ upsert })).pipe(
+    Context.add(PodStatusesInMemory, PodStatusesInMemory.of({
+      list: Ref.get(store).pipe(Effect.map((m) => [...m.values()])),
+      put,
+      failWith: (error) => Ref.set(failure, error)
+    }))
+  )
+})
+
+export class PodStatuses extends Context.Service<PodStatuses, PodStatusesShape>()("PodStatuses") {
+  static readonly layer: Layer.Layer<PodStatuses, never, KubeApi> = Layer.effect(PodStatuses, makeLive)
+  static readonly layerInMemory: Layer.Layer<PodStatuses | PodStatusesInMemory> = Layer.effectContext(makeInMemory)
+}

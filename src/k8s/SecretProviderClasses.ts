@@ -1,0 +1,89 @@
+// SecretProviderClasses: reading the SPC a volume names, always from the pod's namespace (upstream §2.5 step 10;
+// an SPC in another namespace is simply not found). Live on KubeApi; in memory for unit tests.
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import {
+  decodeSecretProviderClass,
+  group,
+  type SecretProviderClass
+} from "../domain/SecretProviderClass.js"
+import { KubeApi } from "./KubeApi.js"
+import { isNotFound, KubernetesError } from "./KubernetesError.js"
+
+export interface SecretProviderClassesShape {
+  readonly get: (namespace: string, name: string) => Effect.Effect<SecretProviderClass, KubernetesError>
+}
+
+export const spcPath = (namespace: string, name: string) =>
+  `/apis/${group}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasses/${encodeURIComponent(name)}`
+
+// Upstream's wording, kept because users grep for it (troubleshooting docs quote it).
+const description = (namespace: string, name: string) => `get secretproviderclass ${namespace}/${name}`
+
+const notFound = (namespace: string, name: string) =>
+  new KubernetesError({
+    reason: "SecretProviderClassNotFound",
+    message: `failed to ${description(namespace, name)}, error: secretproviderclasses.${group} "${name}" not found`,
+    status: 404,
+    statusReason: "NotFound"
+  })
+
+const asNotFound = (e: KubernetesError) =>
+  new KubernetesError({ reason: "SecretProviderClassNotFound", message: e.message, status: 404, statusReason: "NotFound" })
+
+const makeLive = Effect.gen(function*() {
+  const api = yield* KubeApi
+  const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+    const body = yield* api.request({ method: "GET", path: spcPath(namespace, name), description: description(namespace, name) })
+      .pipe(Effect.mapError((e) => isNotFound(e) ? asNotFound(e) : e))
+    return yield* decodeSecretProviderClass(body).pipe(
+      Effect.mapError((cause) =>
+        new KubernetesError({
+          reason: "KubernetesApiError",
+          message: `failed to ${description(namespace, name)}, error: the object does not decode as a SecretProviderClass`,
+          cause
+        })
+      )
+    )
+  })
+  return SecretProviderClasses.of({ get })
+})
+
+/** Test handle of the in-memory layer: what the "cluster" holds. */
+export class SecretProviderClassesInMemory extends Context.Service<SecretProviderClassesInMemory, {
+  readonly put: (spc: SecretProviderClass) => Effect.Effect<void>
+  readonly remove: (namespace: string, name: string) => Effect.Effect<void>
+}>()("SecretProviderClassesInMemory") {}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`
+
+const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
+  Effect.gen(function*() {
+    const store = yield* Ref.make(new Map(initial.map((spc) => [key(spc.metadata.namespace, spc.metadata.name), spc])))
+    const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+      const spc = (yield* Ref.get(store)).get(key(namespace, name))
+      return spc ?? (yield* notFound(namespace, name))
+    })
+    const put = (spc: SecretProviderClass) =>
+      Ref.update(store, (m) => new Map(m).set(key(spc.metadata.namespace, spc.metadata.name), spc))
+    const remove = (namespace: string, name: string) =>
+      Ref.update(store, (m) => {
+        const next = new Map(m)
+        next.delete(key(namespace, name))
+        return next
+      })
+    return Context.make(SecretProviderClasses, SecretProviderClasses.of({ get })).pipe(
+      Context.add(SecretProviderClassesInMemory, SecretProviderClassesInMemory.of({ put, remove }))
+    )
+  })
+
+export class SecretProviderClasses extends Context.Service<SecretProviderClasses, SecretProviderClassesShape>()(
+  "SecretProviderClasses"
+) {
+  static readonly layer: Layer.Layer<SecretProviderClasses, never, KubeApi> = Layer.effect(SecretProviderClasses, makeLive)
+  static readonly layerInMemory = (
+    initial: ReadonlyArray<SecretProviderClass> = []
+  ): Layer.Layer<SecretProviderClasses | SecretProviderClassesInMemory> => Layer.effectContext(makeInMemory(initial))
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// secrets-store-csi-driver: flags -> config -> Driver layer -> run until SIGTERM/SIGINT.
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import { parseDriverArgs } from "./config/parseDriverArgs.js"
+import { driverLayer } from "./Driver.js"
+
+const program = Effect.gen(function*() {
+  const args = yield* parseDriverArgs(process.argv.slice(2))
+  if (args._tag !== "Run") return yield* Console.log(args.text)
+  if (args.ignoredFlags.length > 0) {
+    yield* Effect.logWarning("klog flags accepted for compatibility have no effect", { flags: args.ignoredFlags })
+  }
+  return yield* Layer.launch(driverLayer(args.config))
+}).pipe(
+  // Go's flag package exits 2 on a bad command line; one line on stderr, no stack.
+  Effect.catchTag("ConfigError", (error) =>
+    Effect.sync(() => {
+      process.stderr.write(`${error.message}\n`)
+      process.exitCode = 2
+    }))
+)
+
+// SIGTERM/SIGINT interrupt the driver: after a clean drain that is a normal exit, not 130.
+const teardown: Runtime.Teardown = (exit, onExit) =>
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+
+NodeRuntime.runMain(program, { teardown })

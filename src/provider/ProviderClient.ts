@@ -1,0 +1,260 @@
+// ProviderClient: the driver's calls to a provider (Mount, Version) over cached, self-healing
+// channels, with the driver's own deadline, UNAVAILABLE-only retries (SPEC §3.5), upstream's response
+// checks (upstream §3.4) and the optional Version health-check loop.
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type { Client } from "nice-grpc"
+import {
+  type CSIDriverProviderDefinition,
+  type MountRequest,
+  MountResponse,
+  type VersionResponse
+} from "../gen/provider/v1alpha1/service.js"
+import type { ProviderFile } from "../writer/Payload.js"
+import {
+  fromCallFailure,
+  invalidProviderName,
+  isMessageTooLarge,
+  isUnavailable,
+  MESSAGE_TOO_LARGE_HINT,
+  missingObjectVersions,
+  type ProviderCallError,
+  providerErrorCode,
+  providerNotFound,
+  providerTimeout
+} from "./ProviderCallError.js"
+import { makeProviderChannels, type ProviderChannels } from "./ProviderChannels.js"
+import { isValidProviderName } from "./providerSocket.js"
+
+export { ProviderCallError } from "./ProviderCallError.js"
+
+export interface ObjectVersion {
+  readonly id: string
+  readonly version: string
+}
+
+export interface MountResult {
+  readonly objectVersions: ReadonlyArray<ObjectVersion>
+  /** Empty when the provider wrote the files itself (legacy providers, upstream §3.4 step 5). */
+  readonly files: ReadonlyArray<ProviderFile>
+}
+
+/** The last health-check answer of one provider. */
+export interface ProviderHealth {
+  readonly healthy: boolean
+  /** Epoch milliseconds (from Clock). */
+  readonly checkedAt: number
+  /** `runtimeName runtimeVersion (version)` when healthy, the failure otherwise. */
+  readonly detail: string
+}
+
+export interface ProviderClientShape {
+  readonly mount: (provider: string, request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>
+  readonly version: (provider: string) => Effect.Effect<VersionResponse, ProviderCallError>
+  /** Last health-check result per provider; empty unless `--provider-health-check` is on. */
+  readonly health: Effect.Effect<ReadonlyMap<string, ProviderHealth>>
+}
+
+export interface ProviderClientOptions {
+  /** Socket directories, already ordered: additional dirs first, then the provider volume. */
+  readonly providerDirs: ReadonlyArray<string>
+  /** `--max-call-recv-msg-size`, bytes. */
+  readonly maxCallRecvMsgSize: number
+  /** `--provider-timeout`: the deadline of one provider call, retries included. */
+  readonly providerTimeout: Duration.Input
+  readonly healthCheck: boolean
+  readonly healthCheckInterval: Duration.Input
+  /** First delay of the UNAVAILABLE backoff; 1 second unless set. */
+  readonly retryBaseDelay?: Duration.Input
+}
+
+// Upstream §3.4 step 4: a Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced.
+const SECRET_SIZE_LIMIT = 1024 * 1024
+// Upstream's health check gives each Version call 5 seconds.
+const HEALTH_CHECK_TIMEOUT = Duration.seconds(5)
+
+// SPEC §3.5: only UNAVAILABLE is retried, 3 attempts in all, backoff from the base delay (1 s)
+// doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
+const UNAVAILABLE_RETRIES = 2
+const unavailableBackoff = (base: Duration.Input) =>
+  Schedule.min([Schedule.exponential(base, 2), Schedule.spaced("10 seconds")]).pipe(Schedule.jittered)
+
+type ProviderGrpcClient = Client<CSIDriverProviderDefinition>
+
+/** One attempt: a broken connection (UNAVAILABLE) drops the channel so the retry dials afresh. */
+const callOnce = <A>(
+  channels: ProviderChannels,
+  provider: string,
+  call: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>
+) =>
+  Effect.gen(function*() {
+    const dialled = yield* channels.acquire(provider)
+    return yield* Effect.tryPromise({
+      try: (signal) => call(dialled.client, signal),
+      catch: (cause) => fromCallFailure(provider, cause)
+    }).pipe(Effect.tapError((error) => (isUnavailable(error) ? channels.discard(provider, dialled) : Effect.void)))
+  })
+
+const withDeadline = (provider: string, timeout: Duration.Input) =>
+<A>(effect: Effect.Effect<A, ProviderCallError>) =>
+  Effect.timeoutOrElse(effect, {
+    duration: timeout,
+    orElse: () => Effect.fail(providerTimeout(provider, Duration.format(Duration.fromInputUnsafe(timeout))))
+  })
+
+const logTooLarge = (error: ProviderCallError) =>
+  isMessageTooLarge(error)
+    ? Effect.logWarning(`provider response larger than the maximum: ${MESSAGE_TOO_LARGE_HINT}`, { provider: error.provider })
+    : Effect.void
+
+const toMountResult = Effect.fn("ProviderClient.checkResponse")(function*(provider: string, response: MountResponse) {
+  const code = response.error?.code ?? ""
+  if (code !== "") return yield* Effect.fail(providerErrorCode(provider, code))
+  if (response.objectVersion.length === 0) return yield* Effect.fail(missingObjectVersions(provider))
+  const size = MountResponse.encode(response).finish().byteLength
+  if (size > SECRET_SIZE_LIMIT) {
+    yield* Effect.logWarning("provider response is larger than 1 MiB: secret sync may fail", { provider, bytes: size })
+  }
+  return {
+    objectVersions: response.objectVersion.map(({ id, version }) => ({ id, version })),
+    files: response.files.map(({ contents, mode, path }) => ({ path, mode, contents }))
+  } satisfies MountResult
+})
+
+const describeVersion = (v: VersionResponse) => `${v.runtimeName} ${v.runtimeVersion} (${v.version})`
+
+const makeHealthCheck = (channels: ProviderChannels, results: Map<string, ProviderHealth>) => {
+  const checkOne = (provider: string) =>
+    callOnce(channels, provider, (client, signal) => client.version({ version: "v1alpha1" }, { signal })).pipe(
+      withDeadline(provider, HEALTH_CHECK_TIMEOUT),
+      Effect.exit,
+      Effect.flatMap((exit) =>
+        Effect.gen(function*() {
+          const checkedAt = yield* Clock.currentTimeMillis
+          const healthy = Exit.isSuccess(exit)
+          const detail = Exit.isSuccess(exit)
+            ? describeVersion(exit.value)
+            : Option.match(Exit.findErrorOption(exit), { onNone: () => "health check died", onSome: (e) => e.message })
+          results.set(provider, { healthy, checkedAt, detail })
+          yield* healthy
+            ? Effect.logDebug("provider health check passed", { provider, detail })
+            : Effect.logWarning("provider health check failed", { provider, detail })
+        })
+      )
+    )
+  return channels.providers.pipe(
+    Effect.flatMap((providers) => Effect.forEach(providers, checkOne, { concurrency: "unbounded", discard: true }))
+  )
+}
+
+const makeLive = (options: ProviderClientOptions) =>
+  Effect.gen(function*() {
+    const channels = yield* makeProviderChannels(options)
+    const healthResults = new Map<string, ProviderHealth>()
+    const retryPolicy = {
+      schedule: unavailableBackoff(options.retryBaseDelay ?? "1 second"),
+      times: UNAVAILABLE_RETRIES,
+      while: isUnavailable
+    }
+
+    const call = <A>(provider: string, f: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>) =>
+      callOnce(channels, provider, f).pipe(
+        Effect.retry(retryPolicy),
+        withDeadline(provider, options.providerTimeout),
+        Effect.tapError(logTooLarge)
+      )
+
+    const mount = Effect.fn("ProviderClient.mount")(function*(provider: string, request: MountRequest) {
+      const response = yield* call(provider, (client, signal) => client.mount(request, { signal }))
+      return yield* toMountResult(provider, response)
+    }, (effect, provider) => Effect.annotateLogs(effect, { provider }))
+
+    const version = Effect.fn("ProviderClient.version")(function*(provider: string) {
+      return yield* call(provider, (client, signal) => client.version({ version: "v1alpha1" }, { signal }))
+    })
+
+    if (options.healthCheck) {
+      yield* makeHealthCheck(channels, healthResults).pipe(
+        Effect.repeat(Schedule.spaced(options.healthCheckInterval)),
+        Effect.forkScoped
+      )
+    }
+    return ProviderClient.of({ mount, version, health: Effect.sync(() => new Map(healthResults)) })
+  })
+
+export class ProviderClient extends Context.Service<ProviderClient, ProviderClientShape>()("ProviderClient") {
+  static readonly layer = (options: ProviderClientOptions): Layer.Layer<ProviderClient> =>
+    Layer.effect(ProviderClient, makeLive(options))
+
+  static readonly layerInMemory = (
+    table: Readonly<Record<string, InMemoryAnswer>>
+  ): Layer.Layer<ProviderClient | InMemoryProviders> =>
+    Layer.syncContext(() => {
+      const state = makeInMemoryState(table)
+      return Context.make(ProviderClient, state.client).pipe(Context.add(InMemoryProviders, state.control))
+    })
+}
+
+// ---- in-memory twin, for unit tests of the publisher ----
+
+/** A fixed result, a fixed failure, or a function of the request. */
+export type InMemoryAnswer =
+  | MountResult
+  | ProviderCallError
+  | ((request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>)
+
+export interface RecordedMount {
+  readonly provider: string
+  readonly request: MountRequest
+}
+
+/** The in-memory twin's control surface: `yield* InMemoryProviders` under `ProviderClient.layerInMemory`. */
+export interface InMemoryProvidersShape {
+  /** Every mount call so far, in order (also calls to unknown providers). */
+  readonly requests: Effect.Effect<ReadonlyArray<RecordedMount>>
+  /** Sets (or replaces) how a provider answers from now on. */
+  readonly set: (provider: string, answer: InMemoryAnswer) => Effect.Effect<void>
+}
+
+export class InMemoryProviders extends Context.Service<InMemoryProviders, InMemoryProvidersShape>()(
+  "InMemoryProviders"
+) {}
+
+const answer = (provider: string, entry: InMemoryAnswer, request: MountRequest) =>
+  typeof entry === "function"
+    ? entry(request)
+    : "_tag" in entry && entry._tag === "ProviderCallError"
+    ? Effect.fail(entry)
+    : Effect.succeed(entry as MountResult)
+
+const makeInMemoryState = (table: Readonly<Record<string, InMemoryAnswer>>) => {
+  const answers = new Map(Object.entries(table))
+  const recorded: Array<RecordedMount> = []
+  const lookup = (provider: string) =>
+    !isValidProviderName(provider)
+      ? Effect.fail(invalidProviderName(provider))
+      : answers.has(provider)
+      ? Effect.succeed(answers.get(provider)!)
+      : Effect.fail(providerNotFound(provider))
+  const client = ProviderClient.of({
+    mount: Effect.fn("ProviderClient.mount")(function*(provider: string, request: MountRequest) {
+      recorded.push({ provider, request })
+      const entry = yield* lookup(provider)
+      return yield* answer(provider, entry, request)
+    }),
+    version: (provider) =>
+      Effect.as(lookup(provider), { version: "v1alpha1", runtimeName: provider, runtimeVersion: "in-memory" }),
+    health: Effect.succeed(new Map())
+  })
+  const control = InMemoryProviders.of({
+    requests: Effect.sync(() => [...recorded]),
+    set: (provider, entry) => Effect.sync(() => void answers.set(provider, entry))
+  })
+  return { client, control }
+}

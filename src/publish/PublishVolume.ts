@@ -1,0 +1,120 @@
+// The live Publisher: kubelet's NodePublishVolume/NodeUnpublishVolume as one readable sequence of
+// small steps (upstream §2.5–§2.8 with SPEC.md §3's fixes). Each step is a layer of its own.
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
+import type { TypedFailure } from "../domain/FailureReason.js"
+import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
+import { PodStatuses } from "../k8s/PodStatuses.js"
+import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
+import { Mounter } from "../mount/Mounter.js"
+import { TargetLocks } from "../mount/TargetLocks.js"
+import { encodeMountRequest } from "../provider/MountRequestEncoding.js"
+import { ProviderClient } from "../provider/ProviderClient.js"
+import { AtomicWriter } from "../writer/AtomicWriter.js"
+import { validatePayload } from "../writer/Payload.js"
+import { Publisher } from "./Publisher.js"
+import { decideRepublish } from "./RotationPolicy.js"
+import { podInfo, serviceAccountTokens, type PodInfo } from "../domain/VolumeContext.js"
+
+export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
+  reason: Schema.Literals(["InvalidRequest", "InvalidSecretProviderClass"]),
+  message: Schema.String
+}) {}
+
+export interface PublishOptions {
+  readonly nodeId: string
+  readonly enableSecretRotation: boolean
+  readonly rotationPollInterval: Duration.Duration
+}
+
+/** SPC checks of upstream §2.5 steps 11–12 and 14, in upstream's order. */
+const checkClass = (spc: SecretProviderClass, ref: string, request: PublishRequest) => {
+  if (!spc.spec?.provider) {
+    return Effect.fail(new PublishError({ reason: "InvalidSecretProviderClass", message: `provider not set in ${ref}` }))
+  }
+  if (Object.keys(spc.spec.parameters ?? {}).length === 0) {
+    return Effect.fail(new PublishError({ reason: "InvalidSecretProviderClass", message: `parameters not set in ${ref}` }))
+  }
+  if (!request.readonly) {
+    return Effect.fail(new PublishError({ reason: "InvalidRequest", message: "Readonly is not true in request" }))
+  }
+  return Effect.succeed({ provider: spc.spec.provider, parameters: spc.spec.parameters ?? {} })
+}
+
+const make = (options: PublishOptions) =>
+  Effect.gen(function*() {
+    const mounter = yield* Mounter
+    const locks = yield* TargetLocks
+    const classes = yield* SecretProviderClasses
+    const providers = yield* ProviderClient
+    const writer = yield* AtomicWriter
+    const statuses = yield* PodStatuses
+    const lastRefresh = new Map<string, number>()
+    const rotation = { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) }
+
+    /** Provider call, validation, atomic write and pod status: everything a (re)publish fetches and stores. */
+    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string) =>
+      Effect.gen(function*() {
+        const ref = `${pod.namespace}/${spcName}`
+        const spc = yield* classes.get(pod.namespace, spcName)
+        const { provider, parameters } = yield* checkClass(spc, ref, request)
+        const mounted = yield* mounter.mountTmpfsScoped(request.targetPath)
+        const mountRequest = encodeMountRequest({
+          parameters,
+          volumeContext: request.volumeContext,
+          tokens: serviceAccountTokens(request),
+          secrets: request.secrets,
+          targetPath: request.targetPath
+        })
+        const result = yield* providers.mount(provider, mountRequest)
+        if (result.files.length > 0) {
+          const payload = yield* validatePayload(result.files)
+          yield* writer.write(request.targetPath, payload)
+        }
+        yield* statuses.upsert({
+          podName: pod.name, podNamespace: pod.namespace, podUid: pod.uid, spcName, nodeId: options.nodeId,
+          targetPath: request.targetPath, objects: result.objectVersions
+        })
+        return { provider, mounted }
+      }).pipe(Effect.scoped)
+
+    const publishLocked = Effect.fn("Publisher.publish")(function*(request: PublishRequest) {
+      const pod = podInfo(request.volumeContext)
+      const state = yield* mounter.mountState(request.targetPath)
+      const decision = decideRepublish(state, rotation, lastRefresh.get(request.targetPath), yield* Clock.currentTimeMillis)
+      if (decision._tag === "NoOp") return yield* Effect.logDebug("publish skipped", { target: request.targetPath, why: decision.why })
+      const spcName = request.volumeContext["secretProviderClass"] ?? ""
+      if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
+      if (state._tag === "Missing") yield* mounter.ensureDir(request.targetPath)
+      const refresh = fetchAndWrite(request, pod, spcName).pipe(
+        Effect.tap(() => Clock.currentTimeMillis.pipe(Effect.map((now) => lastRefresh.set(request.targetPath, now))))
+      )
+      if (decision._tag === "FirstMount") return yield* Effect.asVoid(refresh)
+      // A failed republish must not fail the volume: kubelet would tear down a working mount
+      // (kubernetes/kubernetes#121271). The old files stay; the failure is logged with its reason.
+      yield* refresh.pipe(
+        Effect.asVoid,
+        Effect.catch((failure: TypedFailure) =>
+          Effect.logWarning("republish failed; keeping the previous files", {
+            target: request.targetPath, pod: `${pod.namespace}/${pod.name}`, reason: failure.reason, error: failure.message
+          })
+        )
+      )
+    })
+
+    const unpublishLocked = Effect.fn("Publisher.unpublish")(function*(request: UnpublishRequest) {
+      yield* mounter.cleanupMountPoint(request.targetPath)
+      lastRefresh.delete(request.targetPath)
+    })
+
+    return Publisher.of({
+      publish: (request) => locks.withLock(request.targetPath, publishLocked(request)),
+      unpublish: (request) => locks.withLock(request.targetPath, unpublishLocked(request))
+    })
+  })
+
+export const publisherLayer = (options: PublishOptions) => Layer.effect(Publisher, make(options))

@@ -1,0 +1,13 @@
+// The publish/unpublish use case behind kubelet's NodePublishVolume and NodeUnpublishVolume.
+// This module owns the order of steps; each step lives in its own layer.
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
+import type { TypedFailure } from "../domain/FailureReason.js"
+
+export interface PublisherShape {
+  readonly publish: (request: PublishRequest) => Effect.Effect<void, TypedFailure>
+  readonly unpublish: (request: UnpublishRequest) => Effect.Effect<void, TypedFailure>
+}
+
+export class Publisher extends Context.Service<Publisher, PublisherShape>()("Publisher") {}

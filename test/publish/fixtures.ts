@@ -1,0 +1,66 @@
+// Shared fixtures of the Publisher tests: an SPC, kubelet's request, and the Publisher wired to
+// in-memory neighbours with a real ProviderClient talking to a TestProvider over a unix socket.
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { decodePublish, type PublishRequest } from "../../src/csi/NodeRequests.js"
+import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.js"
+import { PodStatuses } from "../../src/k8s/PodStatuses.js"
+import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
+import { Mounter } from "../../src/mount/Mounter.js"
+import { TargetLocks } from "../../src/mount/TargetLocks.js"
+import { ProviderClient } from "../../src/provider/ProviderClient.js"
+import { publisherLayer, type PublishOptions } from "../../src/publish/PublishVolume.js"
+import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
+import type { NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
+import { publishRequest } from "../support/CsiClient.js"
+
+export const spc = (
+  namespace: string,
+  name: string,
+  spec: { provider?: string; parameters?: Record<string, string> }
+): SecretProviderClass => ({
+  apiVersion: "secrets-store.csi.x-k8s.io/v1",
+  kind: "SecretProviderClass",
+  metadata: { name, namespace },
+  spec
+})
+
+export const tempTarget = () =>
+  path.join(fs.mkdtempSync(path.join(os.tmpdir(), "publish-")), "pods", "uid-1", "volumes", "kubernetes.io~csi", "v", "mount")
+
+export const request = (target: string, overrides: Partial<NodePublishVolumeRequest> = {}): Effect.Effect<PublishRequest> =>
+  decodePublish(publishRequest({ targetPath: target, ...overrides })).pipe(Effect.orDie)
+
+export const defaultOptions: PublishOptions = {
+  nodeId: "node-a",
+  enableSecretRotation: false,
+  rotationPollInterval: Duration.minutes(2)
+}
+
+/** The Publisher on in-memory neighbours (exposed with their test handles) and a real provider client. */
+export const publisherWith = (
+  providerDir: string,
+  classes: ReadonlyArray<SecretProviderClass>,
+  options: Partial<PublishOptions> = {}
+) =>
+  publisherLayer({ ...defaultOptions, ...options }).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      Mounter.layerInMemory,
+      TargetLocks.layer,
+      AtomicWriter.layerInMemory,
+      SecretProviderClasses.layerInMemory(classes),
+      PodStatuses.layerInMemory,
+      ProviderClient.layer({
+        providerDirs: [providerDir],
+        maxCallRecvMsgSize: 4 * 1024 * 1024,
+        providerTimeout: Duration.millis(500),
+        healthCheck: false,
+        healthCheckInterval: Duration.minutes(2),
+        retryBaseDelay: Duration.millis(10)
+      })
+    ))
+  )

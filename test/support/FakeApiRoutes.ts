@@ -1,0 +1,192 @@
+// The REST semantics of the fake API server: path parsing, get/list/create/update/patch/delete over the store,
+// and Status bodies shaped like the real API server's (reason, code, details), so client code sees real errors.
+import {
+  type FakeApiStore,
+  type KubeObject,
+  matchesFields,
+  matchesLabels,
+  metaOf,
+  qualifiedName,
+  type ResourceDef,
+  resources
+} from "./FakeApiStore.js"
+
+export interface Target {
+  readonly resource: ResourceDef
+  readonly version: string
+  /** undefined on the cluster-wide list/watch paths. */
+  readonly namespace: string | undefined
+  readonly name: string | undefined
+}
+
+export interface Reply {
+  readonly status: number
+  readonly body: unknown
+}
+
+const reasons: Record<number, string> = {
+  400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+  409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
+  500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"
+}
+
+export const statusBody = (code: number, message: string, reason?: string, details?: Record<string, unknown>) => ({
+  kind: "Status",
+  apiVersion: "v1",
+  metadata: {},
+  status: "Failure",
+  message,
+  reason: reason ?? reasons[code] ?? "Unknown",
+  ...(details === undefined ? {} : { details }),
+  code
+})
+
+const fail = (code: number, message: string, reason?: string, details?: Record<string, unknown>): Reply =>
+  ({ status: code, body: statusBody(code, message, reason, details) })
+
+const details = (t: Target, name: string) => ({ name, ...(t.resource.group === "" ? {} : { group: t.resource.group }), kind: t.resource.plural })
+
+const notFound = (t: Target, name: string) =>
+  fail(404, `${qualifiedName(t.resource)} "${name}" not found`, "NotFound", details(t, name))
+
+const conflict = (t: Target, name: string) =>
+  fail(409, `Operation cannot be fulfilled on ${qualifiedName(t.resource)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, "Conflict", details(t, name))
+
+/** `/api/v1[/namespaces/{ns}]/{plural}[/{name}]` and `/apis/{group}/{version}[/namespaces/{ns}]/{plural}[/{name}]`. */
+export const parsePath = (pathname: string): Target | undefined => {
+  const parts = pathname.split("/").filter((p) => p !== "").map(decodeURIComponent)
+  let group: string, version: string, rest: Array<string>
+  if (parts[0] === "api") [group, version, rest] = ["", parts[1] ?? "", parts.slice(2)]
+  else if (parts[0] === "apis") [group, version, rest] = [parts[1] ?? "", parts[2] ?? "", parts.slice(3)]
+  else return undefined
+  let namespace: string | undefined
+  if (rest[0] === "namespaces" && rest.length >= 3) [namespace, rest] = [rest[1], rest.slice(2)]
+  if (rest.length < 1 || rest.length > 2) return undefined
+  const resource = resources.find((r) => r.group === group && r.plural === rest[0] && r.versions.includes(version))
+  if (resource === undefined || (rest.length === 2 && namespace === undefined)) return undefined
+  return { resource, version, namespace, name: rest[1] }
+}
+
+/** What a client sees: the apiVersion it asked for (v1alpha1 is served from the same store). */
+export const present = (t: Target, o: KubeObject): KubeObject =>
+  ({ ...o, apiVersion: t.resource.group === "" ? t.version : `${t.resource.group}/${t.version}`, kind: t.resource.kind })
+
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+const validate = (t: Target, o: KubeObject): Reply | undefined => {
+  const name = metaOf(o).name
+  if (name === undefined || name === "") {
+    if (metaOf(o).generateName !== undefined) return undefined
+    return fail(422, `${t.resource.kind} "" is invalid: metadata.name: Required value: name or generateName is required`)
+  }
+  if (name.length > 253 || !dnsSubdomain.test(name)) {
+    return fail(422, `${t.resource.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (must be no more than 253 characters)`)
+  }
+  return undefined
+}
+
+const asObject = (u: unknown): KubeObject | undefined =>
+  typeof u === "object" && u !== null && !Array.isArray(u) &&
+    typeof (u as { metadata?: unknown }).metadata === "object" && (u as { metadata?: unknown }).metadata !== null
+    ? u as KubeObject
+    : undefined
+
+/** RFC 7386; strategic merge is treated the same (enough for labels, annotations, ownerReferences, data). */
+export const mergePatch = (target: unknown, patch: unknown): unknown => {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...target as Record<string, unknown> } : {}
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k]
+    else out[k] = mergePatch(out[k], v)
+  }
+  return out
+}
+
+const list = (store: FakeApiStore, t: Target, query: URLSearchParams): Reply => ({
+  status: 200,
+  body: {
+    apiVersion: present(t, { metadata: {} }).apiVersion,
+    kind: `${t.resource.kind}List`,
+    metadata: { resourceVersion: String(store.resourceVersion) },
+    items: store.list(t.resource, t.namespace)
+      .filter((o) => matchesLabels(query.get("labelSelector"), metaOf(o).labels) && matchesFields(query.get("fieldSelector"), o))
+      .map((o) => present(t, o))
+  }
+})
+
+const create = (store: FakeApiStore, t: Target, body: unknown): Reply => {
+  const o = asObject(body)
+  if (o === undefined || t.namespace === undefined) return fail(400, "the body of the request was in an unknown format")
+  const ns = metaOf(o).namespace
+  if (ns !== undefined && ns !== "" && ns !== t.namespace) {
+    return fail(400, "the namespace of the provided object does not match the namespace sent on the request")
+  }
+  const invalid = validate(t, o)
+  if (invalid !== undefined) return invalid
+  const name = metaOf(o).name
+  if (name !== undefined && name !== "" && store.get(t.resource, t.namespace, name) !== undefined) {
+    return fail(409, `${qualifiedName(t.resource)} "${name}" already exists`, "AlreadyExists", details(t, name))
+  }
+  return { status: 201, body: present(t, store.create(t.resource, t.namespace, o)) }
+}
+
+const update = (store: FakeApiStore, t: Target, name: string, body: unknown): Reply => {
+  const o = asObject(body)
+  if (o === undefined) return fail(400, "the body of the request was in an unknown format")
+  if (metaOf(o).name !== name) return fail(400, "the name of the object does not match the name on the URL")
+  const current = store.get(t.resource, t.namespace!, name)
+  if (current === undefined) return notFound(t, name)
+  const rv = metaOf(o).resourceVersion
+  if ((rv === undefined || rv === "") && t.resource.custom) {
+    return fail(422, `${t.resource.kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`)
+  }
+  if (rv !== undefined && rv !== "" && rv !== metaOf(current).resourceVersion) return conflict(t, name)
+  return { status: 200, body: present(t, store.replace(t.resource, current, o)) }
+}
+
+const patch = (store: FakeApiStore, t: Target, name: string, body: unknown, contentType: string): Reply => {
+  if (!contentType.startsWith("application/merge-patch+json") && !contentType.startsWith("application/strategic-merge-patch+json")) {
+    return fail(415, `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`)
+  }
+  const current = store.get(t.resource, t.namespace!, name)
+  if (current === undefined) return notFound(t, name)
+  const rv = (body as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion
+  if (typeof rv === "string" && rv !== metaOf(current).resourceVersion) return conflict(t, name)
+  const next = asObject(mergePatch(current, body))
+  if (next === undefined) return fail(422, `${t.resource.kind} "${name}" is invalid: metadata: Required value`)
+  return { status: 200, body: present(t, store.replace(t.resource, current, next)) }
+}
+
+const remove = (store: FakeApiStore, t: Target, name: string): Reply => {
+  const gone = store.delete(t.resource, t.namespace!, name)
+  if (gone === undefined) return notFound(t, name)
+  return {
+    status: 200,
+    body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { ...details(t, name), uid: metaOf(gone).uid } }
+  }
+}
+
+/** Every verb but watch. */
+export const route = (
+  store: FakeApiStore,
+  method: string,
+  t: Target,
+  query: URLSearchParams,
+  body: unknown,
+  contentType: string
+): Reply => {
+  const name = t.name
+  if (name === undefined) {
+    if (method === "GET") return list(store, t, query)
+    if (method === "POST") return create(store, t, body)
+  } else {
+    if (method === "GET") return store.get(t.resource, t.namespace!, name) === undefined
+      ? notFound(t, name)
+      : { status: 200, body: present(t, store.get(t.resource, t.namespace!, name)!) }
+    if (method === "PUT") return update(store, t, name, body)
+    if (method === "PATCH") return patch(store, t, name, body, contentType)
+    if (method === "DELETE") return remove(store, t, name)
+  }
+  return fail(405, `the server does not allow this method on the requested resource`)
+}
