@@ -87,7 +87,7 @@ describe("publish end to end (driver + reference provider + fake API server)", (
   it("records a SecretProviderClassPodStatus with the object versions", async () => {
     const statuses = api.store.list(resourceByKind("SecretProviderClassPodStatus")!)
     expect(statuses).toHaveLength(1)
-    const status = statuses[0] as { metadata: { name: string; labels: Record<string, string>; ownerReferences: Array<{ kind: string; uid: string }> }; status: { objects: Array<{ id: string; version: string }>; mounted: boolean } }
+    const status = statuses[0] as unknown as { metadata: { name: string; labels: Record<string, string>; ownerReferences: Array<{ kind: string; uid: string }> }; status: { objects: Array<{ id: string; version: string }>; mounted: boolean } }
     expect(status.metadata.name).toBe("pod-1-default-app-secrets")
     expect(status.metadata.labels["internal.secrets-store.csi.k8s.io/node-name"]).toBe("node-a")
     expect(status.metadata.ownerReferences).toEqual([{ apiVersion: "v1", kind: "Pod", name: "pod-1", uid: "uid-1" }])
@@ -103,7 +103,7 @@ describe("publish end to end (driver + reference provider + fake API server)", (
     expect(fs.readFileSync(path.join(target(), "db-password"), "utf8")).toBe("rotated-pw")
     expect(fs.readlinkSync(path.join(target(), "..data"))).not.toBe(before)
     expect(fs.existsSync(path.join(target(), before))).toBe(false)
-    const status = api.store.list(resourceByKind("SecretProviderClassPodStatus")!)[0] as { status: { objects: Array<{ id: string; version: string }> } }
+    const status = api.store.list(resourceByKind("SecretProviderClassPodStatus")!)[0] as unknown as { status: { objects: Array<{ id: string; version: string }> } }
     expect(status.status.objects).toContainEqual({ id: "secret/db-password", version: "2" })
   })
 

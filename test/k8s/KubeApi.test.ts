@@ -1,5 +1,7 @@
 // KubeApi: where the configuration comes from (pure table), raw requests and watches through client-node against
 // the fake API server, and how Status answers and ERROR events become typed errors.
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -40,6 +42,12 @@ const withApi = <A, E>(f: (server: FakeApiServer, api: KubeApiShape) => Effect.E
 
 const secrets = "/api/v1/namespaces/default/secrets"
 
+/** Polls a condition on real time (the first call may still be loading client-node); fails after 5 s. */
+const until = (condition: () => boolean) =>
+  Effect.gen(function*() {
+    while (!condition()) yield* Effect.sleep("10 millis")
+  }).pipe(Effect.timeout("5 seconds"))
+
 describe("KubeApi.request", () => {
   it.live("creates, merge-patches and gets with the right verbs and content types", () =>
     withApi((server, api) =>
@@ -72,6 +80,40 @@ describe("KubeApi.request", () => {
     ))
 })
 
+describe("KubeApi bodies and configuration", () => {
+  it.live("neither a 2xx body that is not JSON nor a non-Status error body is quoted", () =>
+    withApi((server, api) =>
+      Effect.gen(function*() {
+        server.failNext({ status: 200, rawBody: "{\"data\":{\"password\":\"aHVudGVyMg==\"" })
+        const e = yield* Effect.flip(api.request({ method: "GET", path: `${secrets}/s`, description: "get secret default/s" }))
+        assert.strictEqual(e.message, "failed to get secret default/s, error: the response is not valid JSON")
+        server.failNext({ status: 502, rawBody: "<html>bad gateway aHVudGVyMg==</html>" })
+        const bad = yield* Effect.flip(api.request({ method: "GET", path: `${secrets}/s`, description: "get secret default/s" }))
+        assert.strictEqual(bad.message, "failed to get secret default/s, error: the server responded with HTTP 502")
+        assert.strictEqual(bad.status, 502)
+      })
+    ))
+
+  it.live("a kubeconfig that appears after a failed call is picked up by the next call", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* fakeApiServer()
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "kubeapi-"))),
+        (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+      )
+      const file = nodePath.join(dir, "kubeconfig")
+      const layer = KubeApi.layer({ kubeconfig: file }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({}))))
+      yield* Effect.gen(function*() {
+        const api = yield* KubeApi
+        const get = api.request({ method: "GET", path: "/api/v1/namespaces/default/pods", description: "list pods default" })
+        const e = yield* Effect.flip(get)
+        assert.strictEqual(e.message, `failed to list pods default, error: cannot read kubeconfig ${file}: ENOENT`)
+        yield* Effect.promise(() => fs.copyFile(server.kubeconfigPath, file))
+        assert.deepStrictEqual((yield* get) as unknown, { apiVersion: "v1", kind: "PodList", metadata: { resourceVersion: "0" }, items: [] })
+      }).pipe(Effect.provide(layer))
+    })))
+})
+
 describe("KubeApi.watch", () => {
   it.live("streams events from a resourceVersion and fails typed on 410 Expired", () =>
     withApi((server, api) =>
@@ -102,11 +144,9 @@ describe("KubeApi.watch", () => {
     withApi((server, api) =>
       Effect.gen(function*() {
         const fiber = yield* Stream.runDrain(api.watch({ path: secrets, description: "watch secrets default" })).pipe(Effect.forkChild)
-        yield* Effect.sleep("50 millis")
-        assert.strictEqual(server.store.watcherCount, 1)
+        yield* until(() => server.store.watcherCount === 1)
         yield* Fiber.interrupt(fiber)
-        yield* Effect.sleep("50 millis")
-        assert.strictEqual(server.store.watcherCount, 0)
+        yield* until(() => server.store.watcherCount === 0)
       })
     ))
 })

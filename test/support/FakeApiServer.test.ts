@@ -108,6 +108,24 @@ describe("FakeApiServer through client-node", () => {
     expect(got.apiVersion).toBe(`${group}/v1alpha1`)
   })
 
+  it("deleting a pod garbage-collects what it owns, like the real GC", async () => {
+    const pod = server.seed({ kind: "Pod", metadata: { name: "owner", namespace: "default" }, spec: { nodeName: "n1" } })
+    const owned = status("owned-by-pod")
+    await custom.createNamespacedCustomObject({
+      ...spcps,
+      body: { ...owned, metadata: { ...owned.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: "owner", uid: pod.metadata["uid"] }] } }
+    })
+    await core.deleteNamespacedPod({ name: "owner", namespace: "default" })
+    expect((await apiError(custom.getNamespacedCustomObject({ ...spcps, name: "owned-by-pod" }))).code).toBe(404)
+  })
+
+  it("delays matching responses", async () => {
+    server.delay(300, { method: "GET", path: /\/pods$/ })
+    const started = Date.now()
+    await core.listNamespacedPod({ namespace: "default" })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+  })
+
   it("injects failures for matching requests only, as many times as asked", async () => {
     server.failNext({ method: "GET", path: /\/secrets\/s1$/, status: 500, times: 2, message: "etcd is sad" })
     server.seed({ kind: "Secret", metadata: { name: "s1", namespace: "default" }, data: {} })

@@ -34,6 +34,8 @@ export interface Fault extends RequestMatch {
   readonly times?: number
   readonly reason?: string
   readonly message?: string
+  /** Answer with this text instead of a Status body (e.g. a proxy's HTML, a truncated body). */
+  readonly rawBody?: string
 }
 
 export interface LoggedRequest {
@@ -159,6 +161,7 @@ export class FakeApiServer {
     const fault = this.faults.find((f) => f.remaining > 0 && matches(f, method, url.pathname))
     if (fault !== undefined) {
       fault.remaining--
+      if (fault.rawBody !== undefined) return void res.writeHead(fault.status).end(fault.rawBody)
       return void sendJson(res, fault.status, statusBody(fault.status, fault.message ?? "injected failure", fault.reason))
     }
     if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
