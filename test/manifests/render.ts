@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import * as Yaml from "effect/encoding/Yaml"
@@ -54,8 +54,9 @@ export const kustomizeWithComponents = async (names: ReadonlyArray<string>): Pro
     writeFileSync(join(dir, "kustomization.yaml"), JSON.stringify({
       apiVersion: "kustomize.config.k8s.io/v1beta1",
       kind: "Kustomization",
-      resources: [`${repoRoot}manifests/base`],
-      components: names.map((name) => `${repoRoot}manifests/components/${name}`)
+      // kustomize refuses absolute roots; relative paths may leave the directory.
+      resources: [relative(dir, `${repoRoot}manifests/base`)],
+      components: names.map((name) => relative(dir, `${repoRoot}manifests/components/${name}`))
     }))
     return await build(dir)
   } finally {
