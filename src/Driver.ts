@@ -16,11 +16,30 @@ import { TargetLocks } from "./mount/TargetLocks.js"
 import { ProviderClient } from "./provider/ProviderClient.js"
 import { publisherLayer } from "./publish/PublishVolume.js"
 import { AtomicWriter } from "./writer/AtomicWriter.js"
+import { ApiServerReadiness } from "./k8s/ApiServerReadiness.js"
+import { Events } from "./k8s/Events.js"
+import { csiProbe, providersCheck } from "./metrics/HealthChecks.js"
+import { Metrics } from "./metrics/Metrics.js"
+import { MetricsServer } from "./metrics/MetricsServer.js"
 
+/** The cluster-facing layers: SPC lookup, pod statuses, Events, and the API server readiness check. */
 const kubernetesLayer = (config: DriverConfigShape) =>
-  Layer.mergeAll(SecretProviderClasses.layer, PodStatuses.layer).pipe(
-    Layer.provide(KubeApi.layer({ kubeconfig: Option.getOrUndefined(config.kubeconfig) }))
-  )
+  Option.match(config.standaloneClasses, {
+    onNone: () =>
+      Layer.mergeAll(
+        SecretProviderClasses.layer,
+        PodStatuses.layer,
+        Events.layer({ nodeId: config.nodeId }),
+        ApiServerReadiness.layer
+      ).pipe(Layer.provide(KubeApi.layer({ kubeconfig: Option.getOrUndefined(config.kubeconfig) }))),
+    // --standalone-classes: SPCs from files, statuses in memory, no API server; loaded only when asked for.
+    onSome: (dir) =>
+      Layer.unwrap(Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
+        Effect.map((standalone) =>
+          Layer.mergeAll(standalone.standaloneKubernetesLayer(dir), Events.layerInMemory, ApiServerReadiness.none)
+        )
+      ))
+  })
 
 const providerLayer = (config: DriverConfigShape) =>
   ProviderClient.layer({
@@ -32,17 +51,6 @@ const providerLayer = (config: DriverConfigShape) =>
     healthCheckInterval: config.providerHealthCheckInterval
   })
 
-const publishLayer = (config: DriverConfigShape) =>
-  publisherLayer({
-    nodeId: config.nodeId,
-    enableSecretRotation: config.enableSecretRotation,
-    rotationPollInterval: config.rotationPollInterval
-  }).pipe(
-    Layer.provide(Layer.mergeAll(
-      Mounter.layer, TargetLocks.layer, AtomicWriter.layer, kubernetesLayer(config), providerLayer(config)
-    ))
-  )
-
 const serverLayer = (config: DriverConfigShape) =>
   Layer.effectDiscard(Effect.gen(function*() {
     const build = yield* BuildInfo
@@ -53,9 +61,38 @@ const serverLayer = (config: DriverConfigShape) =>
     })
   }))
 
-export const driverLayer = (config: DriverConfigShape) =>
-  serverLayer(config).pipe(
-    Layer.provide(Layer.mergeAll(publishLayer(config), BuildInfo.layer)),
+/** /metrics, /healthz (a real Probe of our own socket) and /readyz on --metrics-addr. */
+const metricsServerLayer = (config: DriverConfigShape) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const providers = yield* ProviderClient
+    const api = yield* ApiServerReadiness
+    const checks = [
+      ...(api.check === undefined ? [] : [{ name: "apiserver", check: api.check }]),
+      ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
+    ]
+    return MetricsServer.layer({
+      host: config.metricsAddr.host,
+      port: config.metricsAddr.port,
+      probe: csiProbe(config.endpoint),
+      checks
+    })
+  }))
+
+/**
+ * One instance of each shared layer: the publisher, the metrics server and secret sync see the
+ * same KubeApi, provider channels and metrics registry.
+ */
+export const driverLayer = (config: DriverConfigShape) => {
+  const shared = Layer.mergeAll(kubernetesLayer(config), providerLayer(config), Metrics.layer)
+  const publisher = publisherLayer({
+    nodeId: config.nodeId,
+    enableSecretRotation: config.enableSecretRotation,
+    rotationPollInterval: config.rotationPollInterval
+  }).pipe(Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer)))
+  const csi = serverLayer(config).pipe(Layer.provide(Layer.mergeAll(publisher, BuildInfo.layer)))
+  return Layer.mergeAll(csi, metricsServerLayer(config)).pipe(
+    Layer.provide(shared),
     Layer.provideMerge(Layer.mergeAll(DriverConfig.layer(config), pprofLayer(config))),
     Layer.provide(loggerLayer(config))
   )
+}

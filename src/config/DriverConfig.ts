@@ -1,5 +1,6 @@
-// The driver's configuration: every flag of upstream v1.6 plus --provider-timeout, decoded once from the
-// command line's Go-syntax strings by DriverConfigFromFlags, then trusted everywhere as the DriverConfig service.
+// The driver's configuration: every flag of upstream v1.6 plus --provider-timeout and --standalone-classes,
+// decoded once from the command line's Go-syntax strings by DriverConfigFromFlags, then trusted everywhere as
+// the DriverConfig service.
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -103,6 +104,11 @@ export const DriverConfigFromFlags = Schema.Struct({
     Duration.isPositive(d) && Duration.isLessThan(d, KUBELET_DEADLINE) ? undefined : "must be greater than 0 and less than 2m0s (kubelet's deadline)"
   ),
   kubeconfig: flagCodec(
+    Schema.Option(Schema.String),
+    (text) => Result.succeed(text === "" ? Option.none() : Option.some(text)),
+    Option.getOrElse(() => "")
+  ),
+  standaloneClasses: flagCodec(
     Schema.Option(Schema.String),
     (text) => Result.succeed(text === "" ? Option.none() : Option.some(text)),
     Option.getOrElse(() => "")

@@ -63,6 +63,12 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     usage: "deadline of one provider Mount call, above 0 and below kubelet's 2m"
   },
   kubeconfig: { name: "kubeconfig", type: "string", default: "", usage: "Paths to a kubeconfig. Only required if out-of-cluster." },
+  standaloneClasses: {
+    name: "standalone-classes",
+    type: "string",
+    default: "",
+    usage: "Standalone mode, without a cluster: read SecretProviderClasses from the YAML files in this directory, keep pod statuses in memory, never contact an API server (empty: off)"
+  },
   verbosity: { name: "v", type: "level", default: "0", usage: "number for the log level verbosity" }
 }
 

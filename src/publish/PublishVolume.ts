@@ -16,6 +16,9 @@ import { encodeMountRequest } from "../provider/MountRequestEncoding.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 import { validatePayload } from "../writer/Payload.js"
+import { Events } from "../k8s/Events.js"
+import { Metrics } from "../metrics/Metrics.js"
+import { makePublishReport, type PublishOutcome } from "./PublishReport.js"
 import { Publisher } from "./Publisher.js"
 import { decideRepublish } from "./RotationPolicy.js"
 import { podInfo, serviceAccountTokens, type PodInfo } from "../domain/VolumeContext.js"
@@ -32,7 +35,8 @@ export interface PublishOptions {
 }
 
 /** SPC checks of upstream §2.5 steps 11–12 and 14, in upstream's order. */
-const checkClass = (spc: SecretProviderClass, ref: string, request: PublishRequest) => {
+const checkClass = (spc: SecretProviderClass, ref: string, request: PublishRequest, label: { provider: string }) => {
+  if (spc.spec?.provider) label.provider = spc.spec.provider
   if (!spc.spec?.provider) {
     return Effect.fail(new PublishError({ reason: "InvalidSecretProviderClass", message: `provider not set in ${ref}` }))
   }
@@ -53,16 +57,18 @@ const make = (options: PublishOptions) =>
     const providers = yield* ProviderClient
     const writer = yield* AtomicWriter
     const statuses = yield* PodStatuses
+    const metrics = yield* Metrics
+    const report = makePublishReport(metrics, yield* Events)
     const lastRefresh = new Map<string, number>()
     const rotation = { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) }
 
     /** Provider call, validation, atomic write and pod status: everything a (re)publish fetches and stores. */
-    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string) =>
+    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }) =>
       Effect.gen(function*() {
         const ref = `${pod.namespace}/${spcName}`
         const spc = yield* classes.get(pod.namespace, spcName)
-        const { provider, parameters } = yield* checkClass(spc, ref, request)
-        const mounted = yield* mounter.mountTmpfsScoped(request.targetPath)
+        const { provider, parameters } = yield* checkClass(spc, ref, request, label)
+        yield* mounter.mountTmpfsScoped(request.targetPath)
         const mountRequest = encodeMountRequest({
           parameters,
           volumeContext: request.volumeContext,
@@ -79,42 +85,50 @@ const make = (options: PublishOptions) =>
           podName: pod.name, podNamespace: pod.namespace, podUid: pod.uid, spcName, nodeId: options.nodeId,
           targetPath: request.targetPath, objects: result.objectVersions
         })
-        return { provider, mounted }
       }).pipe(Effect.scoped)
 
-    const publishLocked = Effect.fn("Publisher.publish")(function*(request: PublishRequest) {
-      const pod = podInfo(request.volumeContext)
-      const state = yield* mounter.mountState(request.targetPath)
-      const decision = decideRepublish(state, rotation, lastRefresh.get(request.targetPath), yield* Clock.currentTimeMillis)
-      if (decision._tag === "NoOp") return yield* Effect.logDebug("publish skipped", { target: request.targetPath, why: decision.why })
-      const spcName = request.volumeContext["secretProviderClass"] ?? ""
-      if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
-      if (state._tag === "Missing") yield* mounter.ensureDir(request.targetPath)
-      const refresh = fetchAndWrite(request, pod, spcName).pipe(
-        Effect.tap(() => Clock.currentTimeMillis.pipe(Effect.map((now) => lastRefresh.set(request.targetPath, now))))
-      )
-      if (decision._tag === "FirstMount") return yield* Effect.asVoid(refresh)
-      // A failed republish must not fail the volume: kubelet would tear down a working mount
-      // (kubernetes/kubernetes#121271). The old files stay; the failure is logged with its reason.
-      yield* refresh.pipe(
-        Effect.asVoid,
-        Effect.catch((failure: TypedFailure) =>
-          Effect.logWarning("republish failed; keeping the previous files", {
-            target: request.targetPath, pod: `${pod.namespace}/${pod.name}`, reason: failure.reason, error: failure.message
-          })
+    /** Everything a publish does under the target's lock; `label` learns the provider as soon as it is known. */
+    const publishLocked = (request: PublishRequest, pod: PodInfo, label: { provider: string }) =>
+      Effect.gen(function*() {
+        const state = yield* mounter.mountState(request.targetPath)
+        const decision = decideRepublish(state, rotation, lastRefresh.get(request.targetPath), yield* Clock.currentTimeMillis)
+        if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } satisfies PublishOutcome
+        const spcName = request.volumeContext["secretProviderClass"] ?? ""
+        if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
+        if (state._tag === "Missing") yield* mounter.ensureDir(request.targetPath)
+        const started = yield* Clock.currentTimeMillis
+        const refresh = fetchAndWrite(request, pod, spcName, label).pipe(
+          Effect.andThen(Clock.currentTimeMillis),
+          Effect.tap((now) => Effect.sync(() => lastRefresh.set(request.targetPath, now)))
         )
+        if (decision._tag === "FirstMount") return yield* Effect.as(refresh, { _tag: "Mounted" } satisfies PublishOutcome)
+        // A failed republish must not fail the volume: kubelet would tear down a working mount
+        // (kubernetes/kubernetes#121271). The old files stay; PublishReport makes it loud.
+        return yield* refresh.pipe(
+          Effect.map((now): PublishOutcome => ({ _tag: "Refreshed", seconds: (now - started) / 1000 })),
+          Effect.catch((failure: TypedFailure) => Effect.succeed<PublishOutcome>({ _tag: "RefreshFailed", failure }))
+        )
+      })
+
+    const publish = Effect.fn("Publisher.publish")(function*(request: PublishRequest) {
+      const pod = podInfo(request.volumeContext)
+      // Until the SPC is read, upstream labels metrics with the optional `providerName` attribute.
+      const label = { provider: request.volumeContext["providerName"] ?? "" }
+      const outcome = yield* locks.withLock(request.targetPath, publishLocked(request, pod, label)).pipe(
+        Effect.tapError((failure) => report.failed(pod, request.targetPath, label.provider, failure))
       )
+      yield* report.succeeded(pod, request.targetPath, label.provider, outcome)
     })
 
-    const unpublishLocked = Effect.fn("Publisher.unpublish")(function*(request: UnpublishRequest) {
-      yield* mounter.cleanupMountPoint(request.targetPath)
+    const unpublish = Effect.fn("Publisher.unpublish")(function*(request: UnpublishRequest) {
+      yield* locks.withLock(request.targetPath, mounter.cleanupMountPoint(request.targetPath)).pipe(
+        Effect.tapError(() => metrics.unpublishFailed)
+      )
       lastRefresh.delete(request.targetPath)
+      yield* metrics.unpublishSucceeded
     })
 
-    return Publisher.of({
-      publish: (request) => locks.withLock(request.targetPath, publishLocked(request)),
-      unpublish: (request) => locks.withLock(request.targetPath, unpublishLocked(request))
-    })
+    return Publisher.of({ publish, unpublish })
   })
 
 export const publisherLayer = (options: PublishOptions) => Layer.effect(Publisher, make(options))

@@ -49,6 +49,7 @@ describe("defaults", () => {
       expect(millis(config.providerHealthCheckInterval)).toBe(120_000)
       expect(millis(config.providerTimeout)).toBe(30_000)
       expect(Option.isNone(config.kubeconfig)).toBe(true)
+      expect(Option.isNone(config.standaloneClasses)).toBe(true)
       expect(config.verbosity).toBe(0)
     }))
 })
@@ -84,6 +85,8 @@ const valueCases: ReadonlyArray<ValueCase> = [
   { flag: "provider-timeout", value: "1m59s", read: (c) => millis(c.providerTimeout), expected: 119_000 },
   { flag: "provider-timeout", value: "300ms", read: (c) => millis(c.providerTimeout), expected: 300 },
   { flag: "kubeconfig", value: "/root/.kube/config", read: (c) => Option.getOrUndefined(c.kubeconfig), expected: "/root/.kube/config" },
+  { flag: "standalone-classes", value: "examples/reference", read: (c) => Option.getOrUndefined(c.standaloneClasses), expected: "examples/reference" },
+  { flag: "standalone-classes", value: "", read: (c) => Option.getOrUndefined(c.standaloneClasses), expected: undefined },
   { flag: "v", value: "5", read: (c) => c.verbosity, expected: 5 }
 ]
 

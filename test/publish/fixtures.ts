@@ -8,7 +8,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { decodePublish, type PublishRequest } from "../../src/csi/NodeRequests.js"
 import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.js"
+import { Events } from "../../src/k8s/Events.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
+import { Metrics } from "../../src/metrics/Metrics.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { Mounter } from "../../src/mount/Mounter.js"
 import { TargetLocks } from "../../src/mount/TargetLocks.js"
@@ -54,6 +56,8 @@ export const publisherWith = (
       AtomicWriter.layerInMemory,
       SecretProviderClasses.layerInMemory(classes),
       PodStatuses.layerInMemory,
+      Events.layerInMemory,
+      Metrics.layer,
       ProviderClient.layer({
         providerDirs: [providerDir],
         maxCallRecvMsgSize: 4 * 1024 * 1024,

@@ -1,0 +1,66 @@
+// The checks behind /healthz and /readyz, each an Effect<void, string> whose failure is the one-line reason:
+// a real CSI Probe against the driver's own endpoint (what livenessprobe does), API server reachability
+// (cached, so scrapes don't hammer it) and the provider health-check results.
+import * as path from "node:path"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { createChannel, createClient } from "nice-grpc"
+import { IdentityDefinition } from "../gen/csi/v1/csi.js"
+
+export type CsiEndpoint =
+  | { readonly _tag: "unix"; readonly path: string }
+  | { readonly _tag: "tcp"; readonly host: string; readonly port: number }
+
+/** livenessprobe's default --probe-timeout. */
+export const PROBE_TIMEOUT: Duration.Input = "3 seconds"
+
+/** nice-grpc wants `unix://` + an absolute path; a server listening on every interface is reached on loopback. */
+export const channelAddress = (endpoint: CsiEndpoint): string =>
+  endpoint._tag === "unix"
+    ? `unix://${path.resolve(endpoint.path)}`
+    : `${endpoint.host === "" || endpoint.host === "0.0.0.0" ? "127.0.0.1" : endpoint.host === "::" ? "[::1]" : endpoint.host}:${endpoint.port}`
+
+/** First line only; grpc-js appends an empty "Resolution note:" to connect failures. */
+const describeError = (cause: unknown) =>
+  ((cause instanceof Error ? cause.message : String(cause)).split("\n")[0] ?? "").replace(/\s*Resolution note:\s*$/, "")
+
+/** One Identity.Probe call on a fresh channel (so a replaced socket is seen), closed afterwards. */
+export const csiProbe = (endpoint: CsiEndpoint, timeout: Duration.Input = PROBE_TIMEOUT): Effect.Effect<void, string> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => createChannel(channelAddress(endpoint))),
+    (channel) =>
+      Effect.tryPromise({
+        try: (signal) => createClient(IdentityDefinition, channel).probe({}, { signal }),
+        catch: (cause) => `CSI probe failed: ${describeError(cause)}`
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () => Effect.fail(`CSI probe timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}`)
+        }),
+        // An unset `ready` means ready (CSI spec).
+        Effect.flatMap((response) => (response.ready === false ? Effect.fail("CSI probe answered not ready") : Effect.void))
+      ),
+    (channel) => Effect.sync(() => channel.close())
+  )
+
+/** Reachability of the API server through any GET (e.g. KubeApi.request), its answer cached for `ttl`. */
+export const apiServerCheck = (
+  get: (path: string) => Effect.Effect<unknown, { readonly message: string }>,
+  ttl: Duration.Input = "5 seconds"
+): Effect.Effect<Effect.Effect<void, string>> =>
+  get("/apis/secrets-store.csi.x-k8s.io/v1").pipe(
+    Effect.asVoid,
+    Effect.mapError((error) => error.message.split("\n")[0] ?? ""),
+    Effect.cachedWithTTL(ttl)
+  )
+
+/** The last provider health-check results (ProviderClient.health); unhealthy providers are named in the reason. */
+export const providersCheck = (
+  health: Effect.Effect<ReadonlyMap<string, { readonly healthy: boolean; readonly detail: string }>>
+): Effect.Effect<void, string> =>
+  Effect.flatMap(health, (results) => {
+    const failing = [...results].filter(([, result]) => !result.healthy)
+    return failing.length === 0
+      ? Effect.void
+      : Effect.fail(failing.map(([provider, result]) => `${provider}: ${result.detail.split("\n")[0]}`).join("; "))
+  })

@@ -1,0 +1,66 @@
+// The driver's standalone mode (`--standalone-classes DIR`): SecretProviderClasses come from the YAML files in
+// DIR, re-read on every get (a handful of small files, and edits apply without a restart), and pod statuses are
+// kept in memory and logged. No API server is contacted.
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { group, podStatusName, type SecretProviderClass } from "../domain/SecretProviderClass.js"
+import { KubernetesError } from "../k8s/KubernetesError.js"
+import { PodStatuses, type PodStatusInput } from "../k8s/PodStatuses.js"
+import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
+import { decodeClassDocument, isClassDocument, listClassFiles, readDocuments } from "./ClassFiles.js"
+
+/** Every SPC in `dir`; a broken file is logged and skipped so one typo does not hide the other classes. */
+export const loadClassDirectory = (dir: string): Effect.Effect<ReadonlyArray<SecretProviderClass>> =>
+  listClassFiles(dir).pipe(
+    Effect.flatMap((files) =>
+      Effect.forEach(files, (file) =>
+        readDocuments(file).pipe(
+          Effect.flatMap((documents) => Effect.forEach(documents.filter(isClassDocument), decodeClassDocument)),
+          Effect.catch((error) => Effect.as(Effect.logWarning("standalone: skipping a SecretProviderClass file", { error: error.message }), []))
+        ))
+    ),
+    Effect.map((perFile) => perFile.flat()),
+    Effect.catch((error) => Effect.as(Effect.logWarning("standalone: cannot read the classes directory", { error: error.message }), []))
+  )
+
+const notFound = (dir: string, namespace: string, name: string) =>
+  new KubernetesError({
+    reason: "SecretProviderClassNotFound",
+    message: `failed to get secretproviderclass ${namespace}/${name}, error: secretproviderclasses.${group} "${name}" not found` +
+      ` (standalone: no such SecretProviderClass in ${dir})`,
+    status: 404,
+    statusReason: "NotFound"
+  })
+
+export const standaloneClassesLayer = (dir: string): Layer.Layer<SecretProviderClasses> =>
+  Layer.succeed(SecretProviderClasses, {
+    get: Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+      const classes = yield* loadClassDirectory(dir)
+      const found = classes.find((spc) => spc.metadata.namespace === namespace && spc.metadata.name === name)
+      return found ?? (yield* notFound(dir, namespace, name))
+    })
+  })
+
+/** What one upsert log line says: names and versions, never file contents. */
+const describeUpsert = (input: PodStatusInput) => ({
+  podStatus: `${input.podNamespace}/${podStatusName(input.podName, input.podNamespace, input.spcName)}`,
+  pod: `${input.podNamespace}/${input.podName}`,
+  secretProviderClass: input.spcName,
+  targetPath: input.targetPath,
+  objects: input.objects.map((o) => `${o.id}@${o.version}`).join(",")
+})
+
+/** The in-memory pod statuses, with one info line per upsert. */
+export const loggedPodStatusesLayer: Layer.Layer<PodStatuses> = Layer.effect(
+  PodStatuses,
+  Effect.gen(function*() {
+    const inner = yield* PodStatuses
+    return PodStatuses.of({
+      upsert: (input) => inner.upsert(input).pipe(Effect.tap(() => Effect.logInfo("standalone: pod status recorded", describeUpsert(input))))
+    })
+  })
+).pipe(Layer.provide(PodStatuses.layerInMemory))
+
+/** What `kubernetesLayer` becomes under `--standalone-classes`. */
+export const standaloneKubernetesLayer = (dir: string): Layer.Layer<SecretProviderClasses | PodStatuses> =>
+  Layer.mergeAll(standaloneClassesLayer(dir), loggedPodStatusesLayer)

@@ -1,0 +1,125 @@
+// The health checks against real things: a CSI Probe over a real unix socket to serveCsi (also through
+// /healthz, before and after the CSI server stops), a socket that never answers, and the cached API check.
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/testing/TestClock"
+import { serveCsi } from "../../src/csi/GrpcServer.js"
+import { apiServerCheck, channelAddress, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
+import { Metrics } from "../../src/metrics/Metrics.js"
+import { MetricsServer } from "../../src/metrics/MetricsServer.js"
+import { Publisher } from "../../src/publish/Publisher.js"
+
+const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-probe-")), "csi.sock")
+
+const idlePublisher = Layer.succeed(Publisher, { publish: () => Effect.void, unpublish: () => Effect.void })
+
+const startCsi = (socket: string) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    yield* serveCsi({
+      endpoint: { _tag: "unix", path: socket },
+      identity: { name: "secrets-store.csi.k8s.io", vendorVersion: "v0.0.0-test" },
+      nodeId: "node-a",
+      drainTimeout: "1 second"
+    }).pipe(Scope.provide(scope), Effect.provide(idlePublisher))
+    return scope
+  })
+
+const healthz = (port: number) =>
+  Effect.promise(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`)
+    return { status: response.status, body: await response.text() }
+  })
+
+describe("csiProbe", () => {
+  it.live("probes a real CSI server, and /healthz turns 500 once that server stops", () =>
+    Effect.gen(function*() {
+      const socket = tempSocket()
+      const csi = yield* startCsi(socket)
+      const endpoint = { _tag: "unix", path: socket } as const
+      expect(yield* Effect.exit(csiProbe(endpoint))).toEqual(Exit.void)
+      const context = yield* Layer.build(
+        MetricsServer.layer({ host: "127.0.0.1", port: 0, probe: csiProbe(endpoint), checks: [] }).pipe(Layer.provide(Metrics.layer))
+      )
+      const { port } = Context.get(context, MetricsServer)
+      expect(yield* healthz(port)).toEqual({ status: 200, body: "ok" })
+      yield* Scope.close(csi, Exit.void)
+      const down = yield* healthz(port)
+      expect(down.status).toBe(500)
+      expect(down.body).toMatch(/^CSI probe failed: \/csi.v1.Identity\/Probe UNAVAILABLE: .*ENOENT.*[^ ]\n$/)
+      expect(down.body.split("\n")).toHaveLength(2)
+    }))
+
+  it.live("reaches a socket given by a path relative to the working directory", () =>
+    Effect.gen(function*() {
+      const socket = tempSocket()
+      const csi = yield* startCsi(socket)
+      const relative = path.relative(process.cwd(), socket)
+      expect(path.isAbsolute(relative)).toBe(false)
+      expect(channelAddress({ _tag: "unix", path: relative })).toBe(`unix://${socket}`)
+      expect(yield* Effect.exit(csiProbe({ _tag: "unix", path: relative }))).toEqual(Exit.void)
+      yield* Scope.close(csi, Exit.void)
+    }))
+
+  it.live("gives up after its deadline on a socket that accepts but never answers", () =>
+    Effect.gen(function*() {
+      const socket = tempSocket()
+      yield* Effect.acquireRelease(
+        Effect.callback<net.Server>((resume) => {
+          const server = net.createServer(() => {}).listen(socket, () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => void server.close())
+      )
+      const started = Date.now()
+      const error = yield* Effect.flip(csiProbe({ _tag: "unix", path: socket }, "300 millis"))
+      expect(error).toBe("CSI probe timed out after 300ms")
+      expect(Date.now() - started).toBeLessThan(2_000)
+    }))
+
+  it("dials a TCP server listening on every interface through loopback", () => {
+    expect(channelAddress({ _tag: "tcp", host: "", port: 10000 })).toBe("127.0.0.1:10000")
+    expect(channelAddress({ _tag: "tcp", host: "0.0.0.0", port: 10000 })).toBe("127.0.0.1:10000")
+    expect(channelAddress({ _tag: "tcp", host: "10.0.0.7", port: 10000 })).toBe("10.0.0.7:10000")
+  })
+})
+
+describe("apiServerCheck", () => {
+  it.effect("asks the API server at most once per TTL and reports its failure in one line", () =>
+    Effect.gen(function*() {
+      const asked: Array<string> = []
+      let answer: Effect.Effect<unknown, { message: string }> = Effect.succeed({ kind: "APIResourceList" })
+      const check = yield* apiServerCheck((p) => Effect.suspend(() => (asked.push(p), answer)), "5 seconds")
+      yield* check
+      yield* check
+      expect(asked).toEqual(["/apis/secrets-store.csi.x-k8s.io/v1"])
+      answer = Effect.fail({ message: "failed to get API group, error: connect ECONNREFUSED\nmore detail" })
+      yield* TestClock.adjust("4 seconds")
+      yield* check
+      expect(asked).toHaveLength(1)
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Effect.flip(check)).toBe("failed to get API group, error: connect ECONNREFUSED")
+      expect(asked).toHaveLength(2)
+    }))
+})
+
+describe("providersCheck", () => {
+  it.effect("passes with no or only healthy results and names each unhealthy provider", () =>
+    Effect.gen(function*() {
+      yield* providersCheck(Effect.succeed(new Map()))
+      yield* providersCheck(Effect.succeed(new Map([["azure", { healthy: true, detail: "azure 1.0 (v1alpha1)" }]])))
+      const reason = yield* Effect.flip(providersCheck(Effect.succeed(new Map([
+        ["azure", { healthy: true, detail: "azure 1.0 (v1alpha1)" }],
+        ["vault", { healthy: false, detail: "provider \"vault\" unavailable" }],
+        ["gcp", { healthy: false, detail: "deadline exceeded" }]
+      ]))))
+      expect(reason).toBe("vault: provider \"vault\" unavailable; gcp: deadline exceeded")
+    }))
+})
