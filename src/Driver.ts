@@ -21,17 +21,37 @@ import { Events } from "./k8s/Events.js"
 import { csiProbe, providersCheck } from "./metrics/HealthChecks.js"
 import { Metrics } from "./metrics/Metrics.js"
 import { MetricsServer } from "./metrics/MetricsServer.js"
+import { SecretSync } from "./sync/SecretSync.js"
 
-/** The cluster-facing layers: SPC lookup, pod statuses, Events, and the API server readiness check. */
+/** The secret sync controller, reporting to the same metrics and Events as the publisher. */
+const secretSyncLayer = (config: DriverConfigShape) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const metrics = yield* Metrics
+    const events = yield* Events
+    // Without any cluster config there is nothing to watch; publishes still report their own errors.
+    if ((yield* KubeApi).source._tag === "None") return Layer.empty
+    // Nothing asks for the SecretSync service: it runs for its effects, as long as the driver does.
+    return Layer.empty.pipe(Layer.provide(SecretSync.layer({
+      nodeId: config.nodeId,
+      driverName: config.driverName,
+      onSynced: ({ provider, seconds }) => metrics.secretSynced(provider, seconds),
+      // Upstream's reason, so existing alerts keep matching; our typed reason leads the message.
+      onFailure: ({ pod, reason, message }) =>
+        events.warning({ pod, reason: "FailedToCreateSecret", message: `${reason}: ${message}`, component: "csi-secrets-store-controller" })
+    })))
+  }))
+
+/** The cluster-facing layers on one KubeApi: SPC lookup, pod statuses, Events, readiness, secret sync. */
 const kubernetesLayer = (config: DriverConfigShape) =>
   Option.match(config.standaloneClasses, {
-    onNone: () =>
-      Layer.mergeAll(
-        SecretProviderClasses.layer,
-        PodStatuses.layer,
-        Events.layer({ nodeId: config.nodeId }),
-        ApiServerReadiness.layer
-      ).pipe(Layer.provide(KubeApi.layer({ kubeconfig: Option.getOrUndefined(config.kubeconfig) }))),
+    onNone: () => {
+      const kube = KubeApi.layer({ kubeconfig: Option.getOrUndefined(config.kubeconfig) })
+      const events = Events.layer({ nodeId: config.nodeId })
+      return Layer.mergeAll(SecretProviderClasses.layer, PodStatuses.layer, ApiServerReadiness.layer, secretSyncLayer(config)).pipe(
+        Layer.provideMerge(events),
+        Layer.provide(kube)
+      )
+    },
     // --standalone-classes: SPCs from files, statuses in memory, no API server; loaded only when asked for.
     onSome: (dir) =>
       Layer.unwrap(Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
@@ -83,7 +103,7 @@ const metricsServerLayer = (config: DriverConfigShape) =>
  * same KubeApi, provider channels and metrics registry.
  */
 export const driverLayer = (config: DriverConfigShape) => {
-  const shared = Layer.mergeAll(kubernetesLayer(config), providerLayer(config), Metrics.layer)
+  const shared = Layer.mergeAll(kubernetesLayer(config), providerLayer(config)).pipe(Layer.provideMerge(Metrics.layer))
   const publisher = publisherLayer({
     nodeId: config.nodeId,
     enableSecretRotation: config.enableSecretRotation,
