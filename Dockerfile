@@ -14,7 +14,8 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
 # `npm ci` runs the `prepare` script: build-info.json, then tsc into dist/.
-RUN npm ci && test -f dist/main.js && test -f dist/reference-provider/main.js && test -f build-info.json
+RUN npm ci && test -f dist/main.js && test -f dist/reference-provider/main.js && test -f build-info.json \
+  && test -f vendor/kubernetes-client.js
 
 # --- runtime: Node 24 slim, mount(8)/umount(8) for the tmpfs mounts, CA certificates for TLS to the API server.
 FROM node:24-bookworm-slim
@@ -29,10 +30,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/build-info.json ./build-info.json
-# Both programs on PATH under their package.json bin names (they start with #!/usr/bin/env node).
-RUN chmod 0755 dist/main.js dist/reference-provider/main.js \
+# client-node, tree-shaken (scripts/bundle-kubernetes-client.mjs): what the driver loads instead of the package.
+COPY --from=build /src/vendor ./vendor
+# The three programs on PATH under their package.json bin names (they start with #!/usr/bin/env node).
+RUN chmod 0755 dist/main.js dist/reference-provider/main.js dist/cli/main.js \
  && ln -s /app/dist/main.js /usr/local/bin/secrets-store-csi-driver \
- && ln -s /app/dist/reference-provider/main.js /usr/local/bin/secrets-store-reference-provider
+ && ln -s /app/dist/reference-provider/main.js /usr/local/bin/secrets-store-reference-provider \
+ && ln -s /app/dist/cli/main.js /usr/local/bin/secrets-store
 # Root, and the DaemonSet runs it privileged: the driver mount(2)s a tmpfs onto each pod's volume directory under
 # the kubelet pods dir, mounted with Bidirectional propagation so the host (and the pod) see the mount. Mounting
 # needs CAP_SYS_ADMIN in the host's mount namespace, and Bidirectional propagation needs a privileged container;

@@ -1,6 +1,6 @@
 // KubeApi: the driver's only door to the Kubernetes API and the only importer of @kubernetes/client-node. It speaks
-// raw REST (method, path, JSON) through client-node's auth and TLS handling, which is loaded lazily on the first call
-// (it costs ~65 MB RSS), so an idle driver or one without a cluster never pays for it.
+// raw REST (method, path, JSON) through client-node's auth and TLS handling, loaded lazily on the first call from a
+// tree-shaken bundle (~16 MiB RSS instead of the package's ~60), so a driver without a cluster never pays for it.
 import * as Duration from "effect/Duration"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js"
 import type { RequestContext, ResponseContext } from "@kubernetes/client-node/dist/gen/http/http.js"
+import type { IsomorphicFetchHttpLibrary } from "@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js"
 import { KubernetesError } from "./KubernetesError.js"
 import { describeSource, kubeConfigSource, type KubeConfigSource } from "./KubeConfigSource.js"
 import { parseWatchLine, transportDetail, unexpectedStatus, type WatchEvent } from "./KubeResponses.js"
@@ -48,24 +49,33 @@ interface Client {
   readonly send: (ctx: RequestContext) => Promise<ResponseContext>
 }
 
+/**
+ * client-node, tree-shaken into vendor/kubernetes-client.js at build time (scripts/bundle-kubernetes-client.mjs):
+ * the package itself would cost the node agent ~60 MiB of generated API code it never calls. The path is two
+ * levels up from both src/k8s/ and dist/k8s/.
+ */
+interface ClientBundle {
+  readonly KubeConfig: typeof KubeConfig
+  readonly RequestContext: typeof RequestContext
+  readonly IsomorphicFetchHttpLibrary: typeof IsomorphicFetchHttpLibrary
+}
+const loadBundle = (): Promise<ClientBundle> => import(new URL("../../vendor/kubernetes-client.js", import.meta.url).href)
+
 const loadClient = async (source: KubeConfigSource): Promise<Client> => {
   if (source._tag === "None") {
     throw new Error("no kubeconfig found (no --kubeconfig flag, no KUBECONFIG, not running in a cluster)")
   }
-  const [{ KubeConfig }, http] = await Promise.all([
-    import("@kubernetes/client-node/dist/config.js"),
-    import("@kubernetes/client-node/dist/gen/http/http.js")
-  ])
+  const { KubeConfig, RequestContext, IsomorphicFetchHttpLibrary } = await loadBundle()
   const kc = new KubeConfig()
   if (source._tag === "InCluster") loadInCluster(kc, source)
   else loadFiles(kc, source.paths, () => new KubeConfig())
   const cluster = kc.getCurrentCluster()
   if (cluster === null) throw new Error(`${describeSource(source)} has no current cluster`)
-  const library = new http.IsomorphicFetchHttpLibrary()
+  const library = new IsomorphicFetchHttpLibrary()
   return {
     kc,
     server: cluster.server.replace(/\/+$/, ""),
-    newRequest: (url, method) => new http.RequestContext(url, method),
+    newRequest: (url, method) => new RequestContext(url, method),
     send: (ctx) => library.send(ctx).toPromise()
   }
 }

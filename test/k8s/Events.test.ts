@@ -48,6 +48,13 @@ const withEvents = <A, E>(
     ))
   )
 
+/** Polls in real time (the TestClock does not move by itself) until `count` Events are stored. */
+const untilStored = (server: FakeApiServer, count: number) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + 10_000
+    while (stored(server).length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  })
+
 const warnAll = (events: Events["Service"], inputs: ReadonlyArray<WarningInput>) =>
   Effect.forEach(inputs, (input) => events.warning(input), { discard: true })
 
@@ -60,7 +67,8 @@ describe("Events.layer (live, fake API server)", () => {
   it.live("one warning creates exactly one Warning Event on the pod", () =>
     Effect.gen(function*() {
       const server = yield* fakeApiServer()
-      yield* withEvents(server, {}, (events) => events.warning(warningFor("web-0", "ProviderTimeout", "timed out ns1/azure")))
+      yield* withEvents(server, {}, (events) =>
+        Effect.andThen(events.warning(warningFor("web-0", "ProviderTimeout", "timed out ns1/azure")), untilStored(server, 1)))
       const [event, ...rest] = stored(server)
       assert.strictEqual(rest.length, 0)
       assert.deepStrictEqual(event!["involvedObject"], { kind: "Pod", namespace: "ns1", name: "web-0", uid: "uid-web-0", apiVersion: "v1" })
@@ -90,7 +98,8 @@ describe("Events.layer (live, fake API server)", () => {
   it.live("100 warnings for one pod and reason send exactly `burst`, with distinct names", () =>
     Effect.gen(function*() {
       const server = yield* fakeApiServer()
-      yield* withEvents(server, { burst: 5 }, (events) => warnAll(events, Array.from({ length: 100 }, () => warningFor("web-0"))))
+      yield* withEvents(server, { burst: 5 }, (events) =>
+        warnAll(events, Array.from({ length: 100 }, () => warningFor("web-0"))).pipe(Effect.andThen(untilStored(server, 5))))
       const events = stored(server)
       assert.strictEqual(events.length, 5)
       assert.strictEqual(new Set(events.map((e) => e.metadata["name"])).size, 5)
@@ -103,8 +112,11 @@ describe("Events.layer (live, fake API server)", () => {
       yield* withEvents(server, { burst: 5, refillEvery: "1 minute" }, (events) =>
         Effect.gen(function*() {
           yield* warnAll(events, Array.from({ length: 100 }, () => warningFor("web-0")))
+          // Moving the TestClock fires the API call deadlines of sends still in flight: let them land first.
+          yield* untilStored(server, 5)
           yield* TestClock.adjust("1 minute")
           yield* events.warning(warningFor("web-0"))
+          yield* untilStored(server, 6)
           yield* TestClock.adjust("30 seconds")
           yield* events.warning(warningFor("web-0"))
         }))
@@ -120,7 +132,7 @@ describe("Events.layer (live, fake API server)", () => {
       const server = yield* fakeApiServer()
       yield* withEvents(server, { burst: 3 }, (events) =>
         warnAll(events, Array.from({ length: 10 }, (_, i) => [warningFor("a"), warningFor("b"), warningFor("a", "MountFailed")][i % 3]!)
-          .concat(Array.from({ length: 10 }, () => warningFor("b")))))
+          .concat(Array.from({ length: 10 }, () => warningFor("b")))).pipe(Effect.andThen(untilStored(server, 9))))
       const count = (name: string, reason: string) =>
         stored(server).filter((e) => e["involvedObject"].name === name && e["reason"] === reason).length
       assert.deepStrictEqual([count("a", "ProviderError"), count("b", "ProviderError"), count("a", "MountFailed")], [3, 3, 3])
