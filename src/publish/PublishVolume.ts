@@ -8,20 +8,20 @@ import * as Schema from "effect/Schema"
 import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
+import { podInfo, serviceAccountTokens, type PodInfo } from "../domain/VolumeContext.js"
+import { Events } from "../k8s/Events.js"
 import { PodStatuses } from "../k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
+import { Metrics } from "../metrics/Metrics.js"
 import { Mounter } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { encodeMountRequest } from "../provider/MountRequestEncoding.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 import { validatePayload } from "../writer/Payload.js"
-import { Events } from "../k8s/Events.js"
-import { Metrics } from "../metrics/Metrics.js"
 import { makePublishReport, type PublishOutcome } from "./PublishReport.js"
 import { Publisher } from "./Publisher.js"
 import { decideRepublish } from "./RotationPolicy.js"
-import { podInfo, serviceAccountTokens, type PodInfo } from "../domain/VolumeContext.js"
 
 export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
   reason: Schema.Literals(["InvalidRequest", "InvalidSecretProviderClass"]),
@@ -121,10 +121,10 @@ const make = (options: PublishOptions) =>
     })
 
     const unpublish = Effect.fn("Publisher.unpublish")(function*(request: UnpublishRequest) {
-      yield* locks.withLock(request.targetPath, mounter.cleanupMountPoint(request.targetPath)).pipe(
-        Effect.tapError(() => metrics.unpublishFailed)
+      const cleanup = mounter.cleanupMountPoint(request.targetPath).pipe(
+        Effect.tap(() => Effect.sync(() => lastRefresh.delete(request.targetPath)))
       )
-      lastRefresh.delete(request.targetPath)
+      yield* locks.withLock(request.targetPath, cleanup).pipe(Effect.tapError(() => metrics.unpublishFailed))
       yield* metrics.unpublishSucceeded
     })
 
