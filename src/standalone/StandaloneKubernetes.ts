@@ -7,6 +7,8 @@ import { group, podStatusName, type SecretProviderClass } from "../domain/Secret
 import { KubernetesError } from "../k8s/KubernetesError.js"
 import { PodStatuses, type PodStatusInput } from "../k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
+import { buildSecrets, type DesiredSecret } from "../sync/SecretBuilder.js"
+import { readTarget } from "../writer/TargetFiles.js"
 import { decodeClassDocument, isClassDocument, listClassFiles, readDocuments } from "./ClassFiles.js"
 
 /** Every SPC in `dir`; a broken file is logged and skipped so one typo does not hide the other classes. */
@@ -50,17 +52,44 @@ const describeUpsert = (input: PodStatusInput) => ({
   objects: input.objects.map((o) => `${o.id}@${o.version}`).join(",")
 })
 
-/** The in-memory pod statuses, with one info line per upsert. */
-export const loggedPodStatusesLayer: Layer.Layer<PodStatuses> = Layer.effect(
+/**
+ * Secret sync without a cluster: after each recorded status, the Secrets its class's `secretObjects` describe are
+ * built from the mounted files by the sync controller's own builder and logged by name, type and keys (never
+ * values); the last set per pod status is kept in memory.
+ */
+const syncInMemory = (dir: string, input: PodStatusInput, synced: Map<string, ReadonlyArray<DesiredSecret>>) =>
+  Effect.gen(function*() {
+    const classes = yield* loadClassDirectory(dir)
+    const spc = classes.find((c) => c.metadata.namespace === input.podNamespace && c.metadata.name === input.spcName)
+    const secretObjects = spc?.spec.secretObjects ?? []
+    if (secretObjects.length === 0) return
+    const files = yield* readTarget(input.targetPath)
+    const built = buildSecrets({ namespace: input.podNamespace, name: input.spcName }, secretObjects, files)
+    synced.set(`${input.podNamespace}/${input.podName}/${input.spcName}`, built.secrets)
+    for (const secret of built.secrets) {
+      yield* Effect.logInfo("standalone: secret synced (in memory)", {
+        secret: `${secret.namespace}/${secret.name}`, type: secret.type, keys: Object.keys(secret.data).join(",")
+      })
+    }
+    for (const error of built.errors) yield* Effect.logWarning("standalone: secret not synced", { reason: error.reason, error: error.message })
+  }).pipe(Effect.catch((error) => Effect.logWarning("standalone: secret sync skipped", { error: error.message })))
+
+/** The in-memory pod statuses, with one info line per upsert, and the in-memory secret sync. */
+export const loggedPodStatusesLayer = (dir: string): Layer.Layer<PodStatuses> => Layer.effect(
   PodStatuses,
   Effect.gen(function*() {
     const inner = yield* PodStatuses
+    const synced = new Map<string, ReadonlyArray<DesiredSecret>>()
     return PodStatuses.of({
-      upsert: (input) => inner.upsert(input).pipe(Effect.tap(() => Effect.logInfo("standalone: pod status recorded", describeUpsert(input))))
+      upsert: (input) =>
+        inner.upsert(input).pipe(
+          Effect.tap(() => Effect.logInfo("standalone: pod status recorded", describeUpsert(input))),
+          Effect.tap(() => syncInMemory(dir, input, synced))
+        )
     })
   })
 ).pipe(Layer.provide(PodStatuses.layerInMemory))
 
 /** What `kubernetesLayer` becomes under `--standalone-classes`. */
 export const standaloneKubernetesLayer = (dir: string): Layer.Layer<SecretProviderClasses | PodStatuses> =>
-  Layer.mergeAll(standaloneClassesLayer(dir), loggedPodStatusesLayer)
+  Layer.mergeAll(standaloneClassesLayer(dir), loggedPodStatusesLayer(dir))

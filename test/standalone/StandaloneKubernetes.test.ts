@@ -6,11 +6,14 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { TestConsole } from "effect/testing"
 import { loggerLayer } from "../../src/config/Logging.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { loggedPodStatusesLayer, standaloneClassesLayer } from "../../src/standalone/StandaloneKubernetes.js"
+import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
+import { validatePayload } from "../../src/writer/Payload.js"
 
 const spcYaml = (name: string, namespace?: string) =>
   `apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: ${name}\n` +
@@ -82,8 +85,38 @@ describe("loggedPodStatusesLayer", () => {
       expect(lines[0]).toContain("default/pod-1-default-app")
       expect(lines[0]).toContain("secret/b@2,secret/a@1")
     }).pipe(
-      Effect.provide(loggedPodStatusesLayer),
+      Effect.provide(loggedPodStatusesLayer(fs.mkdtempSync(path.join(os.tmpdir(), "standalone-empty-")))),
       Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     ))
+})
+
+describe("secret sync in standalone mode", () => {
+  it.live("builds the class's Secrets from the mounted files and logs their names and keys, never values", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "standalone-sync-"))
+    fs.writeFileSync(path.join(dir, "spc.yaml"), `${spcYaml("app", "default")}  secretObjects:\n` +
+      "    - secretName: app-creds\n      type: Opaque\n      data:\n        - objectName: password\n          key: pw\n")
+    return Effect.gen(function*() {
+      const target = fs.mkdtempSync(path.join(os.tmpdir(), "standalone-target-"))
+      const payload = yield* validatePayload([{ path: "password", mode: 0o600, contents: new TextEncoder().encode("s3cr3t-value") }])
+      yield* (yield* AtomicWriter).write(target, payload)
+      yield* (yield* PodStatuses).upsert({
+        podName: "pod-1", podNamespace: "default", podUid: "uid-1", spcName: "app", nodeId: "laptop", targetPath: target, objects: []
+      })
+      const lines = (yield* TestConsole.errorLines).map(String)
+      const synced = lines.filter((l) => l.includes("standalone: secret synced (in memory)"))
+      expect(synced).toHaveLength(1)
+      expect(synced[0]).toContain("default/app-creds")
+      expect(synced[0]).toContain("pw")
+      expect(lines.join("\n")).not.toContain("s3cr3t-value")
+      expect(lines.join("\n")).not.toContain(Buffer.from("s3cr3t-value").toString("base64"))
+    }).pipe(
+      Effect.provide(Layer.mergeAll(
+        loggedPodStatusesLayer(dir),
+        AtomicWriter.layer
+      )),
+      Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(TestConsole.layer)
+    )
+  })
 })
