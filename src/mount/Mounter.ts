@@ -107,9 +107,29 @@ const checkListable = (resolved: string, fsType: string) =>
     )
   )
 
+// statfs(2) f_type of tmpfs (linux/magic.h): naming the filesystem without reading the mount table.
+const TMPFS_MAGIC = 0x01021994
+
+/**
+ * A directory on another device than its parent, whose filesystem is tmpfs, is one of our mounts: three cheap
+ * syscalls answer the hot case (every republish of a mounted volume) without reading /proc/self/mountinfo, whose
+ * size grows with every volume on the node. Anything else (first publish, bind mounts, other filesystems) asks
+ * the mount table, which is exact.
+ */
+const fastMountCheck = (resolved: string) =>
+  fsCall("checking target path", resolved, async () => {
+    const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
+    const mounted = self.dev !== parent.dev || self.ino === parent.ino
+    const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
+    return { tmpfs }
+  })
+
 const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   const resolved = yield* resolvePath(path)
   if (Option.isNone(resolved)) return { _tag: "Missing" } as MountState
+  // A stat that fails on an existing path is a stale mount: the mount table tells, and checkListable cleans up.
+  const fast = yield* Effect.option(fastMountCheck(resolved.value))
+  if (Option.isSome(fast) && fast.value.tmpfs) return yield* checkListable(resolved.value, "tmpfs")
   const entry = yield* mountEntryAt(resolved.value)
   if (Option.isSome(entry)) return yield* checkListable(resolved.value, entry.value.fsType)
   const stat = yield* fsCall("checking target path", path, () => fs.stat(resolved.value))
