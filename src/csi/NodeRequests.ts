@@ -1,5 +1,6 @@
 // Decoding of kubelet's Node requests at the edge: the argument checks of upstream §2.5 steps
 // 1–4 and §2.8 step 1, in upstream's order (the first failing check wins), into domain values.
+import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -11,6 +12,18 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
 }) {}
 
 const invalid = (message: string) => new InvalidRequest({ reason: "InvalidRequest", message })
+
+/**
+ * The CSI spec requires an absolute target path; upstream never checks, so a relative or `..` path would be
+ * created, mounted or (on unpublish) emptied wherever it lands. Kubelet never sends one: refusing is free.
+ */
+const badTargetPath = (target: string): InvalidRequest | undefined => {
+  const trimmed = target.length > 1 ? target.replace(/\/+$/, "") : target
+  if (!nodePath.isAbsolute(trimmed) || nodePath.posix.normalize(trimmed) !== trimmed || trimmed === "/") {
+    return invalid(`Target path ${JSON.stringify(target)} is not an absolute, clean path`)
+  }
+  return undefined
+}
 
 /** A publish request that passed the argument checks. Secrets stay redacted from here on. */
 export interface PublishRequest {
@@ -31,6 +44,8 @@ export const decodePublish = (req: NodePublishVolumeRequest): Effect.Effect<Publ
   if (req.volumeCapability === undefined) return Effect.fail(invalid("Volume capability missing in request"))
   if (req.volumeId === "") return Effect.fail(invalid("Volume ID missing in request"))
   if (req.targetPath === "") return Effect.fail(invalid("Target path missing in request"))
+  const badPath = badTargetPath(req.targetPath)
+  if (badPath !== undefined) return Effect.fail(badPath)
   if (Object.keys(req.volumeContext).length === 0) {
     return Effect.fail(invalid("Volume attributes missing in request"))
   }
@@ -48,5 +63,7 @@ export const decodePublish = (req: NodePublishVolumeRequest): Effect.Effect<Publ
 export const decodeUnpublish = (req: NodeUnpublishVolumeRequest): Effect.Effect<UnpublishRequest, InvalidRequest> => {
   if (req.volumeId === "") return Effect.fail(invalid("Volume ID missing in request"))
   if (req.targetPath === "") return Effect.fail(invalid("Target path missing in request"))
+  const badPath = badTargetPath(req.targetPath)
+  if (badPath !== undefined) return Effect.fail(badPath)
   return Effect.succeed({ volumeId: req.volumeId, targetPath: req.targetPath })
 }

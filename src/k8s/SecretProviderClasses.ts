@@ -1,9 +1,10 @@
 // SecretProviderClasses: reading the SPC a volume names, always from the pod's namespace (upstream §2.5 step 10;
-// an SPC in another namespace is simply not found). Live on KubeApi; in memory for unit tests.
+// an SPC in another namespace is simply not found). Live on KubeApi behind a watch cache; in memory for unit tests.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
 import {
   decodeSecretProviderClass,
   group,
@@ -11,6 +12,7 @@ import {
 } from "../domain/SecretProviderClass.js"
 import { KubeApi } from "./KubeApi.js"
 import { isNotFound, KubernetesError } from "./KubernetesError.js"
+import { listWatch } from "./ListWatch.js"
 
 export interface SecretProviderClassesShape {
   readonly get: (namespace: string, name: string) => Effect.Effect<SecretProviderClass, KubernetesError>
@@ -33,23 +35,70 @@ const notFound = (namespace: string, name: string) =>
 const asNotFound = (e: KubernetesError) =>
   new KubernetesError({ reason: "SecretProviderClassNotFound", message: e.message, status: 404, statusReason: "NotFound" })
 
+const decodeFrom = (namespace: string, name: string) => (body: unknown) =>
+  decodeSecretProviderClass(body).pipe(
+    Effect.mapError((cause) =>
+      new KubernetesError({
+        reason: "KubernetesApiError",
+        message: `failed to ${description(namespace, name)}, error: the object does not decode as a SecretProviderClass`,
+        cause
+      })
+    )
+  )
+
 const makeLive = Effect.gen(function*() {
   const api = yield* KubeApi
-  const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
-    const body = yield* api.request({ method: "GET", path: spcPath(namespace, name), description: description(namespace, name) })
-      .pipe(Effect.mapError((e) => isNotFound(e) ? asNotFound(e) : e))
-    return yield* decodeSecretProviderClass(body).pipe(
-      Effect.mapError((cause) =>
-        new KubernetesError({
-          reason: "KubernetesApiError",
-          message: `failed to ${description(namespace, name)}, error: the object does not decode as a SecretProviderClass`,
-          cause
-        })
-      )
+  const cache = yield* makeClassCache(api)
+  const fetch = (namespace: string, name: string) =>
+    api.request({ method: "GET", path: spcPath(namespace, name), description: description(namespace, name) }).pipe(
+      Effect.mapError((e) => isNotFound(e) ? asNotFound(e) : e),
+      Effect.flatMap(decodeFrom(namespace, name))
     )
+  // A hit comes from the watch; a miss (not synced yet, or an SPC created a moment ago) asks the API server.
+  const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+    const cached = yield* cache.lookup(namespace, name)
+    return cached ?? (yield* fetch(namespace, name))
   })
   return SecretProviderClasses.of({ get })
 })
+
+/**
+ * Upstream reads SPCs from an informer so a publish costs no API round trip for them. This is that cache, kept
+ * by one cluster-wide list/watch started on the first lookup (a driver without a cluster never starts it).
+ */
+const makeClassCache = (api: KubeApi["Service"]) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.Scope
+    const classes = new Map<string, SecretProviderClass>()
+    let state: "idle" | "listing" | "synced" = "idle"
+    const put = (o: unknown) =>
+      decodeSecretProviderClass(o).pipe(
+        Effect.map((spc) => void classes.set(key(spc.metadata.namespace, spc.metadata.name), spc)),
+        Effect.ignore
+      )
+    const follow = listWatch(api, {
+      path: `/apis/${group}/v1/secretproviderclasses`,
+      what: "secretproviderclasses (cache)",
+      onList: (items) =>
+        Effect.sync(() => classes.clear()).pipe(
+          Effect.andThen(Effect.forEach(items, put, { discard: true })),
+          Effect.andThen(Effect.sync(() => void (state = "synced")))
+        ),
+      onEvent: (event) => {
+        if (event.type !== "DELETED") return put(event.object)
+        const meta = (event.object as { metadata?: { namespace?: string; name?: string } }).metadata
+        return Effect.sync(() => void classes.delete(key(meta?.namespace ?? "", meta?.name ?? "")))
+      }
+    })
+    const start = Effect.suspend(() => {
+      if (state !== "idle") return Effect.void
+      state = "listing"
+      return Effect.asVoid(Effect.forkIn(follow, scope))
+    })
+    const lookup = (namespace: string, name: string) =>
+      Effect.andThen(start, Effect.sync(() => (state === "synced" ? classes.get(key(namespace, name)) : undefined)))
+    return { lookup }
+  })
 
 /** Test handle of the in-memory layer: what the "cluster" holds. */
 export class SecretProviderClassesInMemory extends Context.Service<SecretProviderClassesInMemory, {

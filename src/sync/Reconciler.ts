@@ -1,5 +1,5 @@
 // One reconcile of secret sync (upstream §7.1 steps 1-7) for a SecretProviderClassPodStatus key: read the status,
-// its pod and SPC (fresh GETs, no cache), check the target path, read the mounted files, create or patch each
+// its SPC (from the SPC watch cache) and pod (a fresh GET), check the target path, read the mounted files, create or patch each
 // Secret, and report every failure to the callbacks. Returns whether the key is done or must be retried.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -8,6 +8,7 @@ import type { TypedFailure } from "../domain/FailureReason.js"
 import {
   decodeSecretProviderClassPodStatus,
   nodeNameLabel,
+  type SecretObject,
   type SecretProviderClass,
   type SecretProviderClassPodStatus
 } from "../domain/SecretProviderClass.js"
@@ -85,13 +86,14 @@ const upsertOne = (
   )
 
 /** Steps 2-7 for a running pod: the failures to report (none = synced). */
-const syncPod = (deps: ReconcilerDeps, status: SecretProviderClassPodStatus, pod: Pod) =>
+const syncPod = (
+  deps: ReconcilerDeps,
+  status: SecretProviderClassPodStatus,
+  pod: Pod,
+  spc: SecretProviderClass,
+  objects: ReadonlyArray<SecretObject>
+) =>
   Effect.gen(function*() {
-    const spc = yield* deps.classes.get(status.metadata.namespace, status.status.secretProviderClassName).pipe(
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
-    )
-    const objects = spc?.spec.secretObjects ?? []
-    if (spc === undefined || objects.length === 0) return []
     yield* Effect.fromResult(checkTargetPath(pod, status, deps.driverName))
     const files = yield* readTarget(status.status.targetPath)
     const built = buildSecrets(spc.metadata, objects, files)
@@ -118,10 +120,16 @@ export const makeReconcile = (deps: ReconcilerDeps) =>
       decodeSecretProviderClassPodStatus)
     // Gone, or moved to another node (a StatefulSet pod rescheduled): not ours to sync.
     if (status?.metadata.labels?.[nodeNameLabel]?.toLowerCase() !== deps.nodeId.toLowerCase()) return true
+    // The SPC first: it comes from the watch cache, and most classes sync nothing, which then costs no pod GET.
+    const spc = yield* deps.classes.get(namespace, status.status.secretProviderClassName).pipe(
+      Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
+    )
+    const objects = spc?.spec.secretObjects ?? []
+    if (spc === undefined || objects.length === 0) return true
     const podName = status.status.podName
     const pod = yield* getOptional(deps.api, podPath(namespace, podName), `pod ${namespace}/${podName}`, decodePod)
     if (pod === undefined || isFinished(pod)) return true
-    const failures = yield* syncPod(deps, status, pod)
+    const failures = yield* syncPod(deps, status, pod, spc, objects)
     yield* report(deps, pod, failures)
     return failures.length === 0
   }, (effect, key) =>

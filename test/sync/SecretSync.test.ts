@@ -59,10 +59,13 @@ describe("SecretSync (live, fake API server, real files)", () => {
       assert.strictEqual(info.outcome, "created")
       assert.isTrue(info.seconds >= 0 && info.seconds < 10)
       assert.deepStrictEqual(w.failures, [])
-      // Memory: nothing remembered once the work is done; no Secret or SPC was ever listed or watched.
+      // Memory: nothing remembered once the work is done; no Secret or Pod was ever listed or watched. SPCs are
+      // the one collection followed (once, by the SPC cache the publisher shares), as upstream's informer does.
       assert.strictEqual(yield* eventually("an idle queue", () => Effect.runSync(sync.trackedKeys) === 0 || undefined), true)
-      const collections = w.server.requests.filter((r) => r.method === "GET" && /\/(secrets|secretproviderclasses|pods)$/.test(r.path))
+      const collections = w.server.requests.filter((r) => r.method === "GET" && /\/(secrets|pods)$/.test(r.path))
       assert.deepStrictEqual(collections, [])
+      const classLists = w.server.requests.filter((r) => r.method === "GET" && r.path.endsWith("/secretproviderclasses") && r.query["watch"] !== "true")
+      assert.isAtMost(classLists.length, 1)
     })))
 
   it.live("rotation: new file contents + a touched SPCPS => the Secret's data changes; owners from the ReplicaSet", () =>
@@ -214,9 +217,11 @@ describe("SecretSync (live, fake API server, real files)", () => {
       }
       const sync = yield* w.start()
       yield* eventually("three reconciles", () =>
-        w.server.requestsMatching({ method: "GET", path: (p) => p.includes("/pods/") }).length >= 3)
+        w.server.requestsMatching({ method: "GET", path: (p) => p.includes("/secretproviderclasspodstatuses/") }).length >= 3)
       yield* eventually("an idle queue", () => Effect.runSync(sync.trackedKeys) === 0)
       assert.deepStrictEqual(w.failures, [])
       assert.deepStrictEqual(w.server.requestsMatching({ path: (p) => p.startsWith(secretsPath) }), [])
+      // A class that syncs nothing (or no class) costs no pod GET; only the finished pod's was read.
+      assert.deepStrictEqual(w.server.requestsMatching({ method: "GET", path: (p) => p.includes("/pods/") }).map((r) => r.path.split("/").pop()), ["p-done"])
     })))
 })
