@@ -1,0 +1,105 @@
+// Driver memory: RSS from /proc (the required figure) and, when the driver runs with --enable-pprof,
+// the V8 heap through its own inspector (Chrome DevTools protocol over a loopback WebSocket), taken
+// after a forced GC so it shows live data. Idle, with N volumes mounted, and along N publish/unpublish cycles.
+import type { BenchCounts } from "./config.js"
+import { freePort, inspectHeap } from "./inspector.js"
+import { memoryOf } from "./procs.js"
+import { publish, unpublish, type Driver, type Rig } from "./rig.js"
+import { nowMs, runPool, sampleMs, summarize, type Summary } from "./stats.js"
+
+export interface MemoryPoint {
+  readonly label: string
+  readonly rssMiB: number
+  /** V8 heap in use after a forced GC, or undefined without the inspector. */
+  readonly heapUsedMiB: number | undefined
+  readonly heapTotalMiB: number | undefined
+}
+
+export interface MemoryResult {
+  readonly config: string
+  readonly nodeOptions: string
+  readonly idle: MemoryPoint
+  readonly withVolumes: MemoryPoint
+  readonly volumes: number
+  /** No-op republish of one target while the N volumes are mounted (the driver reads the mount table each call). */
+  readonly noopWithVolumes: Summary
+  readonly cycles: number
+  readonly cyclesPerSecond: number
+  /** RSS along the cycles: after warm-up first, then every 10 %. */
+  readonly trace: ReadonlyArray<MemoryPoint>
+  readonly growthPercent: number
+  readonly heapGrowthPercent: number | undefined
+  readonly peakRssMiB: number
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 500))
+
+const point = async (label: string, driver: Driver, inspectorPort: number | undefined): Promise<MemoryPoint> => {
+  await settle()
+  // RSS first, as it stands; the heap figure forces a GC.
+  const { rssMiB } = memoryOf(driver.process.pid)
+  const heap = inspectorPort === undefined ? undefined : await inspectHeap(inspectorPort).catch(() => undefined)
+  return { label, rssMiB, heapUsedMiB: heap?.usedMiB, heapTotalMiB: heap?.totalMiB }
+}
+
+/** One driver configuration: idle, N volumes mounted (then unmounted), then N cycles on a few reused targets. */
+export const measureMemory = async (
+  rig: Rig, counts: BenchCounts, config: string, nodeOptions: string | undefined, cycles: number,
+  log: (line: string) => void
+): Promise<MemoryResult> => {
+  const port = await freePort()
+  const driver = await rig.startDriver({
+    rotationPollInterval: "2m", nodeOptions, extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
+  })
+  try {
+    const idle = await point("idle", driver, port)
+    const targets = await Promise.all(Array.from({ length: counts.mountedVolumes }, () => rig.newTarget()))
+    await runPool(targets.length, 16, (i) => publish(driver.csi, targets[i]!).then(() => undefined))
+    const withVolumes = await point(`${targets.length} mounted`, driver, port)
+    log(`  ${config}: idle ${idle.rssMiB.toFixed(1)} MiB, ${targets.length} mounted ${withVolumes.rssMiB.toFixed(1)} MiB`)
+    const one = targets[0]!
+    const noopWithVolumes = summarize(await sampleMs({ samples: 100, warmup: 10 }, () => publish(driver.csi, one)))
+    await runPool(targets.length, 16, (i) => unpublish(driver.csi, targets[i]!).then(() => rig.release(targets[i]!)))
+    rig.forgetRequests()
+
+    // Cycles: 16 workers, each publishing and unpublishing its own target, as pods come and go on a node.
+    const workers = 16
+    const slots = await Promise.all(Array.from({ length: workers }, () => rig.newTarget()))
+    const warmup = Math.max(workers, Math.round(cycles * 0.1))
+    const trace: Array<MemoryPoint> = []
+    let done = 0
+    const runCycles = (n: number) =>
+      runPool(n, workers, async (i) => {
+        const slot = slots[i % workers]!
+        await publish(driver.csi, slot)
+        await unpublish(driver.csi, slot)
+      })
+    const cyclesStart = nowMs()
+    await runCycles(warmup)
+    done += warmup
+    trace.push(await point(`after ${done} (warm-up)`, driver, port))
+    const step = Math.max(1, Math.round((cycles - warmup) / 9))
+    while (done < cycles) {
+      const n = Math.min(step, cycles - done)
+      await runCycles(n)
+      done += n
+      rig.forgetRequests()
+      trace.push(await point(`after ${done}`, driver, port))
+    }
+    const cyclesPerSecond = done / ((nowMs() - cyclesStart) / 1000)
+    for (const slot of slots) rig.release(slot)
+    const first = trace[0]!
+    const last = trace[trace.length - 1]!
+    log(`  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`)
+    return {
+      config, nodeOptions: nodeOptions ?? "(none)", idle, withVolumes, volumes: targets.length, noopWithVolumes, cycles: done, cyclesPerSecond, trace,
+      growthPercent: ((last.rssMiB - first.rssMiB) / first.rssMiB) * 100,
+      heapGrowthPercent: first.heapUsedMiB === undefined || last.heapUsedMiB === undefined
+        ? undefined
+        : ((last.heapUsedMiB - first.heapUsedMiB) / first.heapUsedMiB) * 100,
+      peakRssMiB: memoryOf(driver.process.pid).hwmMiB
+    }
+  } finally {
+    await driver.stop()
+  }
+}

@@ -1,0 +1,122 @@
+// Where a first publish spends the driver's CPU: a V8 CPU profile taken through the driver's inspector
+// around N first publishes, folded into self time per function and per package.
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { freePort, openInspector } from "./inspector.js"
+import { measureFirstPublish } from "./publish.js"
+import { publish, unpublish, type Rig } from "./rig.js"
+
+interface ProfileNode {
+  readonly id: number
+  readonly children?: ReadonlyArray<number>
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+}
+
+interface CpuProfile {
+  readonly nodes: ReadonlyArray<ProfileNode>
+  readonly samples: ReadonlyArray<number>
+  readonly timeDeltas: ReadonlyArray<number>
+}
+
+export interface SelfTime {
+  readonly name: string
+  readonly ms: number
+  readonly percent: number
+}
+
+export interface ProfileSummary {
+  readonly publishes: number
+  readonly totalMs: number
+  readonly topFunctions: ReadonlyArray<SelfTime>
+  readonly byPackage: ReadonlyArray<SelfTime>
+  /** Time with a frame of this dist/ file on the stack (synchronous stacks only: an Effect fiber resumed by I/O shows the runtime, not its caller). */
+  readonly inclusiveByDriverFile: ReadonlyArray<SelfTime>
+  readonly file: string
+}
+
+/** node_modules/<pkg>, our dist/<dir>, node:internal, or the V8 pseudo-frames ((garbage collector), (idle), ...). */
+const packageOf = (url: string, functionName: string): string => {
+  if (url === "") return functionName.startsWith("(") ? functionName : "(native)"
+  const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (modules !== null) return modules[1]!
+  const vendor = /\/(vendor\/[^/]+)$/.exec(url)
+  if (vendor !== null) return vendor[1]!
+  const dist = /\/dist\/(.+?)\/[^/]+$/.exec(url) ?? /\/dist\/([^/]+)$/.exec(url)
+  if (dist !== null) return `dist/${dist[1]!}`
+  if (url.startsWith("node:")) return url.split("/")[0]!.replace(/^node:internal.*/, "node:internal")
+  return url
+}
+
+const shortUrl = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, "$1/")
+
+const top = (totals: Map<string, number>, all: number, n: number): Array<SelfTime> =>
+  [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
+    .map(([name, us]) => ({ name, ms: us / 1000, percent: (us / all) * 100 }))
+
+export const summarizeProfile = (profile: CpuProfile, n = 15) => {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const perFunction = new Map<string, number>()
+  const perPackage = new Map<string, number>()
+  const perDistFile = new Map<string, number>()
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const distFilesOnStack = (id: number): Set<string> => {
+    const files = new Set<string>()
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const match = /\/dist\/(.+\.js)$/.exec(byId.get(at)?.callFrame.url ?? "")
+      if (match !== null && !/node_modules/.test(byId.get(at)!.callFrame.url)) files.add(`dist/${match[1]!}`)
+    }
+    return files
+  }
+  let all = 0
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id)
+    const us = profile.timeDeltas[i] ?? 0
+    if (node === undefined) return
+    const { functionName, url, lineNumber } = node.callFrame
+    // Idle is the event loop waiting, not work.
+    if (functionName === "(idle)") return
+    all += us
+    const name = `${functionName || "(anonymous)"} ${url === "" ? "" : `${shortUrl(url)}:${lineNumber + 1}`}`.trim()
+    perFunction.set(name, (perFunction.get(name) ?? 0) + us)
+    const pkg = packageOf(url, functionName)
+    perPackage.set(pkg, (perPackage.get(pkg) ?? 0) + us)
+    for (const file of distFilesOnStack(id)) perDistFile.set(file, (perDistFile.get(file) ?? 0) + us)
+  })
+  return {
+    totalMs: all / 1000, topFunctions: top(perFunction, all, n), byPackage: top(perPackage, all, n),
+    inclusiveByDriverFile: top(perDistFile, all, n)
+  }
+}
+
+/**
+ * N first publishes (3 small files, sequential, fresh targets) against a driver with the DaemonSet's caps,
+ * profiled through its inspector (--enable-pprof) after a warm-up, so start-up and module loading stay out;
+ * the unpublishes come after the profile stops.
+ */
+export const profileFirstPublishes = async (rig: Rig, publishes: number, warmup: number, nodeOptions: string): Promise<ProfileSummary> => {
+  const port = await freePort()
+  const driver = await rig.startDriver({
+    rotationPollInterval: "2m", nodeOptions, extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
+  })
+  const session = await openInspector(port)
+  try {
+    await measureFirstPublish(rig, driver, warmup, 0)
+    const targets = await Promise.all(Array.from({ length: publishes }, () => rig.newTarget()))
+    await session.call("Profiler.enable")
+    await session.call("Profiler.setSamplingInterval", { interval: 200 })
+    await session.call("Profiler.start")
+    for (const t of targets) await publish(driver.csi, t)
+    const { profile } = await session.call<{ profile: CpuProfile }>("Profiler.stop")
+    for (const t of targets) {
+      await unpublish(driver.csi, t)
+      rig.release(t)
+    }
+    const file = path.join(rig.root, "first-publish.cpuprofile")
+    await fs.writeFile(file, JSON.stringify(profile))
+    return { publishes, file, ...summarizeProfile(profile) }
+  } finally {
+    session.close()
+    await driver.stop()
+  }
+}

@@ -1,0 +1,193 @@
+// The run's results: one JSON document (bench/results/<ISO date>.json) and the printed table, with
+// the goals of issue 7 judged met or missed.
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { BenchCounts } from "./config.js"
+import type { Floor } from "./floor.js"
+import type { MemoryResult } from "./memory.js"
+import type { ModuleRss } from "./modules.js"
+import { repoRoot } from "./procs.js"
+import type { ProfileSummary } from "./profile.js"
+import type { NoopResult, PayloadResult, ThroughputLevel } from "./publish.js"
+import type { Summary } from "./stats.js"
+
+export interface Goal {
+  readonly goal: string
+  readonly value: string
+  readonly met: boolean
+  readonly stretch?: { readonly goal: string; readonly met: boolean }
+}
+
+export interface Results {
+  readonly date: string
+  readonly machine: Record<string, unknown>
+  readonly counts: BenchCounts
+  floor?: Floor
+  firstPublish?: Summary
+  apiCallsPerFirstPublish?: Record<string, number>
+  noop?: NoopResult
+  rotating?: Summary
+  throughput?: ReadonlyArray<ThroughputLevel>
+  memory?: Array<MemoryResult>
+  payload?: Array<PayloadResult>
+  profile?: ProfileSummary | { error: string }
+  modules?: ReadonlyArray<ModuleRss>
+  goals?: ReadonlyArray<Goal>
+  errors: Array<string>
+  durationSeconds?: number
+  leftMounts?: number
+}
+
+/** The commit measured, and how many paths of the working tree differ from it (dist/ is built from the tree). */
+const gitState = () => {
+  try {
+    const git = (args: Array<string>) => execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trim()
+    return { commit: git(["rev-parse", "HEAD"]), dirtyPaths: git(["status", "--porcelain"]).split("\n").filter((l) => l !== "").length }
+  } catch {
+    return { commit: "unknown" }
+  }
+}
+
+export const machineInfo = (): Record<string, unknown> => ({
+  ...gitState(),
+  node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, kernel: os.release(),
+  totalMemMiB: Math.round(os.totalmem() / 2 ** 20), loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2)))
+})
+
+const ratio = (a: number, b: number) => a / b
+
+export const judgeGoals = (r: Results): Array<Goal> => {
+  const goals: Array<Goal> = []
+  if (r.floor !== undefined && r.firstPublish !== undefined) {
+    const x = ratio(r.firstPublish.median, r.floor.sumMedianMs)
+    goals.push({
+      goal: "first publish p50 <= 1.5x floor", value: `${x.toFixed(2)}x`, met: x <= 1.5,
+      stretch: { goal: "< 1x floor", met: x < 1 }
+    })
+  }
+  if (r.noop !== undefined && r.floor !== undefined) {
+    const x = ratio(r.noop.latency.median, r.floor.driverNodeGetInfo.median)
+    goals.push({ goal: "no-op republish p50 <= 1.5x empty round trip", value: `${x.toFixed(2)}x`, met: x <= 1.5 })
+  }
+  const levels = r.throughput ?? []
+  const one = levels.find((l) => l.concurrency === 1)
+  const sixteen = levels.find((l) => l.concurrency === 16)
+  if (one !== undefined && sixteen !== undefined) {
+    const x = ratio(sixteen.perSecond, one.perSecond)
+    goals.push({ goal: "throughput at concurrency 16 >= 1.5x sequential", value: `${x.toFixed(2)}x`, met: x >= 1.5 })
+  }
+  for (const m of r.memory ?? []) {
+    goals.push({
+      goal: `RSS <= 100 MiB with ${m.volumes} volumes mounted (${m.config})`, value: `${m.withVolumes.rssMiB.toFixed(1)} MiB`,
+      met: m.withVolumes.rssMiB <= 100, stretch: { goal: "<= 64 MiB", met: m.withVolumes.rssMiB <= 64 }
+    })
+    goals.push({
+      goal: `flat RSS over ${m.cycles} cycles, growth < 10% (${m.config})`, value: `${m.growthPercent.toFixed(1)}%`,
+      met: m.growthPercent < 10
+    })
+  }
+  return goals
+}
+
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 3 : 1) : "n/a")
+const row = (name: string, s: Summary, note = "") =>
+  `${name.padEnd(44)} ${String(s.n).padStart(6)} ${ms(s.min).padStart(9)} ${ms(s.median).padStart(9)} ${ms(s.p99).padStart(9)}  ${note}`
+
+export const renderTable = (r: Results): string => {
+  const lines: Array<string> = []
+  lines.push(`secrets-store-csi-ts benchmark ${r.date}${r.counts.quick ? " (BENCH_QUICK)" : ""}`)
+  lines.push(`machine: ${JSON.stringify(r.machine)}`)
+  lines.push("")
+  lines.push(`${"latency (ms)".padEnd(44)} ${"n".padStart(6)} ${"min".padStart(9)} ${"median".padStart(9)} ${"p99".padStart(9)}  note`)
+  const f = r.floor
+  if (f !== undefined) {
+    lines.push(row("floor: driver NodeGetInfo round trip", f.driverNodeGetInfo))
+    lines.push(row("  (driver Identity Probe round trip)", f.driverProbe, "info, not in the sum"))
+    lines.push(row("floor: provider Version round trip", f.providerVersion))
+    lines.push(row("floor: tmpfs mount (execFile mount(8))", f.tmpfsMount))
+    lines.push(row("floor: plain fs write, 3 small files", f.fsWrite))
+    lines.push(row("  (fake API server GET SPC, fetch)", f.apiGet, "info, not in the sum"))
+    lines.push(`${"floor: sum of medians".padEnd(44)} ${"".padStart(6)} ${"".padStart(9)} ${ms(f.sumMedianMs).padStart(9)}`)
+  }
+  if (r.firstPublish !== undefined) {
+    lines.push(row("first publish, 3 small files", r.firstPublish,
+      f === undefined ? "" : `p50 = ${(r.firstPublish.median / f.sumMedianMs).toFixed(2)}x floor`))
+  }
+  if (r.apiCallsPerFirstPublish !== undefined) {
+    const calls = Object.entries(r.apiCallsPerFirstPublish).map(([k, v]) => `${k} x${v.toFixed(2)}`).join(", ")
+    lines.push(`  API server calls per first publish: ${calls}`)
+  }
+  if (r.noop !== undefined) {
+    lines.push(row("no-op republish (within poll interval)", r.noop.latency,
+      `${f === undefined ? "" : `p50 = ${(r.noop.latency.median / f.driverNodeGetInfo.median).toFixed(2)}x empty RT; `}` +
+        `driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)`))
+  }
+  if (r.rotating !== undefined) {
+    lines.push(row("rotating republish (content changed)", r.rotating,
+      r.firstPublish === undefined ? "" : `p50 = ${(r.rotating.median / r.firstPublish.median).toFixed(2)}x first publish`))
+  }
+  for (const p of r.payload ?? []) {
+    lines.push(row(`first publish, one ${p.label} file`, p.publish,
+      `p50 = ${(p.publish.median / p.plainWrite.median).toFixed(1)}x plain write` +
+        (r.firstPublish === undefined ? "" : `; +${ms(p.publish.median - r.firstPublish.median)} ms over small`)))
+    lines.push(row(`  plain fs write, one ${p.label} file`, p.plainWrite))
+  }
+  if (r.throughput !== undefined) {
+    lines.push("")
+    lines.push(`${"throughput (distinct targets)".padEnd(30)} ${"publishes".padStart(9)} ${"seconds".padStart(8)} ${"per s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`)
+    const one = r.throughput.find((l) => l.concurrency === 1)
+    for (const l of r.throughput) {
+      lines.push(`${`concurrency ${l.concurrency}`.padEnd(30)} ${String(l.publishes).padStart(9)} ${l.seconds.toFixed(2).padStart(8)} ${l.perSecond.toFixed(1).padStart(8)} ${ms(l.latency.median).padStart(8)} ${ms(l.latency.p99).padStart(8)}` +
+        (one === undefined ? "" : `  ${(l.perSecond / one.perSecond).toFixed(2)}x c=1`))
+    }
+  }
+  for (const m of r.memory ?? []) {
+    lines.push("")
+    lines.push(`memory, ${m.config} (NODE_OPTIONS ${m.nodeOptions}; driver with --enable-pprof for the heap figure)`)
+    const heap = (p: { heapUsedMiB: number | undefined }) => (p.heapUsedMiB === undefined ? "n/a" : p.heapUsedMiB.toFixed(1))
+    for (const p of [m.idle, m.withVolumes, ...m.trace]) {
+      lines.push(`  ${p.label.padEnd(28)} RSS ${p.rssMiB.toFixed(1).padStart(6)} MiB   heap used after GC ${heap(p).padStart(6)} MiB`)
+    }
+    lines.push(`  no-op republish with ${m.volumes} mounted: p50 ${ms(m.noopWithVolumes.median)} ms, p99 ${ms(m.noopWithVolumes.p99)} ms (n=${m.noopWithVolumes.n})`)
+    lines.push(`  ${m.cycles} publish/unpublish cycles (16 in flight) at ${m.cyclesPerSecond.toFixed(0)} cycles/s`)
+    lines.push(`  RSS growth after warm-up -> end: ${m.growthPercent.toFixed(1)}%; heap growth: ${m.heapGrowthPercent?.toFixed(1) ?? "n/a"}%; peak RSS (VmHWM) ${m.peakRssMiB.toFixed(1)} MiB`)
+  }
+  if (r.goals !== undefined) {
+    lines.push("")
+    lines.push("goals")
+    for (const g of r.goals) {
+      lines.push(`  [${g.met ? "met   " : "MISSED"}] ${g.goal.padEnd(58)} ${g.value}` +
+        (g.stretch === undefined ? "" : `   stretch ${g.stretch.goal}: ${g.stretch.met ? "met" : "missed"}`))
+    }
+  }
+  if (r.profile !== undefined) {
+    lines.push("")
+    if ("error" in r.profile) lines.push(`cpu profile: failed: ${r.profile.error}`)
+    else {
+      lines.push(`driver CPU profile (inspector, after warm-up) over ${r.profile.publishes} sequential first publishes: ${r.profile.totalMs.toFixed(0)} ms sampled (idle excluded)`)
+      lines.push("  self time by package:")
+      for (const p of r.profile.byPackage.slice(0, 10)) lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      lines.push("  inclusive time by driver file (synchronous stacks only):")
+      for (const p of r.profile.inclusiveByDriverFile.slice(0, 10)) lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      lines.push("  top self-time functions:")
+      for (const p of r.profile.topFunctions) lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+    }
+  }
+  if (r.modules !== undefined) {
+    lines.push("")
+    lines.push("RSS of a fresh node loading only (no NODE_OPTIONS):")
+    for (const m of r.modules) lines.push(`  ${m.rssMiB.toFixed(1).padStart(6)} MiB RSS  ${m.heapUsedMiB.toFixed(1).padStart(5)} MiB heap  ${m.label}`)
+  }
+  for (const e of r.errors) lines.push(`ERROR: ${e}`)
+  if (r.durationSeconds !== undefined) lines.push(`\ntotal ${r.durationSeconds.toFixed(0)} s; mounts left behind: ${r.leftMounts ?? "?"}`)
+  return lines.join("\n")
+}
+
+export const writeResults = async (r: Results, dir: string): Promise<string> => {
+  await fs.mkdir(dir, { recursive: true })
+  const file = path.join(dir, `${r.date.replace(/:/g, "-")}.json`)
+  await fs.writeFile(file, JSON.stringify(r, null, 2) + "\n")
+  return file
+}
