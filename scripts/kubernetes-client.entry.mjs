@@ -1,6 +1,5 @@
 // The part of @kubernetes/client-node the driver uses (src/k8s/KubeApi.ts): kubeconfig loading with its auth
-// plugins, and the request context and HTTP library that apply TLS and credentials. Bundled with tree-shaking by
-// scripts/bundle-kubernetes-client.mjs, because importing the package loads ~60 MiB of generated API code.
+// plugins (token files, exec credential plugins, OIDC, client certificates), applied to node:https request options.
+// Bundled with tree-shaking by scripts/bundle-kubernetes-client.mjs, because importing the package loads ~60 MiB of
+// generated API code; the HTTP transport itself is node:https (src/k8s/KubeTransport.ts), so undici is stubbed out.
 export { KubeConfig } from "@kubernetes/client-node/dist/config.js"
-export { RequestContext } from "@kubernetes/client-node/dist/gen/http/http.js"
-export { IsomorphicFetchHttpLibrary } from "@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js"

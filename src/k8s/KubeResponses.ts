@@ -64,12 +64,18 @@ export const parseWatchLine = (description: string, line: string): Effect.Effect
   }))
 }
 
-/** "fetch failed: connect ECONNREFUSED 127.0.0.1:6443" from undici's nested errors. */
+// node reports a failed connect to every address of a name (happy eyeballs) as an AggregateError without a message.
+const messageOf = (e: Error): string =>
+  e instanceof AggregateError && e.message === ""
+    ? e.errors.map((x: unknown) => x instanceof Error ? x.message : String(x)).join(", ")
+    : e.message
+
+/** "connect ECONNREFUSED 127.0.0.1:6443", followed by the messages of nested causes (a TLS error's, an abort's). */
 export const transportDetail = (cause: unknown): string => {
   const parts: Array<string> = []
   let current: unknown = cause
   for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
-    if (current instanceof Error) parts.push(current.message)
+    if (current instanceof Error) parts.push(messageOf(current))
     else if (typeof current === "string") parts.push(current)
     current = typeof current === "object" ? (current as { cause?: unknown }).cause : undefined
   }

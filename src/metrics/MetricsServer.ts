@@ -1,7 +1,8 @@
 // The --metrics-addr HTTP server (node:http: light, no router needed for three paths): /metrics in the Prometheus
 // text format, /healthz (liveness: the CSI server answers Probe) and /readyz (readiness, Kubernetes-style check
 // lines). Its probes arrive as plain effects, so it knows nothing of the modules it reports on.
-import * as http from "node:http"
+import type { Server, ServerResponse } from "node:http"
+import { http } from "../platform/nodeHttp.js"
 import type { AddressInfo } from "node:net"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -84,12 +85,12 @@ const route = (options: MetricsServerOptions, render: Effect.Effect<string>) => 
   }
 }
 
-const send = (res: http.ServerResponse, method: string, { body, contentType, status }: Reply) => {
+const send = (res: ServerResponse, method: string, { body, contentType, status }: Reply) => {
   res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) })
   res.end(method === "HEAD" ? undefined : body)
 }
 
-const listen = (server: http.Server, host: string, port: number) =>
+const listen = (server: Server, host: string, port: number) =>
   Effect.callback<number, MetricsServerError>((resume) => {
     const onError = (cause: Error) =>
       resume(Effect.fail(new MetricsServerError({ message: `cannot listen on ${host}:${port} for metrics: ${cause.message}`, cause })))
@@ -100,7 +101,7 @@ const listen = (server: http.Server, host: string, port: number) =>
     })
   })
 
-const close = (server: http.Server) =>
+const close = (server: Server) =>
   Effect.callback<void>((resume) => {
     // Prometheus keeps connections alive; without this close() would wait for them forever.
     server.close(() => resume(Effect.void))

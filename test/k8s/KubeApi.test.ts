@@ -1,6 +1,9 @@
-// KubeApi: where the configuration comes from (pure table), raw requests and watches through client-node against
-// the fake API server, and how Status answers and ERROR events become typed errors.
+// KubeApi: where the configuration comes from (pure table), raw requests and watches over node:http(s) against
+// the fake API server, how Status answers and ERROR events become typed errors, and client-node's auth (client
+// certificates, in-cluster token and CA, exec plugins) applied to a real TLS server that counts its connections.
 import * as fs from "node:fs/promises"
+import * as https from "node:https"
+import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -11,7 +14,9 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { KubeApi, type KubeApiShape } from "../../src/k8s/KubeApi.js"
 import { resolveKubeConfigSource, serviceAccountDir } from "../../src/k8s/KubeConfigSource.js"
+import { makeKubeTransport, readText } from "../../src/k8s/KubeTransport.js"
 import { fakeApiServer, type FakeApiServer } from "../support/FakeApiServer.js"
+import { certificatePem, ecKey, keyPem } from "../sync/certificates.js"
 
 describe("resolveKubeConfigSource", () => {
   const token = nodePath.join(serviceAccountDir, "token")
@@ -149,4 +154,117 @@ describe("KubeApi.watch", () => {
         yield* until(() => server.store.watcherCount === 0)
       })
     ))
+})
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "kubeapi-"))),
+  (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+)
+
+const pem = (cn: string) => {
+  const key = ecKey()
+  return { cert: certificatePem(cn, key, key), key: keyPem(key, "pkcs8") }
+}
+
+/** An HTTPS API server that demands a client certificate (when given its CA) and counts TLS handshakes. */
+const tlsApiServer = (server: { cert: string; key: string }, clientCa?: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const seen: Array<{ path: string; authorization: string | undefined; client: string | undefined }> = []
+      const tls = { ...server, ...(clientCa === undefined ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true }) }
+      const srv = https.createServer(tls, (req, res) => {
+        const peer = (req.socket as import("node:tls").TLSSocket).getPeerCertificate()
+        const cn = peer.subject?.CN
+        seen.push({ path: req.url ?? "", authorization: req.headers.authorization, client: Array.isArray(cn) ? cn.join(",") : cn })
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", status: "Success" }))
+      })
+      const handshakes = { count: 0 }
+      srv.on("secureConnection", () => handshakes.count++)
+      await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve))
+      return { srv, seen, handshakes, port: (srv.address() as AddressInfo).port }
+    }),
+    ({ srv }) => Effect.promise(() => new Promise<void>((resolve) => {
+      srv.closeAllConnections()
+      srv.close(() => resolve())
+    }))
+  )
+
+const b64 = (s: string) => Buffer.from(s).toString("base64")
+const kubeconfig = (cluster: object, user: object) =>
+  JSON.stringify({
+    apiVersion: "v1", kind: "Config", "current-context": "c",
+    clusters: [{ name: "c", cluster }], users: [{ name: "u", user }], contexts: [{ name: "c", context: { cluster: "c", user: "u" } }]
+  })
+
+const withKubeconfig = <A, E>(text: string, f: (api: KubeApiShape) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const file = nodePath.join(yield* tempDir, "kubeconfig")
+    yield* Effect.promise(() => fs.writeFile(file, text))
+    const layer = KubeApi.layer({ kubeconfig: file }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({}))))
+    return yield* Effect.gen(function*() {
+      return yield* f(yield* KubeApi)
+    }).pipe(Effect.provide(layer))
+  })
+
+describe("KubeApi over TLS (client-node's auth, node:https)", () => {
+  const get = (api: KubeApiShape, i: number) => api.request({ method: "GET", path: `/api/v1/namespaces/default/pods/p${i}`, description: "get pod" })
+
+  it.live("client certificate, CA, tls-server-name and token from the kubeconfig; calls share one TLS connection", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const serverPem = pem("kube-apiserver")
+      const clientPem = pem("secrets-store-csi-driver")
+      const server = yield* tlsApiServer(serverPem, clientPem.cert)
+      const text = kubeconfig(
+        { server: `https://127.0.0.1:${server.port}`, "certificate-authority-data": b64(serverPem.cert), "tls-server-name": "kube-apiserver" },
+        { "client-certificate-data": b64(clientPem.cert), "client-key-data": b64(clientPem.key), token: "t0k" }
+      )
+      yield* withKubeconfig(text, (api) => Effect.forEach([1, 2, 3, 4, 5], (i) => get(api, i)))
+      assert.deepStrictEqual(server.seen.map((r) => [r.authorization, r.client]), Array(5).fill(["Bearer t0k", "secrets-store-csi-driver"]))
+      assert.strictEqual(server.handshakes.count, 1)
+    })))
+
+  it.live("a server certificate the CA did not sign fails the call, typed, without quoting a body", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* tlsApiServer(pem("kube-apiserver"))
+      const text = kubeconfig(
+        { server: `https://127.0.0.1:${server.port}`, "certificate-authority-data": b64(pem("kube-apiserver").cert), "tls-server-name": "kube-apiserver" },
+        { token: "t0k" }
+      )
+      const e = yield* withKubeconfig(text, (api) => Effect.flip(get(api, 1)))
+      assert.strictEqual(e.status, undefined)
+      assert.match(e.message, /^failed to get pod, error: .*(certificate|signature)/)
+      assert.deepStrictEqual(server.seen, [])
+    })))
+
+  it.live("in-cluster: the service account's ca.crt and token file", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const serverPem = pem("localhost")
+      const server = yield* tlsApiServer(serverPem)
+      const dir = yield* tempDir
+      yield* Effect.promise(() => Promise.all([fs.writeFile(nodePath.join(dir, "ca.crt"), serverPem.cert), fs.writeFile(nodePath.join(dir, "token"), "sa-token")]))
+      const transport = yield* Effect.acquireRelease(
+        Effect.sync(() => makeKubeTransport({ _tag: "InCluster", host: "localhost", port: String(server.port), serviceAccountDir: dir })),
+        (t) => Effect.sync(() => t.close())
+      )
+      const send = () => Effect.promise(async () => {
+        const response = await transport.send({ method: "GET", path: "/version", description: "get version" }, new AbortController().signal)
+        return [response.statusCode, JSON.parse(await readText(response)).kind]
+      })
+      assert.deepStrictEqual(yield* send(), [200, "Status"])
+      assert.deepStrictEqual(yield* send(), [200, "Status"])
+      assert.deepStrictEqual(server.seen.map((r) => r.authorization), ["Bearer sa-token", "Bearer sa-token"])
+      assert.strictEqual(server.handshakes.count, 1)
+    })))
+
+  it.live("an exec credential plugin supplies the token (client-node's ExecAuth, child_process)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* fakeApiServer({ token: "exec-token" })
+      const credential = { apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token: "exec-token" } }
+      const text = kubeconfig({ server: server.url, "insecure-skip-tls-verify": true }, {
+        exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: ["-e", `console.log(${JSON.stringify(JSON.stringify(credential))})`] }
+      })
+      const pods = yield* withKubeconfig(text, (api) => api.request({ method: "GET", path: "/api/v1/namespaces/default/pods", description: "list pods" }))
+      assert.strictEqual((pods as { kind: string }).kind, "PodList")
+      assert.deepStrictEqual(server.requests.map((r) => r.authorization), ["Bearer exec-token"])
+    })))
 })
