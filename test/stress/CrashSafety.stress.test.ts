@@ -1,5 +1,5 @@
 // Crash safety, long form: 50 SIGKILLs of the driver at random moments during rotating republishes (see
-// test/support/CrashLoop.ts for what is checked after each). Several minutes; run with the stress script.
+// test/support/CrashLoop.ts for what is checked after each). Part of `npm test` (about two minutes).
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { runCrashLoop } from "../support/CrashLoop.js"
 import { startStressNode, type StressNode } from "../support/StressHarness.js"
