@@ -12,6 +12,7 @@ import { IdentityDefinition, NodeDefinition } from "../gen/csi/v1/csi.js"
 import type { Publisher } from "../publish/Publisher.js"
 import { makeIdentityService, type PluginIdentity } from "./IdentityService.js"
 import { makeNodeService } from "./NodeService.js"
+import { Verbosity } from "../config/Logging.js"
 import { makeRequestLog } from "./RequestLog.js"
 
 export type Endpoint =
@@ -72,7 +73,7 @@ export const serveCsi = (
     const fork = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
     const identity = yield* makeIdentityService(options.identity)
     const node = yield* makeNodeService({ nodeId: options.nodeId })
-    const server = createServer().use(makeRequestLog(fork))
+    const server = createServer().use(makeRequestLog(fork, yield* Verbosity))
     server.add(IdentityDefinition, identity)
     server.add(NodeDefinition, node)
     const port = yield* Effect.acquireRelease(

@@ -26,19 +26,28 @@ const printable = (value: unknown): string =>
 const statusName = (error: unknown): string =>
   error instanceof ServerError ? Status[error.code] : error instanceof Error && error.name === "AbortError" ? "CANCELLED" : "INTERNAL"
 
-/** Builds the middleware; `fork` runs a log effect in the driver's context (logger, verbosity). */
-export const makeRequestLog = (fork: (effect: Effect.Effect<void>) => void) =>
-  async function* requestLog<Request, Response>(
+// Upstream logs each call and its response at klog verbosity 5.
+const CALL_LOG_LEVEL = 5
+
+/**
+ * Builds the middleware; `fork` runs a log effect in the driver's context (logger, verbosity). Below verbosity 5
+ * the request is neither serialized nor forked into a log fiber: this runs on every kubelet call.
+ */
+export const makeRequestLog = (fork: (effect: Effect.Effect<void>) => void, verbosity: number) => {
+  const logCalls = verbosity >= CALL_LOG_LEVEL
+  return async function* requestLog<Request, Response>(
     call: ServerMiddlewareCall<Request, Response>,
     context: CallContext
   ): AsyncGenerator<Response, Response | void, undefined> {
     const method = call.method.path
     const started = performance.now()
-    fork(logV(5, "GRPC call", { method, request: printable(sanitizeRequest(call.request)) }))
+    if (logCalls) fork(logV(CALL_LOG_LEVEL, "GRPC call", { method, request: printable(sanitizeRequest(call.request)) }))
     try {
       const response = yield* call.next(call.request, context)
-      const ms = (performance.now() - started).toFixed(1)
-      fork(logV(5, "GRPC response", { method, durationMs: ms, response: printable(response) }))
+      if (logCalls) {
+        const ms = (performance.now() - started).toFixed(1)
+        fork(logV(CALL_LOG_LEVEL, "GRPC response", { method, durationMs: ms, response: printable(response) }))
+      }
       return response
     } catch (error) {
       const details = error instanceof ServerError ? error.details : "internal error"
@@ -46,3 +55,4 @@ export const makeRequestLog = (fork: (effect: Effect.Effect<void>) => void) =>
       throw error
     }
   }
+}

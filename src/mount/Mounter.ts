@@ -129,7 +129,9 @@ const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   if (Option.isNone(resolved)) return { _tag: "Missing" } as MountState
   // A stat that fails on an existing path is a stale mount: the mount table tells, and checkListable cleans up.
   const fast = yield* Effect.option(fastMountCheck(resolved.value))
-  if (Option.isSome(fast) && fast.value.tmpfs) return yield* checkListable(resolved.value, "tmpfs")
+  // A tmpfs has no backing store to lose (upstream's corrupt-mount check is for network and FUSE mounts): the
+  // stats that just succeeded are proof enough, so the hot path skips the listing.
+  if (Option.isSome(fast) && fast.value.tmpfs) return { _tag: "Mounted", fsType: "tmpfs" } as MountState
   const entry = yield* mountEntryAt(resolved.value)
   if (Option.isSome(entry)) return yield* checkListable(resolved.value, entry.value.fsType)
   const stat = yield* fsCall("checking target path", path, () => fs.stat(resolved.value))
