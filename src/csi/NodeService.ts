@@ -16,12 +16,16 @@ export const makeNodeService = (node: NodeIdentity): Effect.Effect<NodeServiceIm
     const publisher = yield* Publisher
     const run = yield* makeHandlerRunner
     return {
-      nodePublishVolume: (request, { signal }) =>
-        run("NodePublishVolume", decodePublish(request).pipe(Effect.flatMap(publisher.publish)), signal)
-          .then(() => ({})),
-      nodeUnpublishVolume: (request, { signal }) =>
-        run("NodeUnpublishVolume", decodeUnpublish(request).pipe(Effect.flatMap(publisher.unpublish)), signal)
-          .then(() => ({})),
+      nodePublishVolume: (request, { signal }) => {
+        const decoded = decodePublish(request).pipe(
+          Effect.tapError((failure) => publisher.publishRejected(request.volumeContext, request.targetPath, failure))
+        )
+        return run("NodePublishVolume", Effect.flatMap(decoded, publisher.publish), signal).then(() => ({}))
+      },
+      nodeUnpublishVolume: (request, { signal }) => {
+        const decoded = decodeUnpublish(request).pipe(Effect.tapError(publisher.unpublishRejected))
+        return run("NodeUnpublishVolume", Effect.flatMap(decoded, publisher.unpublish), signal).then(() => ({}))
+      },
       // No capability is advertised: inline ephemeral volumes are never staged, and stats
       // and expansion make no sense for a tmpfs of secrets.
       nodeGetCapabilities: async () => ({ capabilities: [] }),

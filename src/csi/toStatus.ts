@@ -15,7 +15,8 @@ export const reasonToCode: { readonly [R in FailureReason]: Status } = {
   InvalidProviderResponse: Status.INTERNAL,
   FileWriteError: Status.INTERNAL,
   MountFailed: Status.INTERNAL,
-  KubernetesApiError: Status.UNAVAILABLE
+  KubernetesApiError: Status.UNAVAILABLE,
+  InternalError: Status.INTERNAL
 }
 
 /** The status kubelet sees: the reason leads the message so `kubectl describe pod` shows it. */

@@ -14,7 +14,9 @@ export const FailureReason = Schema.Literals([
   "InvalidProviderResponse",
   "FileWriteError",
   "MountFailed",
-  "KubernetesApiError"
+  "KubernetesApiError",
+  // A defect (a bug in the driver), never an expected failure; only the masked republish reports it as a reason.
+  "InternalError"
 ])
 export type FailureReason = typeof FailureReason.Type
 

@@ -71,10 +71,12 @@ const makeClassCache = (api: KubeApi["Service"]) =>
     const scope = yield* Scope.Scope
     const classes = new Map<string, SecretProviderClass>()
     let state: "idle" | "listing" | "synced" = "idle"
+    // An object that no longer decodes is dropped from the cache, so a lookup asks the API server and reports it
+    // rather than using the last good version.
     const put = (o: unknown) =>
       decodeSecretProviderClass(o).pipe(
         Effect.map((spc) => void classes.set(key(spc.metadata.namespace, spc.metadata.name), spc)),
-        Effect.ignore
+        Effect.catch(() => Effect.sync(() => void classes.delete(keyOfObject(o))))
       )
     const follow = listWatch(api, {
       path: `/apis/${group}/v1/secretproviderclasses`,
@@ -84,11 +86,8 @@ const makeClassCache = (api: KubeApi["Service"]) =>
           Effect.andThen(Effect.forEach(items, put, { discard: true })),
           Effect.andThen(Effect.sync(() => void (state = "synced")))
         ),
-      onEvent: (event) => {
-        if (event.type !== "DELETED") return put(event.object)
-        const meta = (event.object as { metadata?: { namespace?: string; name?: string } }).metadata
-        return Effect.sync(() => void classes.delete(key(meta?.namespace ?? "", meta?.name ?? "")))
-      }
+      onEvent: (event) =>
+        event.type === "DELETED" ? Effect.sync(() => void classes.delete(keyOfObject(event.object))) : put(event.object)
     })
     const start = Effect.suspend(() => {
       if (state !== "idle") return Effect.void
@@ -107,6 +106,11 @@ export class SecretProviderClassesInMemory extends Context.Service<SecretProvide
 }>()("SecretProviderClassesInMemory") {}
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`
+
+const keyOfObject = (o: unknown) => {
+  const meta = (o as { metadata?: { namespace?: unknown; name?: unknown } } | undefined)?.metadata
+  return key(String(meta?.namespace ?? ""), String(meta?.name ?? ""))
+}
 
 const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
   Effect.gen(function*() {

@@ -23,7 +23,8 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
 export type MountState =
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Directory" }
-  | { readonly _tag: "Mounted"; readonly fsType: string }
+  /** `modifiedMillis`: the target dir's mtime, which every atomic swap of `..data` moves (when cheaply known). */
+  | { readonly _tag: "Mounted"; readonly fsType: string; readonly modifiedMillis?: number }
 
 /** What mountTmpfsScoped did: only a tmpfs it mounted itself is rolled back. */
 export type ScopedMount = "mounted" | "alreadyMounted"
@@ -121,7 +122,7 @@ const fastMountCheck = (resolved: string) =>
     const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
     const mounted = self.dev !== parent.dev || self.ino === parent.ino
     const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
-    return { tmpfs }
+    return { tmpfs, modifiedMillis: self.mtimeMs }
   })
 
 const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
@@ -131,7 +132,9 @@ const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   const fast = yield* Effect.option(fastMountCheck(resolved.value))
   // A tmpfs has no backing store to lose (upstream's corrupt-mount check is for network and FUSE mounts): the
   // stats that just succeeded are proof enough, so the hot path skips the listing.
-  if (Option.isSome(fast) && fast.value.tmpfs) return { _tag: "Mounted", fsType: "tmpfs" } as MountState
+  if (Option.isSome(fast) && fast.value.tmpfs) {
+    return { _tag: "Mounted", fsType: "tmpfs", modifiedMillis: fast.value.modifiedMillis } as MountState
+  }
   const entry = yield* mountEntryAt(resolved.value)
   if (Option.isSome(entry)) return yield* checkListable(resolved.value, entry.value.fsType)
   const stat = yield* fsCall("checking target path", path, () => fs.stat(resolved.value))

@@ -1,9 +1,11 @@
 // The live Publisher: kubelet's NodePublishVolume/NodeUnpublishVolume as one readable sequence of
 // small steps (upstream §2.5–§2.8 with SPEC.md §3's fixes). Each step is a layer of its own.
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
@@ -32,6 +34,16 @@ export interface PublishOptions {
   readonly nodeId: string
   readonly enableSecretRotation: boolean
   readonly rotationPollInterval: Duration.Duration
+}
+
+/** A failed refresh as an outcome: its typed failure, or a defect logged in full and reported as InternalError. */
+const refreshFailed = (cause: Cause.Cause<TypedFailure>): Effect.Effect<PublishOutcome> => {
+  const typed = Cause.findErrorOption(cause)
+  if (Option.isSome(typed)) return Effect.succeed({ _tag: "RefreshFailed", failure: typed.value })
+  return Effect.as(Effect.logError("republish failed with a defect", cause), {
+    _tag: "RefreshFailed",
+    failure: { reason: "InternalError", message: "internal error while refreshing the volume; see the driver's log" }
+  })
 }
 
 /** SPC checks of upstream §2.5 steps 11–12 and 14, in upstream's order. */
@@ -63,12 +75,12 @@ const make = (options: PublishOptions) =>
     const rotation = { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) }
 
     /** Provider call, validation, atomic write and pod status: everything a (re)publish fetches and stores. */
-    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }) =>
+    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, mounted: boolean) =>
       Effect.gen(function*() {
         const ref = `${pod.namespace}/${spcName}`
         const spc = yield* classes.get(pod.namespace, spcName)
         const { provider, parameters } = yield* checkClass(spc, ref, request, label)
-        yield* mounter.mountTmpfsScoped(request.targetPath)
+        if (!mounted) yield* mounter.mountTmpfsScoped(request.targetPath)
         const mountRequest = encodeMountRequest({
           parameters,
           volumeContext: request.volumeContext,
@@ -97,16 +109,17 @@ const make = (options: PublishOptions) =>
         if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
         if (state._tag === "Missing") yield* mounter.ensureDir(request.targetPath)
         const started = yield* Clock.currentTimeMillis
-        const refresh = fetchAndWrite(request, pod, spcName, label).pipe(
+        const refresh = fetchAndWrite(request, pod, spcName, label, state._tag === "Mounted").pipe(
           Effect.andThen(Clock.currentTimeMillis),
           Effect.tap((now) => Effect.sync(() => lastRefresh.set(request.targetPath, now)))
         )
         if (decision._tag === "FirstMount") return yield* Effect.as(refresh, { _tag: "Mounted" } satisfies PublishOutcome)
         // A failed republish must not fail the volume: kubelet would tear down a working mount
         // (kubernetes/kubernetes#121271). The old files stay; PublishReport makes it loud.
+        // Even a defect is masked here (kubelet treats INTERNAL as final); only an interruption goes through.
         return yield* refresh.pipe(
           Effect.map((now): PublishOutcome => ({ _tag: "Refreshed", seconds: (now - started) / 1000 })),
-          Effect.catch((failure: TypedFailure) => Effect.succeed<PublishOutcome>({ _tag: "RefreshFailed", failure }))
+          Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : refreshFailed(cause))
         )
       })
 
@@ -128,7 +141,12 @@ const make = (options: PublishOptions) =>
       yield* metrics.unpublishSucceeded
     })
 
-    return Publisher.of({ publish, unpublish })
+    return Publisher.of({
+      publish,
+      unpublish,
+      publishRejected: (context, target, failure) => report.failed(podInfo(context), target, context["providerName"] ?? "", failure),
+      unpublishRejected: () => metrics.unpublishFailed
+    })
   })
 
 export const publisherLayer = (options: PublishOptions) => Layer.effect(Publisher, make(options))

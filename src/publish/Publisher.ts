@@ -8,6 +8,9 @@ import type { TypedFailure } from "../domain/FailureReason.js"
 export interface PublisherShape {
   readonly publish: (request: PublishRequest) => Effect.Effect<void, TypedFailure>
   readonly unpublish: (request: UnpublishRequest) => Effect.Effect<void, TypedFailure>
+  /** A publish refused at the edge (bad arguments) still counts as a failed publish and warns the pod, if named. */
+  readonly publishRejected: (volumeContext: Readonly<Record<string, string>>, targetPath: string, failure: TypedFailure) => Effect.Effect<void>
+  readonly unpublishRejected: (failure: TypedFailure) => Effect.Effect<void>
 }
 
 export class Publisher extends Context.Service<Publisher, PublisherShape>()("Publisher") {}

@@ -21,7 +21,10 @@ export const decideRepublish = (
 ): RepublishDecision => {
   if (state._tag !== "Mounted") return { _tag: "FirstMount" }
   if (!settings.enabled) return { _tag: "NoOp", why: "already mounted and rotation is disabled" }
-  const fresh = lastRefreshMillis !== undefined && nowMillis - lastRefreshMillis < settings.pollIntervalMillis
+  // After a driver restart only the target dir's mtime (moved by every atomic swap) remembers the last write, as
+  // upstream's does; without it a rolling update would call every provider of the node at once.
+  const last = lastRefreshMillis ?? state.modifiedMillis
+  const fresh = last !== undefined && nowMillis - last < settings.pollIntervalMillis
   if (state.fsType === "tmpfs" && fresh) return { _tag: "NoOp", why: "refreshed within the rotation poll interval" }
   return { _tag: "Refresh" }
 }

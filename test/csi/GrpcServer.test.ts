@@ -21,12 +21,15 @@ const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-")
 const recordingPublisher = (hold?: Deferred.Deferred<void>) => {
   const published: Array<PublishRequest> = []
   const unpublished: Array<UnpublishRequest> = []
+  const rejected: Array<string> = []
   const layer = Layer.succeed(Publisher, {
     publish: (request) =>
       Effect.sync(() => published.push(request)).pipe(Effect.andThen(hold ? Deferred.await(hold) : Effect.void)),
-    unpublish: (request) => Effect.sync(() => void unpublished.push(request))
+    unpublish: (request) => Effect.sync(() => void unpublished.push(request)),
+    publishRejected: (_context, _target, failure) => Effect.sync(() => void rejected.push(failure.reason)),
+    unpublishRejected: (failure) => Effect.sync(() => void rejected.push(failure.reason))
   })
-  return { published, unpublished, layer }
+  return { published, unpublished, rejected, layer }
 }
 
 const startServer = (socket: string, publisher: Layer.Layer<Publisher>) =>
@@ -101,6 +104,7 @@ describe("CSI gRPC server", () => {
         expect(result).toEqual({ code: Status.INVALID_ARGUMENT, details: `InvalidRequest: ${message}` })
       }
       expect(publisher.published).toEqual([])
+      expect(publisher.rejected).toEqual(["InvalidRequest", "InvalidRequest", "InvalidRequest", "InvalidRequest"])
       const ok = yield* Effect.promise(() => codeOf(csi.node.nodePublishVolume(publishRequest({ secrets: { k: "v" } }))))
       expect(ok.code).toBe(Status.OK)
       assert.strictEqual(publisher.published.length, 1)

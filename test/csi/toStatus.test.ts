@@ -15,7 +15,8 @@ describe("toStatus", () => {
     ["InvalidProviderResponse", Status.INTERNAL],
     ["FileWriteError", Status.INTERNAL],
     ["MountFailed", Status.INTERNAL],
-    ["KubernetesApiError", Status.UNAVAILABLE]
+    ["KubernetesApiError", Status.UNAVAILABLE],
+    ["InternalError", Status.INTERNAL]
   ] as const)("%s -> %s", (reason, code) => {
     const error = toServerError({ reason, message: "default/pod-1: something" })
     expect(error.code).toBe(code)

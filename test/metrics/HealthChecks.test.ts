@@ -19,7 +19,12 @@ import { Publisher } from "../../src/publish/Publisher.js"
 
 const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-probe-")), "csi.sock")
 
-const idlePublisher = Layer.succeed(Publisher, { publish: () => Effect.void, unpublish: () => Effect.void })
+const idlePublisher = Layer.succeed(Publisher, {
+  publish: () => Effect.void,
+  unpublish: () => Effect.void,
+  publishRejected: () => Effect.void,
+  unpublishRejected: () => Effect.void
+})
 
 const startCsi = (socket: string) =>
   Effect.gen(function*() {

@@ -78,4 +78,21 @@ describe("Publisher reporting", () => {
         expect(counters(after, "node_unpublish_total")).toEqual([{ os_type: "linux", value: 1 }])
       }).pipe(Effect.provide(publisherWith(provider.dir, [good], { enableSecretRotation: true, rotationPollInterval: Duration.zero })))
     }).pipe(Effect.scoped))
+
+  it.live("a request refused at the edge counts as a failed publish and warns the pod it names", () =>
+    Effect.gen(function*() {
+      const provider = yield* makeTestProvider()
+      yield* Effect.gen(function*() {
+        const publisher = yield* Publisher
+        const context = { "csi.storage.k8s.io/pod.name": "web-1", "csi.storage.k8s.io/pod.namespace": "default", "csi.storage.k8s.io/pod.uid": "u1" }
+        yield* publisher.publishRejected(context, "relative/path", { reason: "InvalidRequest", message: "Target path is not absolute" })
+        yield* publisher.unpublishRejected({ reason: "InvalidRequest", message: "Volume ID missing in request" })
+        const text = yield* (yield* Metrics).render
+        expect(counters(text, "node_publish_error_total")).toEqual([
+          { provider: "", error_type: "InvalidRequest", os_type: "linux", value: 1 }
+        ])
+        expect(counters(text, "node_unpublish_error_total")).toEqual([{ os_type: "linux", value: 1 }])
+        expect((yield* (yield* EventsInMemory).list).map((e) => [e.pod.name, e.reason])).toEqual([["web-1", "InvalidRequest"]])
+      }).pipe(Effect.provide(publisherWith(provider.dir, [good])))
+    }).pipe(Effect.scoped))
 })
