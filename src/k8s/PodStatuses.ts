@@ -14,7 +14,7 @@ import {
   type SecretProviderClassPodStatus
 } from "../domain/SecretProviderClass.js"
 import { KubeApi } from "./KubeApi.js"
-import { isAlreadyExists, isConflict, KubernetesError } from "./KubernetesError.js"
+import { isAlreadyExists, isConflict, isNotFound, KubernetesError } from "./KubernetesError.js"
 
 export interface PodStatusInput {
   readonly podName: string
@@ -24,6 +24,8 @@ export interface PodStatusInput {
   readonly nodeId: string
   readonly targetPath: string
   readonly objects: ReadonlyArray<PodStatusObject>
+  /** A republish of a mounted volume: the status most likely exists, so it is read before anything is written. */
+  readonly refresh?: boolean
 }
 
 export interface PodStatusesShape {
@@ -82,6 +84,14 @@ export const mergeInto = (existing: unknown, desired: SecretProviderClassPodStat
 // Another writer (a second publish of the same pod, a user) changed it between our get and update: re-read.
 const conflictRetry = { schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered), times: 4, while: isConflict }
 
+// The API server returns objects with its own key order (Go sorts map keys): compare key-order-free.
+const canonical = (u: unknown): unknown =>
+  Array.isArray(u) ? u.map(canonical)
+  : typeof u === "object" && u !== null
+  ? Object.fromEntries(Object.keys(u).sort().map((k) => [k, canonical((u as Record<string, unknown>)[k])]))
+  : u
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b))
+
 const makeLive = Effect.gen(function*() {
   const api = yield* KubeApi
   const upsert = Effect.fn("PodStatuses.upsert")(function*(input: PodStatusInput) {
@@ -89,14 +99,20 @@ const makeLive = Effect.gen(function*() {
     const { name, namespace } = desired.metadata
     const ref = `secretproviderclasspodstatus ${namespace}/${name}`
     yield* Effect.annotateCurrentSpan({ podStatus: `${namespace}/${name}` })
-    const created = yield* api.request({ method: "POST", path: podStatusesPath(namespace), body: desired, description: `create ${ref}` })
+    const create = api.request({ method: "POST", path: podStatusesPath(namespace), body: desired, description: `create ${ref}` })
       .pipe(Effect.as(true), Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)))
-    if (created) return
-    yield* Effect.gen(function*() {
+    // A refresh finds its status in place: read first, and write only what changed (usually nothing).
+    const update = Effect.gen(function*() {
       const existing = yield* api.request({ method: "GET", path: podStatusesPath(namespace, name), description: `get ${ref}` })
       const body = mergeInto(existing, desired)
+      if (sameJson(body, existing)) return
       yield* api.request({ method: "PUT", path: podStatusesPath(namespace, name), body, description: `update ${ref}` })
     }).pipe(Effect.retry(conflictRetry))
+    if (input.refresh === true) {
+      const missing = yield* update.pipe(Effect.as(false), Effect.catchIf(isNotFound, () => Effect.succeed(true)))
+      if (!missing) return
+    }
+    if (!(yield* create)) yield* update
   })
   return PodStatuses.of({ upsert })
 })

@@ -95,7 +95,7 @@ const make = (options: PublishOptions) =>
         }
         yield* statuses.upsert({
           podName: pod.name, podNamespace: pod.namespace, podUid: pod.uid, spcName, nodeId: options.nodeId,
-          targetPath: request.targetPath, objects: result.objectVersions
+          targetPath: request.targetPath, objects: result.objectVersions, refresh: mounted
         })
       }).pipe(Effect.scoped)
 

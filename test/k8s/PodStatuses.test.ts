@@ -44,6 +44,28 @@ const withServer = <A, E>(f: (server: FakeApiServer) => Effect.Effect<A, E, PodS
 const stored = (server: FakeApiServer, name: string) => server.store.get(spcpsResource, "ns1", name)
 
 describe("PodStatuses.layer (live, fake API server)", () => {
+  it.live("a refresh with nothing changed reads once and writes nothing; a changed one updates in place", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        yield* upsert(input)
+        const calls = () => server.requests.filter((r) => r.path.startsWith(collection)).map((r) => r.method)
+        const before = calls().length
+        yield* upsert({ ...input, refresh: true })
+        assert.deepStrictEqual(calls().slice(before), ["GET"])
+        yield* upsert({ ...input, objects: [{ id: "secret/zeta", version: "3" }], refresh: true })
+        assert.deepStrictEqual(calls().slice(before + 1), ["GET", "PUT"])
+        assert.deepStrictEqual((stored(server, "web-0-ns1-azure")!["status"] as { objects: unknown }).objects, [{ id: "secret/zeta", version: "3" }])
+      })))
+
+  it.live("a refresh whose status is gone (deleted by a user) creates it again", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        yield* upsert({ ...input, refresh: true })
+        assert.deepStrictEqual(server.requests.filter((r) => r.path.startsWith(collection)).map((r) => r.method), ["GET", "POST"])
+        assert.isDefined(stored(server, "web-0-ns1-azure"))
+      })))
+
+
   it.live("creates the SPCPS: name, node label, one Pod owner, status with objects sorted by id", () =>
     withServer((server) =>
       Effect.gen(function*() {
