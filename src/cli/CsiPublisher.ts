@@ -1,7 +1,6 @@
 // `--endpoint unix://...`: the Publisher as kubelet reaches it, over a running driver's CSI socket (e.g. the one
 // `npm start` runs in standalone mode). The same commands then exercise the whole driver: gRPC server, request
 // checks, publish path; the driver's typed reason comes back as the leading word of the status message.
-import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -10,6 +9,7 @@ import { ClientError, createChannel, createClient } from "nice-grpc"
 import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
 import { FailureReason } from "../domain/FailureReason.js"
 import { NodeDefinition, VolumeCapability_AccessMode_Mode } from "../gen/csi/v1/csi.js"
+import { channelAddress } from "../metrics/HealthChecks.js"
 import { Publisher } from "../publish/Publisher.js"
 
 export class CsiCallError extends Schema.TaggedError<CsiCallError>()("CsiCallError", {
@@ -28,8 +28,8 @@ const fromCallFailure = (endpoint: string, cause: unknown): CsiCallError => {
     : new CsiCallError({ reason: "MountFailed", message: `CSI call to ${endpoint} failed: ${details}` })
 }
 
-/** unix://relative/path as the driver's --endpoint reads it, made absolute for the channel. */
-const channelAddress = (endpoint: string) => `unix://${nodePath.resolve(endpoint.replace(/^unix:\/\//, ""))}`
+/** unix://relative/path as the driver's --endpoint reads it (everything after `://`), as a channel address. */
+const unixChannel = (endpoint: string) => channelAddress({ _tag: "unix", path: endpoint.replace(/^unix:\/\//, "") })
 
 const publishMessage = (request: PublishRequest) => ({
   volumeId: request.volumeId,
@@ -48,7 +48,7 @@ const publishMessage = (request: PublishRequest) => ({
 export const csiPublisherLayer = (endpoint: string): Layer.Layer<Publisher> =>
   Layer.effect(Publisher, Effect.gen(function*() {
     const channel = yield* Effect.acquireRelease(
-      Effect.sync(() => createChannel(channelAddress(endpoint))),
+      Effect.sync(() => createChannel(unixChannel(endpoint))),
       (opened) => Effect.sync(() => opened.close())
     )
     const node = createClient(NodeDefinition, channel)

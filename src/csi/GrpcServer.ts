@@ -12,12 +12,11 @@ import { IdentityDefinition, NodeDefinition } from "../gen/csi/v1/csi.js"
 import type { Publisher } from "../publish/Publisher.js"
 import { makeIdentityService, type PluginIdentity } from "./IdentityService.js"
 import { makeNodeService } from "./NodeService.js"
+import type { Endpoint } from "../config/DriverConfig.js"
 import { Verbosity } from "../config/Logging.js"
 import { makeRequestLog } from "./RequestLog.js"
 
-export type Endpoint =
-  | { readonly _tag: "unix"; readonly path: string }
-  | { readonly _tag: "tcp"; readonly host: string; readonly port: number }
+export type { Endpoint } from "../config/DriverConfig.js"
 
 export class ServerStartError extends Schema.TaggedError<ServerStartError>()("ServerStartError", {
   message: Schema.String,

@@ -5,11 +5,11 @@ import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { createChannel, createClient } from "nice-grpc"
+import type { Endpoint } from "../config/DriverConfig.js"
 import { IdentityDefinition } from "../gen/csi/v1/csi.js"
 
-export type CsiEndpoint =
-  | { readonly _tag: "unix"; readonly path: string }
-  | { readonly _tag: "tcp"; readonly host: string; readonly port: number }
+/** The driver's own --endpoint, probed like the livenessprobe sidecar probes it. */
+export type CsiEndpoint = Endpoint
 
 /** livenessprobe's default --probe-timeout. */
 export const PROBE_TIMEOUT: Duration.Input = "3 seconds"

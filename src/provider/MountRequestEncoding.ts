@@ -2,10 +2,10 @@
 // attributes and secrets are Go `encoding/json` encodings of a map[string]string. Redacted secrets are
 // unwrapped here and nowhere else.
 import * as Redacted from "effect/Redacted"
+import { TOKENS_KEY } from "../domain/VolumeContext.js"
 import type { MountRequest } from "../gen/provider/v1alpha1/service.js"
 
 /** The attribute key under which kubelet's service-account tokens reach the provider. */
-export const SERVICE_ACCOUNT_TOKENS_KEY = "csi.storage.k8s.io/serviceAccount.tokens"
 
 /** The default file mode, 0644, as the JSON number upstream always sends. */
 export const DEFAULT_PERMISSION = "420"
@@ -60,7 +60,7 @@ export const goJsonStringMap = (map: Readonly<Record<string, string>>): string =
 /** Parameters, then volume context on top, then the tokens (upstream's merge order). */
 const mergedAttributes = (input: MountRequestInput): Record<string, string> => {
   const attributes: Record<string, string> = { ...input.parameters, ...input.volumeContext }
-  if (input.tokens !== undefined) attributes[SERVICE_ACCOUNT_TOKENS_KEY] = Redacted.value(input.tokens)
+  if (input.tokens !== undefined) attributes[TOKENS_KEY] = Redacted.value(input.tokens)
   return attributes
 }
 

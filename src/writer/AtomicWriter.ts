@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
-import type { ValidatedPayload } from "./Payload.js"
+import { sameBytes, type ValidatedPayload } from "./Payload.js"
 import { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
 import { WriteError, type WriteOutcome, writeTarget } from "./TargetWrite.js"
 
@@ -48,15 +48,13 @@ export interface InMemoryTargetsShape {
 
 export class InMemoryTargets extends Context.Service<InMemoryTargets, InMemoryTargetsShape>()("InMemoryTargets") {}
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 /** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */
 const outcome = (prev: ValidatedPayload | undefined, next: ValidatedPayload): WriteOutcome => {
   const old = new Map(prev?.files.map((f) => [f.path, f]))
   const written = next.files.filter((f) => {
     const before = old.get(f.path)
-    return before === undefined || !bytesEqual(before.contents, f.contents)
+    return before === undefined || !sameBytes(before.contents, f.contents)
   }).map((f) => f.path)
   const chmodded = next.files.filter((f) => !written.includes(f.path) && old.get(f.path)?.mode !== f.mode)
     .map((f) => f.path)

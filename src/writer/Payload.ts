@@ -104,3 +104,7 @@ export const validatePayloadResult = (
 export const validatePayload = (
   files: ReadonlyArray<ProviderFile>
 ): Effect.Effect<ValidatedPayload, PayloadError> => Effect.fromResult(validatePayloadResult(files))
+
+/** Byte equality of two contents, without copying them. */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)

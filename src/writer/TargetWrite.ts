@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { ProviderFile, ValidatedPayload } from "./Payload.js"
-import { ancestors, quotePath } from "./Payload.js"
+import { ancestors, quotePath, sameBytes } from "./Payload.js"
 import {
   currentDataDir,
   DATA_LINK,
@@ -97,8 +97,6 @@ interface Diff {
   readonly removed: ReadonlyArray<string>
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 /** Compares the payload with the current data dir: bytes decide a rewrite, modes a chmod. */
 const diff = Effect.fn("AtomicWriter.diff")(function*(target: string, current: string | undefined, files: ReadonlyArray<ProviderFile>) {
