@@ -35,8 +35,11 @@ export interface MounterShape {
   /** mkdir -p with mode 0750 (the target mode upstream uses). */
   readonly ensureDir: (path: string) => Effect.Effect<void, MountError>
   readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
-  /** mountTmpfs whose mount is undone if the scope closes with a failure or an interruption. */
-  readonly mountTmpfsScoped: (path: string) => Effect.Effect<ScopedMount, MountError, Scope.Scope>
+  /**
+   * mountTmpfs whose mount is undone if the scope closes with a failure or an interruption. `known`: the state the
+   * caller read under the target's lock, saving a second read.
+   */
+  readonly mountTmpfsScoped: (path: string, known?: MountState) => Effect.Effect<ScopedMount, MountError, Scope.Scope>
   readonly unmount: (path: string) => Effect.Effect<void, MountError>
   /** Unpublish: empty the target, unmount every stacked mount, remove it. Missing is success. */
   readonly cleanupMountPoint: (path: string) => Effect.Effect<void, MountError>
@@ -150,9 +153,11 @@ const ensureDir = Effect.fn("Mounter.ensureDir")(function*(path: string) {
 export const makeMountTmpfsScoped = (
   primitives: Pick<MounterShape, "mountState" | "mountTmpfs" | "unmount">
 ): MounterShape["mountTmpfsScoped"] =>
-  Effect.fn("Mounter.mountTmpfsScoped")(function*(path: string) {
+  Effect.fn("Mounter.mountTmpfsScoped")(function*(path: string, known?: MountState) {
+    // A caller that just read the state under the target's lock passes it: no second look at the mount table.
+    const state = known === undefined ? primitives.mountState(path) : Effect.succeed(known)
     return yield* Effect.acquireRelease(
-      primitives.mountState(path).pipe(
+      state.pipe(
         Effect.flatMap((state): Effect.Effect<ScopedMount, MountError> =>
           state._tag === "Mounted" ? Effect.succeed("alreadyMounted") : Effect.as(primitives.mountTmpfs(path), "mounted")
         )

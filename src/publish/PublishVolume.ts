@@ -15,7 +15,7 @@ import { Events } from "../k8s/Events.js"
 import { PodStatuses } from "../k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
 import { Metrics } from "../metrics/Metrics.js"
-import { Mounter } from "../mount/Mounter.js"
+import { Mounter, type MountState } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { encodeMountRequest } from "../provider/MountRequestEncoding.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
@@ -75,12 +75,13 @@ const make = (options: PublishOptions) =>
     const rotation = { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) }
 
     /** Provider call, validation, atomic write and pod status: everything a (re)publish fetches and stores. */
-    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, mounted: boolean) =>
+    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, state: MountState) =>
       Effect.gen(function*() {
         const ref = `${pod.namespace}/${spcName}`
         const spc = yield* classes.get(pod.namespace, spcName)
         const { provider, parameters } = yield* checkClass(spc, ref, request, label)
-        if (!mounted) yield* mounter.mountTmpfsScoped(request.targetPath)
+        const mounted = state._tag === "Mounted"
+        if (!mounted) yield* mounter.mountTmpfsScoped(request.targetPath, { _tag: "Directory" })
         const mountRequest = encodeMountRequest({
           parameters,
           volumeContext: request.volumeContext,
@@ -109,7 +110,7 @@ const make = (options: PublishOptions) =>
         if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
         if (state._tag === "Missing") yield* mounter.ensureDir(request.targetPath)
         const started = yield* Clock.currentTimeMillis
-        const refresh = fetchAndWrite(request, pod, spcName, label, state._tag === "Mounted").pipe(
+        const refresh = fetchAndWrite(request, pod, spcName, label, state).pipe(
           Effect.andThen(Clock.currentTimeMillis),
           Effect.tap((now) => Effect.sync(() => lastRefresh.set(request.targetPath, now)))
         )
