@@ -120,13 +120,18 @@ const TMPFS_MAGIC = 0x01021994
  * size grows with every volume on the node. Anything else (first publish, bind mounts, other filesystems) asks
  * the mount table, which is exact.
  */
-const fastMountCheck = (resolved: string) =>
-  fsCall("checking target path", resolved, async () => {
-    const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
-    const mounted = self.dev !== parent.dev || self.ino === parent.ino
-    const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
-    return { tmpfs, modifiedMillis: self.mtimeMs }
-  })
+const tmpfsMountCheck = async (resolved: string) => {
+  const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
+  const mounted = self.dev !== parent.dev || self.ino === parent.ino
+  const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
+  return { tmpfs, modifiedMillis: self.mtimeMs }
+}
+
+const fastMountCheck = (resolved: string) => fsCall("checking target path", resolved, () => tmpfsMountCheck(resolved))
+
+/** Whether `path` (symlinks resolved) is the root of a tmpfs mount; false for anything missing or unreadable. */
+export const isTmpfsMountPoint = (path: string): Promise<boolean> =>
+  fs.realpath(path).then(tmpfsMountCheck).then((check) => check.tmpfs, () => false)
 
 const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   const resolved = yield* resolvePath(path)

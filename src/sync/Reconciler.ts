@@ -16,6 +16,7 @@ import type { KubeApiShape } from "../k8s/KubeApi.js"
 import { isNotFound, KubernetesError } from "../k8s/KubernetesError.js"
 import { podStatusesPath } from "../k8s/PodStatuses.js"
 import type { SecretProviderClassesShape } from "../k8s/SecretProviderClasses.js"
+import { isTmpfsMountPoint } from "../mount/Mounter.js"
 import { readTarget } from "../writer/TargetFiles.js"
 import { checkTargetPath, decodePod, isFinished, ownersFor, type Pod } from "./PodView.js"
 import { buildSecrets, type DesiredSecret } from "./SecretBuilder.js"
@@ -85,6 +86,20 @@ const upsertOne = (
     Effect.mapError(withHint)
   )
 
+/**
+ * Beyond upstream's path check (CVE-2020-8568): the files are read only from a tmpfs mount point, which only the
+ * driver makes there, so a status pointing into some other directory with a look-alike path reads nothing.
+ */
+const requireVolumeMount = (status: SecretProviderClassPodStatus) =>
+  Effect.promise(() => isTmpfsMountPoint(status.status.targetPath)).pipe(
+    Effect.flatMap((mounted) =>
+      mounted ? Effect.void : Effect.fail(new SecretSyncError({
+        reason: "InvalidRequest",
+        message: `secretproviderclasspodstatus ${status.metadata.namespace}/${status.metadata.name} targetPath is not a mounted secrets-store volume`
+      }))
+    )
+  )
+
 /** Steps 2-7 for a running pod: the failures to report (none = synced). */
 const syncPod = (
   deps: ReconcilerDeps,
@@ -95,6 +110,7 @@ const syncPod = (
 ) =>
   Effect.gen(function*() {
     yield* Effect.fromResult(checkTargetPath(pod, status, deps.driverName))
+    yield* requireVolumeMount(status)
     const files = yield* readTarget(status.status.targetPath)
     const built = buildSecrets(spc.metadata, objects, files)
     const written = yield* Effect.forEach(built.secrets, (s) => Effect.result(upsertOne(deps, s, spc, pod, status)))

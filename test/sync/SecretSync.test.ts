@@ -168,7 +168,7 @@ describe("SecretSync (live, fake API server, real files)", () => {
       assert.strictEqual(w.server.requestsMatching({ method: "POST", path: secretsPath }).length, 2)
     })))
 
-  it.live("CVE-2020-8568: a targetPath of another pod (or a foreign volume, or with ..) => onFailure, no Secret", () =>
+  it.live("CVE-2020-8568: a targetPath of another pod (or a foreign volume, with .., or not our mount) => onFailure, no Secret", () =>
     Effect.scoped(Effect.gen(function*() {
       const w = yield* world
       const victim = seedPod(w.server, "victim", { spc: "other" })
@@ -177,10 +177,17 @@ describe("SecretSync (live, fake API server, real files)", () => {
       const attacker = seedPod(w.server, "attacker")
       seedSpc(w.server, "spc1", [opaque])
       const own = targetPathFor(w.root, uidOf(attacker))
+      // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): right shape, but
+      // not a volume the driver mounted, so nothing is read from it.
+      const lookAlikeRoot = `${w.root}/emptydir`
+      const lookAlike = targetPathFor(lookAlikeRoot, uidOf(attacker))
+      yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.mkdir(lookAlike, { recursive: true })))
+      yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.symlink(`${victimTarget}/username`, `${lookAlike}/username`)))
       const tampered = [
         victimTarget,
         targetPathFor(w.root, uidOf(attacker), "not-the-volume"),
-        `${own}/../../../../${uidOf(victim)}/volumes/kubernetes.io~csi/${volumeName}/mount`
+        `${own}/../../../../${uidOf(victim)}/volumes/kubernetes.io~csi/${volumeName}/mount`,
+        lookAlike
       ]
       seedStatus(w.server, attacker, "spc1", tampered[0]!)
       const sync = yield* w.start()
@@ -193,6 +200,7 @@ describe("SecretSync (live, fake API server, real files)", () => {
         assert.strictEqual(failure.reason, "InvalidRequest")
         assert.include(failure.message, `${ns}/attacker`)
         assert.deepStrictEqual(failure.pod.name, "attacker")
+        if (path === lookAlike) assert.include(failure.message, "is not a mounted secrets-store volume")
       }
       yield* sync.resync
       yield* Effect.sleep("200 millis")

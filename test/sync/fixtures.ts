@@ -2,6 +2,8 @@
 // the real AtomicWriter, seeded Pods/SPCs/SPCPS, and the SecretSync layer started on the real KubeApi client.
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import * as nodePath from "node:path"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -16,6 +18,7 @@ import {
   type SyncedInfo,
   type SyncFailureInfo
 } from "../../src/sync/SecretSync.js"
+import { isTmpfsMountPoint } from "../../src/mount/Mounter.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { validatePayload } from "../../src/writer/Payload.js"
 import { fakeApiServer, type FakeApiServer, type KubeObject } from "../support/FakeApiServer.js"
@@ -88,10 +91,11 @@ export const secretOf = (server: FakeApiServer, name: string) => server.store.ge
 export const decoded = (secret: KubeObject | undefined, key: string) =>
   Buffer.from(String((secret?.["data"] as Record<string, string> | undefined)?.[key] ?? ""), "base64").toString("latin1")
 
-/** Mounts `files` in `target` through the real AtomicWriter, as a publish would. */
+/** Mounts `files` in `target` on a real tmpfs through the real AtomicWriter, as a publish would. */
 export const writeFiles = (target: string, files: Record<string, string>) =>
   Effect.gen(function*() {
     yield* Effect.promise(() => fs.mkdir(target, { recursive: true }))
+    if (!(yield* Effect.promise(() => isTmpfsMountPoint(target)))) execFileSync("mount", ["-t", "tmpfs", "tmpfs", target])
     const payload = yield* validatePayload(
       Object.entries(files).map(([path, text]) => ({ path, mode: 0o644, contents: Buffer.from(text, "latin1") }))
     )
@@ -99,9 +103,19 @@ export const writeFiles = (target: string, files: Record<string, string>) =>
     yield* writer.write(target, payload)
   }).pipe(Effect.provide(AtomicWriter.layer), Effect.orDie)
 
+/** Mount points under `dir`, deepest first (octal escapes of /proc/self/mountinfo decoded). */
+const mountsUnder = (dir: string) =>
+  readFileSync("/proc/self/mountinfo", "utf8").split("\n")
+    .map((line) => line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+    .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length)
+
 export const tempRoot = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "secret-sync-"))),
-  (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+  (dir) => Effect.promise(async () => {
+    for (const mount of mountsUnder(dir)) execFileSync("umount", [mount])
+    await fs.rm(dir, { recursive: true, force: true })
+  })
 )
 
 /** Polls `check` until it returns a value (real time). */
