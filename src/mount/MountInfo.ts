@@ -1,5 +1,7 @@
-// Pure parser for /proc/self/mountinfo (proc(5)): one entry per line, paths with the kernel's
-// octal escapes decoded. The Mounter reads the file; this module only understands its text.
+// What the kernel says about mounts: a pure parser for /proc/self/mountinfo (proc(5)), paths with the kernel's
+// octal escapes decoded, and the stat/statfs check that recognizes a tmpfs mount point without reading that file.
+import * as fs from "node:fs/promises"
+import * as nodePath from "node:path"
 import * as Option from "effect/Option"
 
 export interface MountInfoEntry {
@@ -105,3 +107,23 @@ export const findMountInText = (text: string, mountPoint: string): Option.Option
   }
   return found === undefined ? Option.none() : Option.some(found)
 }
+
+// statfs(2) f_type of tmpfs (linux/magic.h): naming the filesystem without reading the mount table.
+const TMPFS_MAGIC = 0x01021994
+
+/**
+ * A directory on another device than its parent, whose filesystem is tmpfs, is one of our mounts: three cheap
+ * syscalls answer the hot case (every republish of a mounted volume) without reading /proc/self/mountinfo, whose
+ * size grows with every volume on the node. Anything else (first publish, bind mounts, other filesystems) asks
+ * the mount table, which is exact.
+ */
+export const tmpfsMountCheck = async (resolved: string) => {
+  const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
+  const mounted = self.dev !== parent.dev || self.ino === parent.ino
+  const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
+  return { tmpfs, modifiedMillis: self.mtimeMs }
+}
+
+/** Whether `path` (symlinks resolved) is the root of a tmpfs mount; false for anything missing or unreadable. */
+export const isTmpfsMountPoint = (path: string): Promise<boolean> =>
+  fs.realpath(path).then(tmpfsMountCheck).then((check) => check.tmpfs, () => false)

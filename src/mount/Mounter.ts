@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { FailureReason } from "../domain/FailureReason.js"
-import { findMountInText } from "./MountInfo.js"
+import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
 
 export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   reason: FailureReason.pick(["MountFailed"]),
@@ -111,27 +111,8 @@ const checkListable = (resolved: string, fsType: string) =>
     )
   )
 
-// statfs(2) f_type of tmpfs (linux/magic.h): naming the filesystem without reading the mount table.
-const TMPFS_MAGIC = 0x01021994
-
-/**
- * A directory on another device than its parent, whose filesystem is tmpfs, is one of our mounts: three cheap
- * syscalls answer the hot case (every republish of a mounted volume) without reading /proc/self/mountinfo, whose
- * size grows with every volume on the node. Anything else (first publish, bind mounts, other filesystems) asks
- * the mount table, which is exact.
- */
-const tmpfsMountCheck = async (resolved: string) => {
-  const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
-  const mounted = self.dev !== parent.dev || self.ino === parent.ino
-  const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
-  return { tmpfs, modifiedMillis: self.mtimeMs }
-}
-
 const fastMountCheck = (resolved: string) => fsCall("checking target path", resolved, () => tmpfsMountCheck(resolved))
 
-/** Whether `path` (symlinks resolved) is the root of a tmpfs mount; false for anything missing or unreadable. */
-export const isTmpfsMountPoint = (path: string): Promise<boolean> =>
-  fs.realpath(path).then(tmpfsMountCheck).then((check) => check.tmpfs, () => false)
 
 const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   const resolved = yield* resolvePath(path)

@@ -18,7 +18,7 @@ import {
   type SyncedInfo,
   type SyncFailureInfo
 } from "../../src/sync/SecretSync.js"
-import { isTmpfsMountPoint } from "../../src/mount/Mounter.js"
+import { isTmpfsMountPoint } from "../../src/mount/MountInfo.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { validatePayload } from "../../src/writer/Payload.js"
 import { fakeApiServer, type FakeApiServer, type KubeObject } from "../support/FakeApiServer.js"
