@@ -81,3 +81,8 @@ export const transportDetail = (cause: unknown): string => {
   }
   return clip(parts.filter((p) => p !== "").join(": ") || String(cause))
 }
+
+export type Json = Record<string, unknown>
+
+/** A JSON object from an API body, or an empty one for anything else (never throws on odd shapes). */
+export const asRecord = (u: unknown): Json => (typeof u === "object" && u !== null && !Array.isArray(u) ? u as Json : {})

@@ -15,6 +15,7 @@ import {
 } from "../domain/SecretProviderClass.js"
 import { KubeApi } from "./KubeApi.js"
 import { isAlreadyExists, isConflict, isNotFound, KubernetesError } from "./KubernetesError.js"
+import { asRecord, type Json } from "./KubeResponses.js"
 
 export interface PodStatusInput {
   readonly podName: string
@@ -60,8 +61,6 @@ export const desiredPodStatus = (input: PodStatusInput): SecretProviderClassPodS
   }
 })
 
-type Json = Record<string, unknown>
-const asRecord = (u: unknown): Json => (typeof u === "object" && u !== null && !Array.isArray(u) ? u as Json : {})
 
 /**
  * The existing object with our node label, owner and status on top. Everything else (foreign labels, annotations,

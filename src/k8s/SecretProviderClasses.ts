@@ -24,10 +24,12 @@ export const spcPath = (namespace: string, name: string) =>
 // Upstream's wording, kept because users grep for it (troubleshooting docs quote it).
 const description = (namespace: string, name: string) => `get secretproviderclass ${namespace}/${name}`
 
-const notFound = (namespace: string, name: string) =>
+/** Upstream's not-found message; `where` adds where it looked, when that is not the API server. */
+export const classNotFound = (namespace: string, name: string, where?: string) =>
   new KubernetesError({
     reason: "SecretProviderClassNotFound",
-    message: `failed to ${description(namespace, name)}, error: secretproviderclasses.${group} "${name}" not found`,
+    message: `failed to ${description(namespace, name)}, error: secretproviderclasses.${group} "${name}" not found` +
+      (where === undefined ? "" : ` (${where})`),
     status: 404,
     statusReason: "NotFound"
   })
@@ -117,7 +119,7 @@ const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
     const store = yield* Ref.make(new Map(initial.map((spc) => [key(spc.metadata.namespace, spc.metadata.name), spc])))
     const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
       const spc = (yield* Ref.get(store)).get(key(namespace, name))
-      return spc ?? (yield* notFound(namespace, name))
+      return spc ?? (yield* classNotFound(namespace, name))
     })
     const put = (spc: SecretProviderClass) =>
       Ref.update(store, (m) => new Map(m).set(key(spc.metadata.namespace, spc.metadata.name), spc))

@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { FailureReason } from "../domain/FailureReason.js"
+import { errnoCode } from "../writer/TargetFiles.js"
 import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
 
 export class MountError extends Schema.TaggedError<MountError>()("MountError", {
@@ -48,13 +49,11 @@ export interface MounterShape {
 export const mountFailed = (message: string, cause?: unknown): MountError =>
   new MountError(cause === undefined ? { reason: "MountFailed", message } : { reason: "MountFailed", message, cause })
 
-const errorCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
 
 const describeCause = (cause: unknown): string => {
   const stderr = typeof cause === "object" && cause !== null && "stderr" in cause ? String(cause.stderr).trim() : ""
   if (stderr.length > 0) return stderr
-  return errorCode(cause) ?? (cause instanceof Error ? cause.message : String(cause))
+  return errnoCode(cause) ?? (cause instanceof Error ? cause.message : String(cause))
 }
 
 const fsCall = <A>(what: string, path: string, run: () => Promise<A>) =>
@@ -85,7 +84,7 @@ const resolvePath = (path: string) =>
   Effect.tryPromise(() => fs.realpath(path)).pipe(
     Effect.map(Option.some),
     Effect.catch((error) =>
-      Effect.succeed(errorCode(error.cause) === "ENOENT" ? Option.none<string>() : Option.some(nodePath.resolve(path)))
+      Effect.succeed(errnoCode(error.cause) === "ENOENT" ? Option.none<string>() : Option.some(nodePath.resolve(path)))
     )
   )
 
@@ -185,7 +184,7 @@ const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function*(path:
   const exists = yield* Effect.tryPromise(() => fs.lstat(path)).pipe(
     Effect.as(true),
     Effect.catch((error) =>
-      errorCode(error.cause) === "ENOENT"
+      errnoCode(error.cause) === "ENOENT"
         ? Effect.succeed(false)
         : Effect.fail(mountFailed(`checking target ${path}: ${describeCause(error.cause)}`, error.cause))
     )

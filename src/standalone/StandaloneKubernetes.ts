@@ -3,10 +3,9 @@
 // kept in memory and logged. No API server is contacted.
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { group, podStatusName, type SecretProviderClass } from "../domain/SecretProviderClass.js"
-import { KubernetesError } from "../k8s/KubernetesError.js"
+import { podStatusName, type SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { PodStatuses, type PodStatusInput } from "../k8s/PodStatuses.js"
-import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
+import { classNotFound, SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
 import { buildSecrets, type DesiredSecret } from "../sync/SecretBuilder.js"
 import { readTarget } from "../writer/TargetFiles.js"
 import { decodeClassDocument, isClassDocument, listClassFiles, readDocuments } from "./ClassFiles.js"
@@ -26,13 +25,7 @@ export const loadClassDirectory = (dir: string): Effect.Effect<ReadonlyArray<Sec
   )
 
 const notFound = (dir: string, namespace: string, name: string) =>
-  new KubernetesError({
-    reason: "SecretProviderClassNotFound",
-    message: `failed to get secretproviderclass ${namespace}/${name}, error: secretproviderclasses.${group} "${name}" not found` +
-      ` (standalone: no such SecretProviderClass in ${dir})`,
-    status: 404,
-    statusReason: "NotFound"
-  })
+  classNotFound(namespace, name, `standalone: no such SecretProviderClass in ${dir}`)
 
 export const standaloneClassesLayer = (dir: string): Layer.Layer<SecretProviderClasses> =>
   Layer.succeed(SecretProviderClasses, {

@@ -7,14 +7,13 @@ import type { OwnerReference } from "../domain/SecretProviderClass.js"
 import type { KubeApiShape } from "../k8s/KubeApi.js"
 import { isAlreadyExists, isConflict, isNotFound, KubernetesError } from "../k8s/KubernetesError.js"
 import type { DesiredSecret } from "./SecretBuilder.js"
+import { asRecord, type Json } from "../k8s/KubeResponses.js"
 
 export const secretsPath = (namespace: string, name?: string) =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets` + (name === undefined ? "" : `/${encodeURIComponent(name)}`)
 
 export type SecretOutcome = "created" | "patched" | "unchanged"
 
-type Json = Record<string, unknown>
-const asRecord = (u: unknown): Json => (typeof u === "object" && u !== null && !Array.isArray(u) ? u as Json : {})
 
 /** Entries of `desired` whose value differs in `current` (a merge patch of a string map). */
 const changed = (current: unknown, desired: Readonly<Record<string, string>>): Json | undefined => {
