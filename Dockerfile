@@ -12,10 +12,12 @@ ARG SOURCE_DATE_EPOCH
 ENV GIT_COMMIT=${GIT_COMMIT} SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
+COPY binding.gyp ./
+COPY native ./native
 COPY src ./src
 # `npm ci` runs the `prepare` script: build-info.json, then tsc into dist/.
 RUN npm ci && test -f dist/main.js && test -f dist/reference-provider/main.js && test -f build-info.json \
-  && test -f vendor/kubernetes-client.js
+  && test -f vendor/kubernetes-client.js && test -f build/Release/secrets_store_mount.node
 
 # --- runtime: Node 24 slim, mount(8)/umount(8) for the tmpfs mounts, CA certificates for TLS to the API server.
 FROM node:24-bookworm-slim
@@ -32,6 +34,8 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/build-info.json ./build-info.json
 # client-node, tree-shaken (scripts/bundle-kubernetes-client.mjs): what the driver loads instead of the package.
 COPY --from=build /src/vendor ./vendor
+# mount(2)/umount2(2) as an N-API addon (native/mount.c): no mount(8) process per publish.
+COPY --from=build /src/build/Release/secrets_store_mount.node ./build/Release/secrets_store_mount.node
 # The three programs on PATH under their package.json bin names (they start with #!/usr/bin/env node).
 RUN chmod 0755 dist/main.js dist/reference-provider/main.js dist/cli/main.js \
  && ln -s /app/dist/main.js /usr/local/bin/secrets-store-csi-driver \

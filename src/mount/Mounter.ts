@@ -1,7 +1,6 @@
-// Mounter: the per-pod tmpfs at a CSI target path: mount-point detection via /proc/self/mountinfo,
-// mount(8)/umount(8) without a shell, the scoped mount that a failed first publish rolls back, and
-// the unpublish cleanup (upstream §2.8, §6.4, §6.5).
-import { execFile } from "node:child_process"
+// Mounter: the per-pod tmpfs at a CSI target path: mount-point detection (stat/statfs, /proc/self/mountinfo),
+// mounting (MountCalls.ts), the scoped mount that a failed first publish rolls back, and the unpublish cleanup
+// (upstream §2.8, §6.4, §6.5).
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Context from "effect/Context"
@@ -9,17 +8,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { FailureReason } from "../domain/FailureReason.js"
 import { errnoCode } from "../writer/TargetFiles.js"
+import { describeCause, mountCalls, type MountError, mountFailed } from "./MountCalls.js"
 import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
 
-export class MountError extends Schema.TaggedError<MountError>()("MountError", {
-  reason: FailureReason.pick(["MountFailed"]),
-  message: Schema.String,
-  cause: Schema.optional(Schema.Defect())
-}) {}
+export { MountError, mountFailed } from "./MountCalls.js"
 
 export type MountState =
   | { readonly _tag: "Missing" }
@@ -46,30 +40,8 @@ export interface MounterShape {
   readonly cleanupMountPoint: (path: string) => Effect.Effect<void, MountError>
 }
 
-export const mountFailed = (message: string, cause?: unknown): MountError =>
-  new MountError(cause === undefined ? { reason: "MountFailed", message } : { reason: "MountFailed", message, cause })
-
-
-const describeCause = (cause: unknown): string => {
-  const stderr = typeof cause === "object" && cause !== null && "stderr" in cause ? String(cause.stderr).trim() : ""
-  if (stderr.length > 0) return stderr
-  return errnoCode(cause) ?? (cause instanceof Error ? cause.message : String(cause))
-}
-
 const fsCall = <A>(what: string, path: string, run: () => Promise<A>) =>
   Effect.tryPromise({ try: run, catch: (cause) => mountFailed(`${what} ${path}: ${describeCause(cause)}`, cause) })
-
-// A hung mount(8) must not hold the target's lock forever.
-const commandTimeoutMs = 60_000
-
-const runCommand = (command: "mount" | "umount", args: ReadonlyArray<string>, what: string, path: string) =>
-  Effect.tryPromise({
-    try: (signal) =>
-      new Promise<void>((resolve, reject) => {
-        execFile(command, args, { signal, timeout: commandTimeoutMs }, (error) => (error ? reject(error) : resolve()))
-      }),
-    catch: (cause) => mountFailed(`${what} ${path} failed: ${describeCause(cause)}`, cause)
-  })
 
 // Stacked mounts and a stale mount that cannot be unmounted must not spin forever.
 const maxStackedMounts = 16
@@ -89,11 +61,11 @@ const resolvePath = (path: string) =>
   )
 
 const unmount = Effect.fn("Mounter.unmount")(function*(path: string) {
-  yield* runCommand("umount", [path], "unmounting", path)
+  yield* mountCalls.unmount(path)
 })
 
 const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
-  yield* runCommand("mount", ["-t", "tmpfs", "tmpfs", path], "mounting tmpfs at", path)
+  yield* mountCalls.mountTmpfs(path)
 })
 
 // Upstream §6.5: a mount point that cannot be listed is corrupt; unmount it and fail this call so the

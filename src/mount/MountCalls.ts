@@ -1,0 +1,75 @@
+// The two mount syscalls the driver needs. mount(2)/umount2(2) through the small N-API addon in native/ (built by
+// `npm ci`): spawning mount(8) from the driver cost ~4 ms of main-thread CPU per publish, the syscall microseconds.
+// Where the addon could not be built (no compiler, another OS), mount(8)/umount(8) without a shell do the same.
+import { execFile } from "node:child_process"
+import { createRequire } from "node:module"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { FailureReason } from "../domain/FailureReason.js"
+import { errnoCode } from "../writer/TargetFiles.js"
+
+export class MountError extends Schema.TaggedError<MountError>()("MountError", {
+  reason: FailureReason.pick(["MountFailed"]),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+export const mountFailed = (message: string, cause?: unknown): MountError =>
+  new MountError(cause === undefined ? { reason: "MountFailed", message } : { reason: "MountFailed", message, cause })
+
+export const describeCause = (cause: unknown): string => {
+  const stderr = typeof cause === "object" && cause !== null && "stderr" in cause ? String(cause.stderr).trim() : ""
+  if (stderr.length > 0) return stderr
+  return errnoCode(cause) ?? (cause instanceof Error ? cause.message : String(cause))
+}
+
+export interface MountCalls {
+  readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
+  readonly unmount: (path: string) => Effect.Effect<void, MountError>
+}
+
+// A hung mount(8) must not hold the target's lock forever.
+const commandTimeoutMs = 60_000
+
+const runCommand = (command: "mount" | "umount", args: ReadonlyArray<string>, what: string, path: string) =>
+  Effect.tryPromise({
+    try: (signal) =>
+      new Promise<void>((resolve, reject) => {
+        execFile(command, args, { signal, timeout: commandTimeoutMs }, (error) => (error ? reject(error) : resolve()))
+      }),
+    catch: (cause) => mountFailed(`${what} ${path} failed: ${describeCause(cause)}`, cause)
+  })
+
+/** mount(8)/umount(8): what upstream runs, and the fallback where the addon is missing. */
+export const commandCalls: MountCalls = {
+  mountTmpfs: (path) => runCommand("mount", ["-t", "tmpfs", "tmpfs", path], "mounting tmpfs at", path),
+  unmount: (path) => runCommand("umount", [path], "unmounting", path)
+}
+
+interface Addon {
+  readonly mountTmpfs: (path: string) => void
+  readonly unmount: (path: string) => void
+}
+
+const syscall = (run: () => void, what: string, path: string) =>
+  Effect.try({ try: run, catch: (cause) => mountFailed(`${what} ${path} failed: ${describeCause(cause)}`, cause) })
+
+const addonCalls = (addon: Addon): MountCalls => ({
+  mountTmpfs: (path) => syscall(() => addon.mountTmpfs(path), "mounting tmpfs at", path),
+  unmount: (path) => syscall(() => addon.unmount(path), "unmounting", path)
+})
+
+/** The addon from build/Release (two levels up from both src/mount/ and dist/mount/), if it was built. */
+const loadAddon = (): Addon | undefined => {
+  try {
+    return createRequire(import.meta.url)("../../build/Release/secrets_store_mount.node") as Addon
+  } catch {
+    return undefined
+  }
+}
+
+const addon = loadAddon()
+
+/** What the driver mounts with: the syscalls when the addon is there, mount(8) otherwise. */
+export const mountCalls: MountCalls = addon === undefined ? commandCalls : addonCalls(addon)
+export const mountCallsKind: "syscall" | "mount(8)" = addon === undefined ? "mount(8)" : "syscall"

@@ -1,0 +1,35 @@
+// The two ways the driver mounts: mount(2) through the addon `npm ci` builds (what runs here), and mount(8),
+// the fallback where the addon cannot be built. Both mount and unmount a real tmpfs and fail typed.
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as nodePath from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { commandCalls, type MountCalls, mountCalls, mountCallsKind } from "../../src/mount/MountCalls.js"
+
+const mounted = (path: string) => fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === path)
+
+const roundTrip = (calls: MountCalls) =>
+  Effect.gen(function*() {
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "mount-calls-"))
+    yield* calls.mountTmpfs(dir)
+    assert.isTrue(mounted(dir))
+    fs.writeFileSync(nodePath.join(dir, "f"), "x")
+    yield* calls.unmount(dir)
+    assert.isFalse(mounted(dir))
+    assert.deepStrictEqual(fs.readdirSync(dir), [])
+    const missing = yield* Effect.flip(calls.mountTmpfs(nodePath.join(dir, "missing")))
+    assert.strictEqual(missing.reason, "MountFailed")
+    assert.include(missing.message, nodePath.join(dir, "missing"))
+    const notMounted = yield* Effect.flip(calls.unmount(dir))
+    assert.include(notMounted.message, dir)
+    fs.rmdirSync(dir)
+  })
+
+describe("mount calls", () => {
+  it("npm ci built the mount(2) addon, so the driver does not spawn mount(8)", () => {
+    assert.strictEqual(mountCallsKind, "syscall")
+  })
+  it.live("the syscalls mount and unmount a tmpfs, and fail typed", () => roundTrip(mountCalls))
+  it.live("the mount(8) fallback does the same", () => roundTrip(commandCalls))
+})
