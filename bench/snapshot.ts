@@ -22,7 +22,9 @@ export const buildSnapshot = async (ref: string | undefined): Promise<string> =>
   await fs.rm(snapshotRoot, { recursive: true, force: true })
   await fs.mkdir(snapshotRoot, { recursive: true })
   if (ref === undefined) {
-    for (const entry of ["src", "scripts", "proto", "tsconfig.json", "tsconfig.build.json", "package.json"]) await copyIfPresent(entry)
+    for (const entry of ["src", "scripts", "proto", "native", "binding.gyp", "tsconfig.json", "tsconfig.build.json", "package.json"]) {
+      await copyIfPresent(entry)
+    }
   } else {
     const archive = path.join(snapshotRoot, "..", "snapshot.tar")
     await run("git", ["archive", "--format=tar", `--output=${archive}`, ref], { cwd: repoRoot })
@@ -31,7 +33,9 @@ export const buildSnapshot = async (ref: string | undefined): Promise<string> =>
   }
   // Generated at npm ci (prepare), not in git; the build does not make it.
   await copyIfPresent("build-info.json")
-  // npm finds node_modules (and its .bin) in the repository above the snapshot.
+  // npm finds node_modules (and its .bin) in the repository above the snapshot. `install` builds the mount(2)
+  // addon as `npm ci` does (it falls back to mount(8) by itself where it cannot).
+  await run("npm", ["run", "install"], { cwd: snapshotRoot, maxBuffer: 16 * 2 ** 20 })
   await run("npm", ["run", "build"], { cwd: snapshotRoot, maxBuffer: 16 * 2 ** 20 })
   useDistRoot(path.join(snapshotRoot, "dist"))
   return ref === undefined ? "the working tree" : `git ref ${ref}`
