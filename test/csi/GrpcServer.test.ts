@@ -10,10 +10,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { ClientError, Status } from "nice-grpc"
-import { serveCsi } from "../../src/csi/GrpcServer.js"
 import type { PublishRequest, UnpublishRequest } from "../../src/csi/NodeRequests.js"
 import { Publisher } from "../../src/publish/Publisher.js"
 import { connectCsi, publishRequest } from "../support/CsiClient.js"
+import { startCsiServer } from "../support/CsiServer.js"
 
 const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-")), "csi.sock")
 
@@ -32,17 +32,7 @@ const recordingPublisher = (hold?: Deferred.Deferred<void>) => {
   return { published, unpublished, rejected, layer }
 }
 
-const startServer = (socket: string, publisher: Layer.Layer<Publisher>) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    yield* serveCsi({
-      endpoint: { _tag: "unix", path: socket },
-      identity: { name: "secrets-store.csi.k8s.io", vendorVersion: "v9.9.9" },
-      nodeId: "node-a",
-      drainTimeout: "5 seconds"
-    }).pipe(Scope.provide(scope), Effect.provide(publisher))
-    return scope
-  })
+
 
 const codeOf = async (promise: Promise<unknown>) => {
   try {
@@ -58,7 +48,7 @@ describe("CSI gRPC server", () => {
   it.live("serves Identity and Node over a unix socket", () =>
     Effect.gen(function*() {
       const socket = tempSocket()
-      const scope = yield* startServer(socket, recordingPublisher().layer)
+      const scope = yield* startCsiServer(socket, recordingPublisher().layer)
       const csi = connectCsi(socket)
       const info = yield* Effect.promise(() => csi.identity.getPluginInfo({}))
       expect(info).toEqual({ name: "secrets-store.csi.k8s.io", vendorVersion: "v9.9.9", manifest: {} })
@@ -79,7 +69,7 @@ describe("CSI gRPC server", () => {
     Effect.gen(function*() {
       const socket = tempSocket()
       fs.writeFileSync(socket, "left over by a crashed driver")
-      const scope = yield* startServer(socket, recordingPublisher().layer)
+      const scope = yield* startCsiServer(socket, recordingPublisher().layer)
       const csi = connectCsi(socket)
       const probe = yield* Effect.promise(() => csi.identity.probe({}))
       expect(probe.ready).toBe(true)
@@ -91,7 +81,7 @@ describe("CSI gRPC server", () => {
     Effect.gen(function*() {
       const socket = tempSocket()
       const publisher = recordingPublisher()
-      const scope = yield* startServer(socket, publisher.layer)
+      const scope = yield* startCsiServer(socket, publisher.layer)
       const csi = connectCsi(socket)
       const cases = [
         [{ volumeCapability: undefined, volumeId: "" }, "Volume capability missing in request"],
@@ -117,7 +107,7 @@ describe("CSI gRPC server", () => {
     Effect.gen(function*() {
       const socket = tempSocket()
       const publisher = recordingPublisher()
-      const scope = yield* startServer(socket, publisher.layer)
+      const scope = yield* startCsiServer(socket, publisher.layer)
       const csi = connectCsi(socket)
       const noId = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "", targetPath: "/t" })))
       expect(noId).toEqual({ code: Status.INVALID_ARGUMENT, details: "InvalidRequest: Volume ID missing in request" })
@@ -133,7 +123,7 @@ describe("CSI gRPC server", () => {
   it.live("answers UNIMPLEMENTED for RPCs and services it does not serve", () =>
     Effect.gen(function*() {
       const socket = tempSocket()
-      const scope = yield* startServer(socket, recordingPublisher().layer)
+      const scope = yield* startCsiServer(socket, recordingPublisher().layer)
       const csi = connectCsi(socket)
       const stage = yield* Effect.promise(() =>
         codeOf(csi.node.nodeStageVolume({ volumeId: "v", stagingTargetPath: "/s" }))
@@ -154,7 +144,7 @@ describe("CSI gRPC server", () => {
       const socket = tempSocket()
       const hold = yield* Deferred.make<void>()
       const publisher = recordingPublisher(hold)
-      const scope = yield* startServer(socket, publisher.layer)
+      const scope = yield* startCsiServer(socket, publisher.layer)
       const csi = connectCsi(socket)
       const inFlight = codeOf(csi.node.nodePublishVolume(publishRequest()))
       while (publisher.published.length === 0) yield* Effect.sleep("5 millis")

@@ -11,32 +11,14 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
-import { serveCsi } from "../../src/csi/GrpcServer.js"
+import { startCsiServer } from "../support/CsiServer.js"
 import { apiServerCheck, channelAddress, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { MetricsServer } from "../../src/metrics/MetricsServer.js"
-import { Publisher } from "../../src/publish/Publisher.js"
 
 const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-probe-")), "csi.sock")
 
-const idlePublisher = Layer.succeed(Publisher, {
-  publish: () => Effect.void,
-  unpublish: () => Effect.void,
-  publishRejected: () => Effect.void,
-  unpublishRejected: () => Effect.void
-})
-
-const startCsi = (socket: string) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    yield* serveCsi({
-      endpoint: { _tag: "unix", path: socket },
-      identity: { name: "secrets-store.csi.k8s.io", vendorVersion: "v0.0.0-test" },
-      nodeId: "node-a",
-      drainTimeout: "1 second"
-    }).pipe(Scope.provide(scope), Effect.provide(idlePublisher))
-    return scope
-  })
+const startCsi = (socket: string) => startCsiServer(socket)
 
 const healthz = (port: number) =>
   Effect.promise(async () => {
