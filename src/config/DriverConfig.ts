@@ -1,6 +1,7 @@
 // The driver's configuration: every flag of upstream v1.6 plus --provider-timeout and --standalone-classes,
 // decoded once from the command line's Go-syntax strings by DriverConfigFromFlags, then trusted everywhere as
 // the DriverConfig service.
+import * as nodePath from "node:path"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -61,6 +62,11 @@ const durationFlag = (check: (d: Duration.Duration) => string | undefined) =>
 
 const notNegative = (d: Duration.Duration) => (Duration.isNegative(d) ? "must not be negative" : undefined)
 const positive = (d: Duration.Duration) => (Duration.isPositive(d) ? undefined : "must be greater than 0")
+/** An absolute directory without `.`, `..`, doubled or trailing slashes (a trailing slash is dropped). */
+const absoluteCleanDir = (text: string): string | undefined => {
+  const trimmed = text.length > 1 ? text.replace(/\/+$/, "") : text
+  return trimmed.startsWith("/") && nodePath.posix.normalize(trimmed) === trimmed && trimmed !== "/" ? trimmed : undefined
+}
 const KUBELET_DEADLINE = Duration.minutes(2)
 
 const decodeEndpoint = (text: string): Result.Result<Endpoint, string> => {
@@ -103,6 +109,8 @@ export const DriverConfigFromFlags = Schema.Struct({
   providerTimeout: durationFlag((d) =>
     Duration.isPositive(d) && Duration.isLessThan(d, KUBELET_DEADLINE) ? undefined : "must be greater than 0 and less than 2m0s (kubelet's deadline)"
   ),
+  kubeletRootDir: flagCodec(Schema.String, (text) => checked(absoluteCleanDir(text), "must be an absolute, clean path"), String),
+  maxProviderFiles: intFlag((n) => (n > 0 ? undefined : "must be a positive number of files")),
   kubeconfig: flagCodec(
     Schema.Option(Schema.String),
     (text) => Result.succeed(text === "" ? Option.none() : Option.some(text)),

@@ -62,6 +62,18 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     default: "30s",
     usage: "deadline of one provider Mount call, above 0 and below kubelet's 2m"
   },
+  kubeletRootDir: {
+    name: "kubelet-root-dir",
+    type: "string",
+    default: "/var/lib/kubelet",
+    usage: "kubelet's root directory: the driver acts only on <dir>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount"
+  },
+  maxProviderFiles: {
+    name: "max-provider-files",
+    type: "int",
+    default: "10000",
+    usage: "largest number of files one provider response may hold; more is an invalid provider response"
+  },
   kubeconfig: { name: "kubeconfig", type: "string", default: "", usage: "Paths to a kubeconfig. Only required if out-of-cluster." },
   standaloneClasses: {
     name: "standalone-classes",
