@@ -67,9 +67,9 @@ export const notFound: Reply = textReply(404, "404 page not found\n")
  */
 export const requestTarget = (target: string): Pick<HttpRequest, "path" | "query"> | undefined => {
   const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target)
+  if (absolute === null && !target.startsWith("/")) return undefined
   const rest = absolute === null ? target : target.slice(absolute[0].length)
-  const originForm = rest === "" || rest.startsWith("?") ? `/${rest}` : rest
-  if (!originForm.startsWith("/")) return undefined
+  const originForm = rest.startsWith("/") ? rest : `/${rest}`
   const withoutFragment = originForm.split("#", 1)[0]!
   const q = withoutFragment.indexOf("?")
   return q < 0
@@ -122,6 +122,10 @@ const makeServer = <R>(
     try {
       answering.add(req.socket)
       res.once("close", () => answering.delete(req.socket))
+      // The parser also takes HTTP/0.9-looking lines and "HTTP/2.0": only 1.0 and 1.1 are spoken here.
+      if (req.httpVersion !== "1.1" && req.httpVersion !== "1.0") {
+        return send(req, res, { ...textReply(400, "400 unsupported HTTP version\n"), headers: { connection: "close" } })
+      }
       const target = requestTarget(req.url ?? "")
       if (target === undefined) return send(req, res, textReply(400, "400 bad request target\n"))
       if (inFlight >= limits.maxInFlight) {
