@@ -80,7 +80,9 @@ describe("pprofLayer", () => {
       const leaving = new AbortController()
       const abandoned = get(port, `${PROFILE_PATH}?seconds=60`, { signal: leaving.signal }).catch(() => "aborted")
       const heapAnswers = (status: number) =>
-        Effect.promise(() => eventually(async () => expect((await get(port, HEAP_PATH)).status).toBe(status), 30_000, 20))
+        Effect.promise(() =>
+          eventually(async () => expect((await get(port, HEAP_PATH)).status).toBe(status), 30_000, 20)
+        )
       yield* heapAnswers(409)
       leaving.abort()
       expect(yield* Effect.promise(() => abandoned)).toBe("aborted")

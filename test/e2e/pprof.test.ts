@@ -20,7 +20,8 @@ let port: number
 beforeAll(async () => {
   port = await freePort()
   node = await startStressNode({ driverArgs: ["--enable-pprof", `--pprof-port=${port}`] })
-  await eventually(() => expect(node.driver().output()).toContain(`pprof server listening" address=127.0.0.1:${port}`), 30_000)
+  const logged = `pprof server listening" address=127.0.0.1:${port}`
+  await eventually(() => expect(node.driver().output()).toContain(logged), 30_000)
 }, 60_000)
 
 afterAll(async () => {

@@ -59,7 +59,8 @@ describe("shared health answers", () => {
     Effect.gen(function*() {
       const api = countingCheck()
       const providers = countingCheck()
-      const port = yield* serve({ probe: Effect.void, checks: [{ name: "apiserver", check: api.check }, { name: "providers", check: providers.check }] })
+      const checks = [{ name: "apiserver", check: api.check }, { name: "providers", check: providers.check }]
+      const port = yield* serve({ probe: Effect.void, checks })
       const statuses = yield* flood(port, "/readyz", 400)
       expect([api.state.runs, providers.state.runs]).toEqual([1, 1])
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0)
@@ -83,7 +84,8 @@ describe("shared health answers", () => {
   it.live("handlers in flight are bounded: beyond the bound a request gets 503 until one finishes", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
-      const port = yield* serve({ probe: Deferred.await(gate), checks: [], limits: { ...DEFAULT_LIMITS, maxInFlight: 2 } })
+      const limits = { ...DEFAULT_LIMITS, maxInFlight: 2 }
+      const port = yield* serve({ probe: Deferred.await(gate), checks: [], limits })
       const held = [status(port, "/healthz"), status(port, "/healthz")]
       yield* Effect.promise(() =>
         eventually(async () => expect(await status(port, "/metrics")).toBe(503), 30_000, 20)
