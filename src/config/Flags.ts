@@ -40,9 +40,10 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     name: "enable-pprof",
     type: "bool",
     default: "false",
-    usage: "enable profiling: opens the Node.js inspector (Chrome DevTools protocol, not Go pprof) on 127.0.0.1:--pprof-port"
+    usage: "enable read-only profiling on 127.0.0.1:--pprof-port: /debug/pprof/profile?seconds=N (a .cpuprofile) " +
+      "and /debug/pprof/heap (a .heapsnapshot), for Chrome DevTools"
   },
-  pprofPort: { name: "pprof-port", type: "int", default: "6065", usage: "port for profiling (the Node.js inspector)" },
+  pprofPort: { name: "pprof-port", type: "int", default: "6065", usage: "port for the pprof server (on 127.0.0.1)" },
   maxCallRecvMsgSize: {
     name: "max-call-recv-msg-size",
     type: "int",

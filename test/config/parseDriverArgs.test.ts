@@ -246,7 +246,7 @@ describe("--help", () => {
         for (const flag of allFlags) expect(text).toContain(`-${flag.name} ${flag.type}`)
         expect(text).toContain(`(default "unix://tmp/csi.sock")`)
         expect(text).toContain("(default 2m0s)")
-        expect(text).toContain("Node.js inspector")
+        expect(text).toContain("/debug/pprof/profile?seconds=N")
       }))
   }
 })

@@ -11,6 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
+import { eventually } from "../support/ChildProcess.js"
 import { startCsiServer } from "../support/CsiServer.js"
 import { apiServerCheck, channelAddress, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
@@ -39,8 +40,14 @@ describe("csiProbe", () => {
       const { port } = Context.get(context, MetricsServer)
       expect(yield* healthz(port)).toEqual({ status: 200, body: "ok" })
       yield* Scope.close(csi, Exit.void)
-      const down = yield* healthz(port)
-      expect(down.status).toBe(500)
+      // The answer is shared for a second: wait for the first probe after the stop.
+      const down = yield* Effect.promise(() =>
+        eventually(async () => {
+          const answer = await Effect.runPromise(healthz(port))
+          expect(answer.status).toBe(500)
+          return answer
+        }, 30_000, 100)
+      )
       expect(down.body).toMatch(/^CSI probe failed: \/csi.v1.Identity\/Probe UNAVAILABLE: .*ENOENT.*[^ ]\n$/)
       expect(down.body.split("\n")).toHaveLength(2)
     }))

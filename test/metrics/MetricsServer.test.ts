@@ -6,6 +6,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as TestClock from "effect/testing/TestClock"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { METRICS_CONTENT_TYPE, MetricsServer, MetricsServerError, type MetricsServerOptions } from "../../src/metrics/MetricsServer.js"
 import { parsePrometheus, samplesOf } from "./parsePrometheus.js"
@@ -45,18 +46,20 @@ describe("MetricsServer", () => {
       ])
     }))
 
-  it.live("answers /healthz 200 while the probe passes and 500 with its reason when it fails", () =>
+  it.effect("answers /healthz 200 while the probe passes and 500 with its reason when it fails", () =>
     Effect.gen(function*() {
       const probe = yield* switchable
       const { port } = yield* serve({ probe: probe.check, checks: [] })
       expect(yield* get(port, "/healthz")).toMatchObject({ status: 200, body: "ok" })
       yield* probe.fail("CSI probe failed: connect ECONNREFUSED")
+      yield* TestClock.adjust("1 second")
       expect(yield* get(port, "/healthz")).toMatchObject({ status: 500, body: "CSI probe failed: connect ECONNREFUSED\n" })
       yield* probe.pass
+      yield* TestClock.adjust("1 second")
       expect((yield* get(port, "/healthz")).status).toBe(200)
     }))
 
-  it.live("answers /readyz with one line per check, 200 when all pass and 503 otherwise", () =>
+  it.effect("answers /readyz with one line per check, 200 when all pass and 503 otherwise", () =>
     Effect.gen(function*() {
       const api = yield* switchable
       const providers = yield* switchable
@@ -69,6 +72,7 @@ describe("MetricsServer", () => {
         body: "[+]config ok\n[+]apiserver ok\n[+]providers ok\nreadyz check passed\n"
       })
       yield* providers.fail("vault: connection refused")
+      yield* TestClock.adjust("1 second")
       expect(yield* get(port, "/readyz")).toMatchObject({
         status: 503,
         body: "[+]config ok\n[+]apiserver ok\n[-]providers failed: vault: connection refused\nreadyz check failed\n"

@@ -1,7 +1,7 @@
 // Soak, long form: 10,000 publish/unpublish cycles through the real driver, with the NODE_OPTIONS of
 // manifests/base/daemonset.yaml. Zero leaked mounts; driver RSS and V8 heap (sampled after a forced GC through
-// the --enable-pprof inspector) grow less than 10% between cycle 1,000 and the end; open descriptors flat;
-// peak RSS below the container's memory limit. Part of `npm test` (a few minutes).
+// Node's --inspect, which the test adds to NODE_OPTIONS) grow less than 10% between cycle 1,000 and the end; open
+// descriptors flat; peak RSS below the container's memory limit. Part of `npm test` (a few minutes).
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { freePort } from "../support/Inspector.js"
 import { deployedMemorySettings, growth, runSoak } from "../support/Soak.js"
@@ -13,8 +13,7 @@ let port: number
 beforeAll(async () => {
   port = await freePort()
   node = await startStressNode({
-    driverArgs: ["--enable-pprof", `--pprof-port=${port}`],
-    driverEnv: { NODE_OPTIONS: deployed.nodeOptions }
+    driverEnv: { NODE_OPTIONS: `${deployed.nodeOptions} --inspect=127.0.0.1:${port}`.trim() }
   })
 }, 60_000)
 afterAll(async () => {

@@ -1,5 +1,5 @@
-// Asks a driver started with --enable-pprof (the V8 inspector on 127.0.0.1) to collect garbage and report
-// process.memoryUsage(), so a soak measures retained memory rather than how lazily V8 collects.
+// Asks a driver started with Node's own `--inspect=127.0.0.1:<port>` (test only: the driver never opens an
+// inspector) to collect garbage and report process.memoryUsage(), so a soak measures retained memory.
 import * as net from "node:net"
 
 /** A port that was free a moment ago (bound to 0, then released). */

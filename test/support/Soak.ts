@@ -1,6 +1,7 @@
 // Soak: publish/unpublish cycles of one target through the real driver, checking after every unpublish that
 // the tmpfs is gone, and sampling the driver's RSS and open file descriptors along the way. With the driver's
-// inspector port (--enable-pprof), each sample first forces a full GC, so RSS and heap show retained memory.
+// inspector port (NODE_OPTIONS --inspect, set by the test), each sample first forces a full GC, so RSS and heap
+// show retained memory.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { expect } from "@effect/vitest"
