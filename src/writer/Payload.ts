@@ -94,7 +94,7 @@ const addDirs = (path: string, dirs: Set<string>, fresh: Array<string>): void =>
   for (let j = fresh.length - 1; j >= 0; j--) dirs.add(fresh[j]!)
 }
 
-/** The rules of upstream §3.4 plus range-checked modes, duplicates, file/directory clashes and a directory cap. */
+/** Upstream's path rules plus range-checked modes, duplicates, file/directory clashes and a directory cap. */
 export const validatePayloadResult = (
   files: ReadonlyArray<ProviderFile>
 ): Result.Result<ValidatedPayload, PayloadError> => {
