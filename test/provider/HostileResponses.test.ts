@@ -29,7 +29,10 @@ const options = (dir: string, overrides: Partial<ProviderClientOptions> = {}): P
   ...overrides
 })
 
-const withClient = <A, E>(clientOptions: ProviderClientOptions, f: (client: ProviderClient["Service"]) => Effect.Effect<A, E>) =>
+const withClient = <A, E>(
+  clientOptions: ProviderClientOptions,
+  f: (client: ProviderClient["Service"]) => Effect.Effect<A, E>
+) =>
   Effect.gen(function*() {
     return yield* f(yield* ProviderClient)
   }).pipe(Effect.provide(ProviderClient.layer(clientOptions)))
@@ -44,7 +47,8 @@ describe("--max-provider-files, checked on the wire", () => {
     Effect.gen(function*() {
       const provider = yield* makeTestProvider()
       provider.onMount(respondFiles(files(26), v))
-      const error = yield* withClient(options(provider.dir, { maxProviderFiles: 25 }), (c) => Effect.flip(c.mount("test", request)))
+      const limited = options(provider.dir, { maxProviderFiles: 25 })
+      const error = yield* withClient(limited, (c) => Effect.flip(c.mount("test", request)))
       assert.strictEqual(error.reason, "InvalidProviderResponse")
       assert.include(error.message, "\"test\"")
       assert.include(error.message, "26 files")
@@ -134,8 +138,10 @@ describe("gRPC status details and version strings are escaped too", () => {
   it.live("a health check logs the escaped, clipped runtime name", () =>
     Effect.gen(function*() {
       const provider = yield* makeTestProvider()
-      provider.onVersion(async () => ({ version: "v1alpha1", runtimeName: "\x1b[31mevil\n" + "x".repeat(100_000), runtimeVersion: "1" }))
-      const detail = yield* withClient(options(provider.dir, { healthCheck: true, healthCheckInterval: "100 millis" }), (client) =>
+      const runtimeName = "\x1b[31mevil\n" + "x".repeat(100_000)
+      provider.onVersion(async () => ({ version: "v1alpha1", runtimeName, runtimeVersion: "1" }))
+      const checked = options(provider.dir, { healthCheck: true, healthCheckInterval: "100 millis" })
+      const detail = yield* withClient(checked, (client) =>
         Effect.gen(function*() {
           yield* client.version("test") // dials the channel the health check then visits
           return yield* Effect.promise(() =>

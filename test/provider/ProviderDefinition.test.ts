@@ -31,6 +31,7 @@ describe("checkMountResponse", () => {
   it("within the limits: the generated decoding and the wire size", () => {
     const bytes = encodeRawMountResponse(v, [{ path: "d/f", mode: 0o600, contents: "secret" }])
     const checked = checkMountResponse(bytes, 1)
-    assert.deepStrictEqual(checked, { _tag: "Decoded", response: MountResponse.decode(bytes), byteLength: bytes.byteLength })
+    const expected = { _tag: "Decoded" as const, response: MountResponse.decode(bytes), byteLength: bytes.byteLength }
+    assert.deepStrictEqual(checked, expected)
   })
 })

@@ -22,7 +22,8 @@ afterAll(async () => {
   await node?.close()
 }, 60_000)
 
-const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const publish = (target: string, uid: string) =>
+  outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
 
 /** Publishes once and prints how long it took and the driver's RSS peak so far. */
 const measured = async (what: string, target: string, uid: string) => {
@@ -30,7 +31,8 @@ const measured = async (what: string, target: string, uid: string) => {
   const started = performance.now()
   const outcome = await publish(target, uid)
   const ms = performance.now() - started
-  console.info(`${what}: ${ms.toFixed(0)} ms, driver VmRSS ${statusKiB(pid, "VmRSS")} KiB, VmHWM ${statusKiB(pid, "VmHWM")} KiB`)
+  const rss = `VmRSS ${statusKiB(pid, "VmRSS")} KiB, VmHWM ${statusKiB(pid, "VmHWM")} KiB`
+  console.info(`${what}: ${ms.toFixed(0)} ms, driver ${rss}`)
   return outcome
 }
 

@@ -7,12 +7,21 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { reasonToCode } from "../../src/csi/toStatus.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
 import { resources } from "../support/FakeApiStore.js"
-import { kubeletPublish, mountsUnder, SPC_NAME, startStressNode, targetFor, tree, type StressNode } from "../support/StressHarness.js"
+import {
+  kubeletPublish,
+  mountsUnder,
+  SPC_NAME,
+  startStressNode,
+  type StressNode,
+  targetFor,
+  tree
+} from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
 
 const LIMIT = 200
 const v = [{ id: "x", version: "1" }]
-const files = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ path: `d${i % 10}/f${i}`, contents: `${tag}-${i}` }))
+const files = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => ({ path: `d${i % 10}/f${i}`, contents: `${tag}-${i}` }))
 
 let node: StressNode
 beforeAll(async () => {
@@ -22,10 +31,11 @@ afterAll(async () => {
   await node?.close()
 }, 60_000)
 
-const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const publish = (target: string, uid: string) =>
+  outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
 
 describe("--max-provider-files through the driver", () => {
-  it("201 files on a first publish: InvalidProviderResponse naming the count and the flag, nothing written or mounted", async () => {
+  it("201 files on a first publish: InvalidProviderResponse naming count and flag, nothing written", async () => {
     const target = targetFor(node.kubelet, "limit-1")
     node.provider.onMount(respondFiles(files(LIMIT + 1, "new"), v))
     const mountsBefore = mountsUnder(node.kubelet)
