@@ -66,6 +66,7 @@ const providerLayer = (config: DriverConfigShape) =>
     // Upstream searches the additional (legacy /etc) paths before --provider-volume.
     providerDirs: [...config.additionalProviderVolumePaths, config.providerVolume],
     maxCallRecvMsgSize: config.maxCallRecvMsgSize,
+    maxProviderFiles: config.maxProviderFiles,
     providerTimeout: config.providerTimeout,
     healthCheck: config.providerHealthCheck,
     healthCheckInterval: config.providerHealthCheckInterval

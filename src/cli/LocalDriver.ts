@@ -56,6 +56,7 @@ export const localDriverLayer = (options: LocalDriverOptions) =>
       ProviderClient.layer({
         providerDirs: options.providerDirs.length > 0 ? options.providerDirs : defaultProviderDirs,
         maxCallRecvMsgSize: DriverConfig.defaults.maxCallRecvMsgSize,
+        maxProviderFiles: DriverConfig.defaults.maxProviderFiles,
         providerTimeout: DriverConfig.defaults.providerTimeout,
         healthCheck: false,
         healthCheckInterval: DriverConfig.defaults.providerHealthCheckInterval

@@ -37,9 +37,15 @@ export const podStatusesPath = (namespace: string, name?: string) =>
   `/apis/${group}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasspodstatuses` +
   (name === undefined ? "" : `/${encodeURIComponent(name)}`)
 
-/** Status objects sorted by id, as upstream writes them (byte order, like Go's string comparison for ASCII ids). */
-const sortedObjects = (objects: ReadonlyArray<PodStatusObject>) =>
-  [...objects].map(({ id, version }) => ({ id, version })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+/**
+ * Status objects one per id, sorted by id, as upstream writes them: its objects come from a map keyed by id, so the
+ * last version a provider gave for an id wins; then byte order, like Go's string comparison for ASCII ids.
+ */
+const sortedObjects = (objects: ReadonlyArray<PodStatusObject>) => {
+  const byId = new Map<string, string>()
+  for (const { id, version } of objects) byId.set(id, version)
+  return [...byId].map(([id, version]) => ({ id, version })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}
 
 const ownedBy = (input: PodStatusInput) => [{ apiVersion: "v1", kind: "Pod", name: input.podName, uid: input.podUid }]
 

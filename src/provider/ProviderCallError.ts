@@ -4,6 +4,7 @@
 import * as Schema from "effect/Schema"
 import { ClientError, Status } from "nice-grpc"
 import { FailureReason } from "../domain/FailureReason.js"
+import { MAX_CODE_CHARS, MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
 
 export const ProviderCallReason = FailureReason.pick([
   "ProviderNotFound",
@@ -18,7 +19,7 @@ export class ProviderCallError extends Schema.TaggedError<ProviderCallError>()("
   reason: ProviderCallReason,
   message: Schema.String,
   provider: Schema.String,
-  /** The provider's own `MountResponse.error.code`, when it sent one (upstream's metric error_type). */
+  /** The provider's own `MountResponse.error.code`, when it sent one, clipped and escaped (see ProviderText). */
   providerCode: Schema.optional(Schema.String),
   /** The gRPC status name (e.g. `INTERNAL`) when the call itself failed. */
   grpcStatus: Schema.optional(Schema.String),
@@ -50,13 +51,15 @@ export const providerTimeout = (provider: string, after: string): ProviderCallEr
     message: `provider ${quoteProvider(provider)} did not answer within ${after}`
   })
 
-export const providerErrorCode = (provider: string, code: string): ProviderCallError =>
-  new ProviderCallError({
+export const providerErrorCode = (provider: string, code: string): ProviderCallError => {
+  const shown = printable(code, MAX_CODE_CHARS)
+  return new ProviderCallError({
     reason: "ProviderError",
     provider,
-    providerCode: code,
-    message: `provider ${quoteProvider(provider)}: mount request failed with provider error code ${code}`
+    providerCode: shown,
+    message: `provider ${quoteProvider(provider)}: mount request failed with provider error code ${shown}`
   })
+}
 
 export const missingObjectVersions = (provider: string): ProviderCallError =>
   new ProviderCallError({
@@ -65,15 +68,30 @@ export const missingObjectVersions = (provider: string): ProviderCallError =>
     message: `provider ${quoteProvider(provider)}: missing object versions`
   })
 
+export const tooManyFiles = (provider: string, count: number, limit: number): ProviderCallError =>
+  new ProviderCallError({
+    reason: "InvalidProviderResponse",
+    provider,
+    message: `provider ${quoteProvider(provider)}: response holds ${count} files, more than the ${limit} ` +
+      `--max-provider-files allows; nothing was written`
+  })
+
+export const pathNotUtf8 = (provider: string, index: number): ProviderCallError =>
+  new ProviderCallError({
+    reason: "InvalidProviderResponse",
+    provider,
+    message: `provider ${quoteProvider(provider)}: the path of file ${index} (counting from 0) is not valid UTF-8; ` +
+      `nothing was written`
+  })
+
 /** The gRPC library's wording, and Go's ("grpc: received message larger than max"). */
 export const isMessageTooLarge = (error: ProviderCallError): boolean =>
   error.grpcStatus === "RESOURCE_EXHAUSTED" && /received message larger than max/i.test(error.message)
 
 export const MESSAGE_TOO_LARGE_HINT = "raise --max-call-recv-msg-size to accept larger provider responses"
 
-// A provider's status details are its own words; cap them so a chatty provider cannot flood logs.
-const MAX_DETAILS = 512
-const clip = (details: string): string => (details.length <= MAX_DETAILS ? details : `${details.slice(0, MAX_DETAILS)}…`)
+// A provider's status details are its own words: clipped and escaped so it can neither flood nor forge log lines.
+const clip = (details: string): string => printable(details, MAX_DETAILS_CHARS)
 
 const fromClientError = (provider: string, error: ClientError): ProviderCallError => {
   const grpcStatus = Status[error.code] ?? String(error.code)
@@ -88,6 +106,8 @@ const fromClientError = (provider: string, error: ClientError): ProviderCallErro
   })
 }
 
+const describeCause = (cause: unknown): string => clip(cause instanceof Error ? cause.message : String(cause))
+
 /** Any rejection of a nice-grpc call, as a typed failure. */
 export const fromCallFailure = (provider: string, cause: unknown): ProviderCallError =>
   cause instanceof ClientError
@@ -95,6 +115,6 @@ export const fromCallFailure = (provider: string, cause: unknown): ProviderCallE
     : new ProviderCallError({
       reason: "ProviderError",
       provider,
-      message: `provider ${quoteProvider(provider)}: call failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      message: `provider ${quoteProvider(provider)}: call failed: ${describeCause(cause)}`,
       cause
     })

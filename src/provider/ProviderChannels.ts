@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { type Channel, type Client, createChannel, createClient } from "nice-grpc"
-import { CSIDriverProviderDefinition } from "../gen/provider/v1alpha1/service.js"
+import { providerDefinition, type ProviderDefinition } from "./ProviderDefinition.js"
 import { invalidProviderName, providerNotFound, type ProviderCallError } from "./ProviderCallError.js"
 import { findProviderSocket, isValidProviderName, type SocketFile } from "./providerSocket.js"
 
@@ -13,13 +13,15 @@ export interface ChannelOptions {
   /** Socket directories in search order: additional dirs first, then the provider volume. */
   readonly providerDirs: ReadonlyArray<string>
   readonly maxCallRecvMsgSize: number
+  /** `--max-provider-files`: a Mount response with more files is refused before it is decoded. */
+  readonly maxProviderFiles: number
 }
 
 /** A channel and the socket file it was dialled for. */
 export interface DialledProvider {
   readonly socket: SocketFile
   readonly channel: Channel
-  readonly client: Client<CSIDriverProviderDefinition>
+  readonly client: Client<ProviderDefinition>
 }
 
 export interface ProviderChannels {
@@ -31,7 +33,7 @@ export interface ProviderChannels {
   readonly providers: Effect.Effect<ReadonlyArray<string>>
 }
 
-const dial = (socket: SocketFile, options: ChannelOptions): DialledProvider => {
+const dial = (socket: SocketFile, options: ChannelOptions, definition: ProviderDefinition): DialledProvider => {
   const channel = createChannel(`unix://${socket.path}`, undefined, {
     // The e2e provider (and others) reject any other :authority (upstream §3.5).
     "grpc.default_authority": "localhost",
@@ -40,7 +42,7 @@ const dial = (socket: SocketFile, options: ChannelOptions): DialledProvider => {
     // still sitting in reconnect backoff.
     "grpc.use_local_subchannel_pool": 1
   })
-  return { socket, channel, client: createClient(CSIDriverProviderDefinition, channel) }
+  return { socket, channel, client: createClient(definition, channel) }
 }
 
 export const makeProviderChannels = (
@@ -49,6 +51,7 @@ export const makeProviderChannels = (
   Effect.gen(function*() {
     const cache = new Map<string, DialledProvider>()
     const known = new Set<string>()
+    const definition = providerDefinition(options.maxProviderFiles)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const dialled of cache.values()) dialled.channel.close()
@@ -62,7 +65,7 @@ export const makeProviderChannels = (
         // The stat ran asynchronously: another call may already have dialled this very file.
         if (current !== undefined && current.socket.identity === socket.identity) return current
         current?.channel.close()
-        const dialled = dial(socket, options)
+        const dialled = dial(socket, options, definition)
         cache.set(provider, dialled)
         known.add(provider)
         return dialled

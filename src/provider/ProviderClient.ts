@@ -10,12 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type { Client } from "nice-grpc"
-import {
-  type CSIDriverProviderDefinition,
-  type MountRequest,
-  MountResponse,
-  type VersionResponse
-} from "../gen/provider/v1alpha1/service.js"
+import type { MountRequest, VersionResponse } from "../gen/provider/v1alpha1/service.js"
 import type { ProviderFile } from "../writer/Payload.js"
 import {
   fromCallFailure,
@@ -24,12 +19,16 @@ import {
   isUnavailable,
   MESSAGE_TOO_LARGE_HINT,
   missingObjectVersions,
+  pathNotUtf8,
   type ProviderCallError,
   providerErrorCode,
   providerNotFound,
-  providerTimeout
+  providerTimeout,
+  tooManyFiles
 } from "./ProviderCallError.js"
 import { makeProviderChannels, type ProviderChannels } from "./ProviderChannels.js"
+import type { CheckedMountResponse, ProviderDefinition } from "./ProviderDefinition.js"
+import { MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
 import { isValidProviderName } from "./providerSocket.js"
 
 export { ProviderCallError } from "./ProviderCallError.js"
@@ -66,6 +65,8 @@ export interface ProviderClientOptions {
   readonly providerDirs: ReadonlyArray<string>
   /** `--max-call-recv-msg-size`, bytes. */
   readonly maxCallRecvMsgSize: number
+  /** `--max-provider-files`: a Mount response with more files is InvalidProviderResponse, checked before decoding. */
+  readonly maxProviderFiles: number
   /** `--provider-timeout`: the deadline of one provider call, retries included. */
   readonly providerTimeout: Duration.Input
   readonly healthCheck: boolean
@@ -85,7 +86,7 @@ const UNAVAILABLE_RETRIES = 2
 const unavailableBackoff = (base: Duration.Input) =>
   Schedule.min([Schedule.exponential(base, 2), Schedule.spaced("10 seconds")]).pipe(Schedule.jittered)
 
-type ProviderGrpcClient = Client<CSIDriverProviderDefinition>
+type ProviderGrpcClient = Client<ProviderDefinition>
 
 /** One attempt: a broken connection (UNAVAILABLE) drops the channel so the retry dials afresh. */
 const callOnce = <A>(
@@ -113,21 +114,27 @@ const logTooLarge = (error: ProviderCallError) =>
     ? Effect.logWarning(`provider response larger than the maximum: ${MESSAGE_TOO_LARGE_HINT}`, { provider: error.provider })
     : Effect.void
 
-const toMountResult = Effect.fn("ProviderClient.checkResponse")(function*(provider: string, response: MountResponse) {
+const toMountResult = Effect.fn("ProviderClient.checkResponse")(function*(
+  provider: string,
+  checked: CheckedMountResponse
+) {
+  if (checked._tag === "TooManyFiles") return yield* Effect.fail(tooManyFiles(provider, checked.count, checked.limit))
+  if (checked._tag === "PathNotUtf8") return yield* Effect.fail(pathNotUtf8(provider, checked.index))
+  const { response, byteLength } = checked
   const code = response.error?.code ?? ""
   if (code !== "") return yield* Effect.fail(providerErrorCode(provider, code))
   if (response.objectVersion.length === 0) return yield* Effect.fail(missingObjectVersions(provider))
-  const size = MountResponse.encode(response).finish().byteLength
-  if (size > SECRET_SIZE_LIMIT) {
-    yield* Effect.logWarning("provider response is larger than 1 MiB: secret sync may fail", { provider, bytes: size })
+  if (byteLength > SECRET_SIZE_LIMIT) {
+    const bytes = byteLength
+    yield* Effect.logWarning("provider response is larger than 1 MiB: secret sync may fail", { provider, bytes })
   }
-  return {
-    objectVersions: response.objectVersion.map(({ id, version }) => ({ id, version })),
-    files: response.files.map(({ contents, mode, path }) => ({ path, mode, contents }))
-  } satisfies MountResult
+  // The decoded messages already have the shapes the caller reads: no per-file copy.
+  return { objectVersions: response.objectVersion, files: response.files } satisfies MountResult
 })
 
-const describeVersion = (v: VersionResponse) => `${v.runtimeName} ${v.runtimeVersion} (${v.version})`
+// The Version strings are the provider's own words, logged on every health check.
+const describeVersion = (v: VersionResponse) =>
+  printable(`${v.runtimeName} ${v.runtimeVersion} (${v.version})`, MAX_DETAILS_CHARS)
 
 const makeHealthCheck = (channels: ProviderChannels, results: Map<string, ProviderHealth>) => {
   const checkOne = (provider: string) =>

@@ -21,6 +21,10 @@ export interface ValidatedPayload {
   readonly files: ReadonlyArray<ProviderFile>
   /** Distinct first path elements: the user-visible top-level names. */
   readonly topLevel: ReadonlyArray<string>
+  /** Every file path, for lookups. */
+  readonly paths: ReadonlySet<string>
+  /** Every directory the files live in, each once, parents before children. */
+  readonly dirs: ReadonlyArray<string>
 }
 
 export class PayloadError extends Schema.TaggedError<PayloadError>()("PayloadError", {
@@ -32,6 +36,11 @@ export class PayloadError extends Schema.TaggedError<PayloadError>()("PayloadErr
 const MAX_PATH_BYTES = 4096
 const MAX_ELEMENT_BYTES = 255
 const MAX_MODE = 0o777
+/**
+ * Distinct directories one payload may need. Paths alone would allow millions (4 MiB of `bN/a/a/…/a` paths), each
+ * an inode on the tmpfs and a string in the driver; no real provider comes near this.
+ */
+export const MAX_DIRECTORIES = 10_000
 const QUOTE_LIMIT = 128
 
 /** JSON-quotes a path so odd bytes are visible; very long paths are cut so messages stay readable. */
@@ -71,14 +80,21 @@ const invalid = (path: string, why: string): PayloadError =>
     message: `invalid file ${quotePath(path)} in provider response: ${why}`
   })
 
-/** The directories a path lives in, outermost first: `a/b/c` gives `a`, `a/b`. */
-export const ancestors = (path: string): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) out.push(path.slice(0, i))
-  return out
+/**
+ * Adds the directories of `path` not seen yet, parents first. It walks up from the deepest one and stops at the first
+ * known directory (whose ancestors are known too), so the cost is linear in the path, not in its depth times length.
+ */
+const addDirs = (path: string, dirs: Set<string>, fresh: Array<string>): void => {
+  fresh.length = 0
+  for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+    const dir = path.slice(0, i)
+    if (dirs.has(dir)) break
+    fresh.push(dir)
+  }
+  for (let j = fresh.length - 1; j >= 0; j--) dirs.add(fresh[j]!)
 }
 
-/** The rules of upstream §3.4 plus range-checked modes, duplicates and file/directory clashes. */
+/** Upstream's path rules plus range-checked modes, duplicates, file/directory clashes and a directory cap. */
 export const validatePayloadResult = (
   files: ReadonlyArray<ProviderFile>
 ): Result.Result<ValidatedPayload, PayloadError> => {
@@ -90,15 +106,20 @@ export const validatePayloadResult = (
     seen.add(file.path)
   }
   const topLevel = new Set<string>()
+  const dirs = new Set<string>()
+  const fresh: Array<string> = []
   for (const file of files) {
-    for (const dir of ancestors(file.path)) {
-      if (seen.has(dir)) {
-        return Result.fail(invalid(file.path, `${quotePath(dir)} is both a file and a directory`))
-      }
+    addDirs(file.path, dirs, fresh)
+    for (const dir of fresh) {
+      if (seen.has(dir)) return Result.fail(invalid(file.path, `${quotePath(dir)} is both a file and a directory`))
     }
-    topLevel.add(file.path.split("/", 1)[0]!)
+    if (dirs.size > MAX_DIRECTORIES) {
+      return Result.fail(invalid(file.path, `the files need more than ${MAX_DIRECTORIES} directories`))
+    }
+    const slash = file.path.indexOf("/")
+    topLevel.add(slash === -1 ? file.path : file.path.slice(0, slash))
   }
-  return Result.succeed({ files, topLevel: [...topLevel] } as unknown as ValidatedPayload)
+  return Result.succeed({ files, topLevel: [...topLevel], paths: seen, dirs: [...dirs] } as unknown as ValidatedPayload)
 }
 
 export const validatePayload = (

@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { ProviderFile, ValidatedPayload } from "./Payload.js"
-import { ancestors, quotePath, sameBytes } from "./Payload.js"
+import { quotePath, sameBytes } from "./Payload.js"
 import {
   currentDataDir,
   DATA_LINK,
@@ -63,12 +63,47 @@ const step = <A>(target: string, rel: string, what: string, run: () => Promise<A
 const fromReadError = (e: TargetReadError): WriteError =>
   new WriteError({ reason: "FileWriteError", target: e.target, path: e.path, message: e.message, cause: e.cause })
 
+/**
+ * Runs `run` over `items` with at most WRITE_CONCURRENCY in flight, as promise workers inside one effect: no fiber
+ * or effect per item, so 10,000 files cost 16 workers. The first failure stops the workers and names its item.
+ */
+const eachBounded = <A>(
+  target: string,
+  what: string,
+  items: ReadonlyArray<A>,
+  relOf: (item: A) => string,
+  run: (item: A) => Promise<void>
+): Effect.Effect<void, WriteError> =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      let next = 0
+      let failure: WriteError | undefined
+      const worker = async () => {
+        while (failure === undefined && !signal.aborted && next < items.length) {
+          const item = items[next++]!
+          try {
+            await run(item)
+          } catch (cause) {
+            failure ??= writeFailure(target, relOf(item), what, cause)
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, worker))
+      if (failure !== undefined) throw failure
+    },
+    catch: (cause) => (cause instanceof WriteError ? cause : writeFailure(target, ".", what, cause))
+  })
+
 /** Best-effort removal for cleanup paths; a leftover is healed by the next write. */
 const removeQuietly = (...paths: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.promise(() => Promise.all(paths.map((p) => fs.rm(p, { recursive: true, force: true }).catch(() => undefined))))
 
 /** Deletes what would break or confuse the layout: legacy non-links, foreign links, orphans, a bad `..data`. */
-const heal = Effect.fn("AtomicWriter.heal")(function*(target: string, current: string | undefined, topLevel: ReadonlySet<string>) {
+const heal = Effect.fn("AtomicWriter.heal")(function*(
+  target: string,
+  current: string | undefined,
+  topLevel: ReadonlySet<string>
+) {
   const entries = yield* step(target, ".", "list", () => fs.readdir(target, { withFileTypes: true }))
   const doomed: Array<string> = []
   for (const entry of entries) {
@@ -93,31 +128,48 @@ const heal = Effect.fn("AtomicWriter.heal")(function*(target: string, current: s
 
 interface Diff {
   readonly written: ReadonlyArray<string>
-  readonly chmodded: ReadonlyArray<string>
+  /** Same bytes, new mode: the payload's files, so their modes are at hand. */
+  readonly chmodded: ReadonlyArray<ProviderFile>
   readonly removed: ReadonlyArray<string>
 }
 
+const SAME = 0
+const WRITTEN = 1
+const CHMODDED = 2
 
 /** Compares the payload with the current data dir: bytes decide a rewrite, modes a chmod. */
-const diff = Effect.fn("AtomicWriter.diff")(function*(target: string, current: string | undefined, files: ReadonlyArray<ProviderFile>) {
-  if (current === undefined) return { written: files.map((f) => f.path), chmodded: [], removed: [] }
+const diff = Effect.fn("AtomicWriter.diff")(function*(
+  target: string,
+  current: string | undefined,
+  payload: ValidatedPayload
+) {
+  const files = payload.files
+  if (current === undefined) return { written: files.map((f) => f.path), chmodded: [], removed: [] } satisfies Diff
   const dir = path.join(target, current)
   const old = yield* listFiles(target, dir).pipe(Effect.mapError(fromReadError))
-  const kinds = yield* Effect.forEach(files, (file) => {
+  // One byte per file, by index: the lists below keep the payload's order whatever order the reads finish in.
+  const kinds = new Uint8Array(files.length)
+  const toRead: Array<number> = []
+  files.forEach((file, i) => {
     const prev = old.get(file.path)
-    if (prev === undefined || prev.size !== file.contents.byteLength) return Effect.succeed("written" as const)
-    return step(target, file.path, "read", () => fs.readFile(path.join(dir, file.path))).pipe(
-      Effect.map((bytes) =>
-        !sameBytes(file.contents, bytes) ? "written" as const : prev.mode !== file.mode ? "chmodded" as const : "same" as const
-      )
-    )
-  }, { concurrency: WRITE_CONCURRENCY })
-  const next = new Set(files.map((f) => f.path))
-  return {
-    written: files.filter((_, i) => kinds[i] === "written").map((f) => f.path),
-    chmodded: files.filter((_, i) => kinds[i] === "chmodded").map((f) => f.path),
-    removed: [...old.keys()].filter((p) => !next.has(p)).sort()
-  }
+    if (prev === undefined || prev.size !== file.contents.byteLength) kinds[i] = WRITTEN
+    else toRead.push(i)
+  })
+  yield* eachBounded(target, "read", toRead, (i) => files[i]!.path, async (i) => {
+    const file = files[i]!
+    const bytes = await fs.readFile(path.join(dir, file.path))
+    const sameMode = old.get(file.path)!.mode === file.mode
+    kinds[i] = !sameBytes(file.contents, bytes) ? WRITTEN : sameMode ? SAME : CHMODDED
+  })
+  const written: Array<string> = []
+  const chmodded: Array<ProviderFile> = []
+  files.forEach((file, i) => {
+    if (kinds[i] === WRITTEN) written.push(file.path)
+    else if (kinds[i] === CHMODDED) chmodded.push(file)
+  })
+  const removed: Array<string> = []
+  for (const p of old.keys()) if (!payload.paths.has(p)) removed.push(p)
+  return { written, chmodded, removed: removed.sort() } satisfies Diff
 })
 
 /** Creates `..<timestamp>.<random>` with mode 0755; the random suffix is retried on a name clash. */
@@ -141,44 +193,38 @@ const makeDataDir = Effect.fn("AtomicWriter.makeDataDir")(function*(target: stri
   }
 })
 
-/** Parent directories of every file, parents before children. */
-const parentDirs = (files: ReadonlyArray<ProviderFile>): ReadonlyArray<string> => {
-  const dirs = new Set(files.flatMap((file) => ancestors(file.path)))
-  return [...dirs].sort((a, b) => a.split("/").length - b.split("/").length)
-}
-
 /** Writes every file into a fresh data dir; modes are applied by chmod so the umask cannot interfere. */
-const writeTree = Effect.fn("AtomicWriter.writeTree")(function*(target: string, dataDir: string, files: ReadonlyArray<ProviderFile>) {
+const writeTree = Effect.fn("AtomicWriter.writeTree")(function*(
+  target: string,
+  dataDir: string,
+  payload: ValidatedPayload
+) {
   const root = path.join(target, dataDir)
-  for (const dir of parentDirs(files)) {
+  // Sequential: a directory must exist before its children (the payload lists parents first).
+  for (const dir of payload.dirs) {
     yield* step(target, dir, "create directory", async () => {
       await fs.mkdir(path.join(root, dir), { mode: DIR_MODE })
       await fs.chmod(path.join(root, dir), DIR_MODE)
     })
   }
-  yield* Effect.forEach(files, (file) =>
-    step(target, file.path, "write", async () => {
-      const abs = path.join(root, file.path)
-      await fs.writeFile(abs, file.contents, { mode: file.mode, flag: "wx" })
-      await fs.chmod(abs, file.mode)
-    }), { concurrency: WRITE_CONCURRENCY, discard: true })
+  yield* eachBounded(target, "write", payload.files, (file) => file.path, async (file) => {
+    const abs = path.join(root, file.path)
+    await fs.writeFile(abs, file.contents, { mode: file.mode, flag: "wx" })
+    await fs.chmod(abs, file.mode)
+  })
 })
 
 /** Creates the missing `<name> -> ..data/<name>` links; returns the names it created. */
-const linkVisible = Effect.fn("AtomicWriter.linkVisible")(function*(target: string, topLevel: ReadonlySet<string>) {
+const linkVisible = Effect.fn("AtomicWriter.linkVisible")(function*(target: string, topLevel: ReadonlyArray<string>) {
   const created: Array<string> = []
-  for (const name of topLevel) {
-    const made = yield* step(target, name, "link", async () => {
-      try {
-        await fs.symlink(visibleLinkTarget(name), path.join(target, name))
-        return true
-      } catch (cause) {
-        if (errnoCode(cause) === "EEXIST") return false // heal() left only our own link there
-        throw cause
-      }
-    })
-    if (made) created.push(name)
-  }
+  yield* eachBounded(target, "link", topLevel, (name) => name, async (name) => {
+    try {
+      await fs.symlink(visibleLinkTarget(name), path.join(target, name))
+      created.push(name)
+    } catch (cause) {
+      if (errnoCode(cause) !== "EEXIST") throw cause // EEXIST: heal() left only our own link there
+    }
+  }).pipe(Effect.onError(() => removeQuietly(...created.map((name) => path.join(target, name)))))
   return created
 })
 
@@ -192,11 +238,11 @@ const swap = (target: string, dataDir: string): Effect.Effect<void, WriteError> 
   })
 
 /** Stages a new data dir and publishes it; on failure the target keeps its previous version. */
-const publish = Effect.fn("AtomicWriter.publish")(function*(target: string, payload: ValidatedPayload, topLevel: ReadonlySet<string>) {
+const publish = Effect.fn("AtomicWriter.publish")(function*(target: string, payload: ValidatedPayload) {
   const dataDir = yield* makeDataDir(target)
   yield* Effect.gen(function*() {
-    yield* writeTree(target, dataDir, payload.files)
-    const created = yield* linkVisible(target, topLevel)
+    yield* writeTree(target, dataDir, payload)
+    const created = yield* linkVisible(target, payload.topLevel)
     yield* swap(target, dataDir).pipe(
       Effect.onError(() => removeQuietly(...created.map((name) => path.join(target, name))))
     )
@@ -221,10 +267,10 @@ export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: 
   const current = yield* currentDataDir(target).pipe(Effect.mapError(fromReadError))
   const topLevel: ReadonlySet<string> = new Set(payload.topLevel)
   const healed = yield* heal(target, current, topLevel)
-  const { written, chmodded, removed } = yield* diff(target, current, payload.files)
+  const { written, chmodded, removed } = yield* diff(target, current, payload)
   const swapped = current === undefined || written.length > 0 || removed.length > 0
   if (swapped) {
-    yield* publish(target, payload, topLevel)
+    yield* publish(target, payload)
     // Published: from here on a failure is a leftover for the next write to heal, not a failed write.
     if (current !== undefined) {
       yield* step(target, current, "remove", () => fs.rm(path.join(target, current), { recursive: true, force: true }))
@@ -232,14 +278,12 @@ export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: 
     }
     yield* unlinkStale(target, topLevel).pipe(Effect.catchTag("WriteError", (e) => Effect.logWarning(e.message)))
   } else {
-    const modes = new Map(payload.files.map((f) => [f.path, f.mode]))
-    for (const p of chmodded) {
-      yield* step(target, p, "chmod", () => fs.chmod(path.join(target, current, p), modes.get(p)!))
-    }
-    yield* linkVisible(target, topLevel)
+    yield* eachBounded(target, "chmod", chmodded, (file) => file.path, (file) =>
+      fs.chmod(path.join(target, current, file.path), file.mode))
+    yield* linkVisible(target, payload.topLevel)
     yield* unlinkStale(target, topLevel)
   }
   // A legacy entry replaced by our link changes what readers see even when the bytes are the same.
   const changed = written.length + chmodded.length + removed.length > 0 || healed.some((n) => !n.startsWith(".."))
-  return { changed, swapped, written, chmodded, removed, healed } satisfies WriteOutcome
+  return { changed, swapped, written, chmodded: chmodded.map((f) => f.path), removed, healed } satisfies WriteOutcome
 })

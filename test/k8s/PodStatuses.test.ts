@@ -85,6 +85,24 @@ describe("PodStatuses.layer (live, fake API server)", () => {
       })
     ))
 
+  it.live("collapses duplicate object ids, the last version of an id winning, and keeps the id sort", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const objects = [
+          { id: "secret/zeta", version: "1" },
+          { id: "secret/alpha", version: "1" },
+          { id: "secret/zeta", version: "2" },
+          { id: "secret/alpha", version: "3" },
+          { id: "key/mid", version: "7" }
+        ]
+        yield* upsert({ ...input, objects })
+        assert.deepStrictEqual((stored(server, "web-0-ns1-azure")!["status"] as { objects: unknown }).objects, [
+          { id: "key/mid", version: "7" },
+          { id: "secret/alpha", version: "3" },
+          { id: "secret/zeta", version: "2" }
+        ])
+      })))
+
   it.live("updates an existing one: keeps foreign labels and annotations, replaces owner, node label, status", () =>
     withServer((server) =>
       Effect.gen(function*() {

@@ -26,6 +26,7 @@ const request = encodeMountRequest({
 const options = (provider: TestProvider, overrides: Partial<ProviderClientOptions> = {}): ProviderClientOptions => ({
   providerDirs: [provider.dir],
   maxCallRecvMsgSize: 4 * 1024 * 1024,
+  maxProviderFiles: 10_000,
   providerTimeout: "5 seconds",
   healthCheck: false,
   healthCheckInterval: "2 minutes",

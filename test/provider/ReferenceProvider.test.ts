@@ -51,6 +51,7 @@ const withClient = <A, E>(dir: string, f: (client: ProviderClient["Service"]) =>
   }).pipe(Effect.provide(ProviderClient.layer({
     providerDirs: [dir],
     maxCallRecvMsgSize: 4 * 1024 * 1024,
+    maxProviderFiles: 10_000,
     providerTimeout: "5 seconds",
     healthCheck: false,
     healthCheckInterval: "2 minutes",

@@ -61,6 +61,7 @@ export const publisherWith = (
       ProviderClient.layer({
         providerDirs: [providerDir],
         maxCallRecvMsgSize: 4 * 1024 * 1024,
+        maxProviderFiles: 10_000,
         providerTimeout: Duration.millis(500),
         healthCheck: false,
         healthCheckInterval: Duration.minutes(2),

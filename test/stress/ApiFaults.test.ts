@@ -148,7 +148,7 @@ describe("an API server slower than the per-call deadline (Publisher on real Kub
           Mounter.layerInMemory, TargetLocks.layer, AtomicWriter.layerInMemory, SecretProviderClasses.layer, PodStatuses.layer,
           Events.layerInMemory, Metrics.layer,
           ProviderClient.layer({
-            providerDirs: [node.provider.dir], maxCallRecvMsgSize: 4 * 1024 * 1024, providerTimeout: Duration.seconds(5),
+            providerDirs: [node.provider.dir], maxCallRecvMsgSize: 4 * 1024 * 1024, maxProviderFiles: 10_000, providerTimeout: Duration.seconds(5),
             healthCheck: false, healthCheckInterval: Duration.minutes(2)
           })
         ).pipe(Layer.provide(KubeApi.layer({ kubeconfig: node.api.kubeconfigPath, timeout: Duration.millis(300) }))))

@@ -55,6 +55,18 @@ const rows: ReadonlyArray<Row> = [
   },
   { name: "gRPC error status", behaviour: failWith(Status.PERMISSION_DENIED, "vault said no"), reason: "ProviderError", message: /PERMISSION_DENIED: vault said no/ },
   { name: "error code in the response", behaviour: respond({ error: { code: "AccessDenied" }, objectVersion: v }), reason: "ProviderError", message: /provider error code AccessDenied/ },
+  {
+    name: "1 MiB error code with ANSI escapes and a newline",
+    behaviour: respond({ error: { code: `\x1b[31m\nX${"E".repeat(MiB)}` }, objectVersion: v }),
+    reason: "ProviderError",
+    message: /provider error code \\x1b\[31m\\nXE{117}…\(1048583 chars\)$/
+  },
+  {
+    name: "10,001 files, one more than the default --max-provider-files",
+    behaviour: withGood(...Array.from({ length: 10_000 }, (_, i) => ({ path: `f${i}`, contents: "x" }))),
+    reason: "InvalidProviderResponse",
+    message: /10001 files, more than the 10000 --max-provider-files allows/
+  },
   { name: "no object versions", behaviour: respond({ files: [{ path: "a", mode: 0o644, contents: new Uint8Array([1]) }] }), reason: "InvalidProviderResponse", message: /missing object versions/ }
 ]
 

@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { type ProviderFile, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
+import { MAX_DIRECTORIES, type ProviderFile, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
 import { hostile, path4096, providerFile as file, SECRET } from "./fixtures.js"
 
 describe("validatePayload", () => {
@@ -48,6 +48,26 @@ describe("validatePayload", () => {
     const result = validatePayloadResult([file("d/a"), file("x"), file("d/e/f"), file(".h")])
     assert.isTrue(Result.isSuccess(result))
     if (Result.isSuccess(result)) assert.deepStrictEqual([...result.success.topLevel].sort(), [".h", "d", "x"])
+  })
+
+  it("lists every directory once, parents before children, for writeTree", () => {
+    const result = validatePayloadResult([file("d/e/f"), file("d/a"), file("x/y/z/w"), file("d/e/g/h"), file("top")])
+    assert.isTrue(Result.isSuccess(result))
+    if (Result.isSuccess(result)) assert.deepStrictEqual(result.success.dirs, ["d", "d/e", "x", "x/y", "x/y/z", "d/e/g"])
+  })
+
+  it(`refuses a payload that needs more than ${MAX_DIRECTORIES} directories, naming the file that crossed the line`, () => {
+    // 999 directories per file (`b<i>` and 998 `a`s below it), shared by none: the 11th file crosses 10,000.
+    const deep = (i: number) => `${"a/".repeat(999)}f`.replace(/^a/, `b${i}`)
+    const result = validatePayloadResult(Array.from({ length: 16 }, (_, i) => file(deep(i))))
+    assert.isTrue(Result.isFailure(result))
+    if (Result.isFailure(result)) {
+      assert.include(result.failure.message, `more than ${MAX_DIRECTORIES} directories`)
+      assert.strictEqual(result.failure.path, deep(10))
+    }
+    const within = validatePayloadResult(Array.from({ length: 10 }, (_, i) => file(deep(i))))
+    assert.isTrue(Result.isSuccess(within))
+    if (Result.isSuccess(within)) assert.strictEqual(within.success.dirs.length, 9_990)
   })
 
   it("quotes odd bytes and cuts very long paths in messages", () => {
