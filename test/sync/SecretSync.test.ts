@@ -177,8 +177,9 @@ describe("SecretSync (live, fake API server, real files)", () => {
       const attacker = seedPod(w.server, "attacker")
       seedSpc(w.server, "spc1", [opaque])
       const own = targetPathFor(w.root, uidOf(attacker))
-      // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): right shape, but
-      // not a volume the driver mounted, so nothing is read from it.
+      // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): the right tail, but
+      // not the path of its volume under the kubelet root, so nothing is read from it (SyncConfinement.test.ts has
+      // the variants with links to the victim's tmpfs).
       const lookAlikeRoot = `${w.root}/emptydir`
       const lookAlike = targetPathFor(lookAlikeRoot, uidOf(attacker))
       yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.mkdir(lookAlike, { recursive: true })))
@@ -200,10 +201,11 @@ describe("SecretSync (live, fake API server, real files)", () => {
         assert.strictEqual(failure.reason, "InvalidRequest")
         assert.include(failure.message, `${ns}/attacker`)
         assert.deepStrictEqual(failure.pod.name, "attacker")
-        if (path === lookAlike) assert.include(failure.message, "is not a mounted secrets-store volume")
+        if (path === lookAlike) assert.include(failure.message, "targetPath is not the path of a secrets-store volume")
       }
+      // A resync reconciles the last path again: one more failure, and still nothing written.
       yield* sync.resync
-      yield* Effect.sleep("200 millis")
+      yield* eventually("the failure after a resync", () => w.failures.length > tampered.length)
       assert.deepStrictEqual(w.server.store.list(secretsResource), [])
       assert.deepStrictEqual(w.server.requestsMatching({ path: (p) => p.startsWith(secretsPath) }), [])
     })))

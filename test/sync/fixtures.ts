@@ -150,6 +150,7 @@ export const world = Effect.gen(function*() {
       SecretSync.layer({
         nodeId,
         driverName,
+        kubeletRootDir: root,
         onSynced: (info) => Effect.sync(() => void synced.push(info)),
         onFailure: (info) => Effect.sync(() => void failures.push(info)),
         ...options
