@@ -76,13 +76,16 @@ describe("SecretSync (live, fake API server, real files)", () => {
       const target = targetPathFor(w.root, uidOf(pod))
       yield* writeFiles(target, { username: "admin", "dir/password": "v1" })
       const status = seedStatus(w.server, pod, "spc1", target)
-      yield* w.start()
+      // A slow report (a busy metrics recorder): the Secret is written well before onSynced has run.
+      yield* w.start({ onSynced: (info) => Effect.sleep("100 millis").pipe(Effect.andThen(Effect.sync(() => w.synced.push(info)))) })
       const first = yield* eventually("v1", () => decoded(secretOf(w.server, "app-secret"), "pass") === "v1" && secretOf(w.server, "app-secret"))
       // apiVersion/kind/name/uid only: no controller flag on a synced Secret (#2051).
       assert.deepStrictEqual(first.metadata["ownerReferences"], [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-6d4f", uid: "rs-uid-1" }])
       yield* writeFiles(target, { username: "admin", "dir/password": "v2" })
       touchStatus(w.server, String(status.metadata["name"]))
       yield* eventually("v2", () => decoded(secretOf(w.server, "app-secret"), "pass") === "v2")
+      // The Secret changes before the reconcile reports it: wait for the report itself.
+      yield* eventually("the patch reported", () => w.synced.length >= 2)
       const patches = w.server.requestsMatching({ method: "PATCH", path: `${secretsPath}/app-secret` })
       assert.strictEqual(patches.length, 1)
       assert.strictEqual(patches[0]!.contentType, "application/merge-patch+json")
