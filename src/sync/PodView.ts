@@ -84,7 +84,8 @@ export const checkTargetPath = (
   )
   return matches
     ? Result.succeed(parsed)
-    : fail(`${spcps} targetPath is not the path of a secrets-store volume of pod ${podRef} under the kubelet root ${kubeletRootDir}`)
+    : fail(`${spcps} targetPath is not the path of a secrets-store volume of pod ${podRef}` +
+      ` under the kubelet root ${kubeletRootDir}`)
 }
 
 /**

@@ -141,7 +141,9 @@ const collect = async (abs: string, rel: string, out: Map<string, TargetFile>, d
     out.set(rel, await readRegular(abs, device))
   } else if (st.isDirectory()) {
     if (st.dev !== device) throw refusal("EXDEV", abs)
-    for (const name of (await fs.readdir(abs)).sort()) await collect(path.join(abs, name), `${rel}/${name}`, out, device)
+    for (const name of (await fs.readdir(abs)).sort()) {
+      await collect(path.join(abs, name), `${rel}/${name}`, out, device)
+    }
   }
 }
 

@@ -22,27 +22,36 @@ const pod = (over: Partial<Pod["metadata"]> = {}, volumes?: Pod["spec"]["volumes
 })
 
 const podOwner = { apiVersion: "v1", kind: "Pod", name: "web", uid }
+type Owners = SecretProviderClassPodStatus["metadata"]["ownerReferences"]
 const status = (
   targetPath: string,
   spc = "spc1",
-  over: { podName?: string; namespace?: string; owners?: SecretProviderClassPodStatus["metadata"]["ownerReferences"] } = {}
+  over: { podName?: string; namespace?: string; owners?: Owners } = {}
 ): SecretProviderClassPodStatus => ({
   apiVersion: "secrets-store.csi.x-k8s.io/v1",
   kind: "SecretProviderClassPodStatus",
-  metadata: { name: "web-ns1-spc1", namespace: over.namespace ?? "ns1", uid: "spcps-uid", ownerReferences: over.owners ?? [podOwner] },
+  metadata: {
+    name: "web-ns1-spc1",
+    namespace: over.namespace ?? "ns1",
+    uid: "spcps-uid",
+    ownerReferences: over.owners ?? [podOwner]
+  },
   status: { podName: over.podName ?? "web", secretProviderClassName: spc, mounted: true, targetPath, objects: [] }
 })
 
 const root = "/var/lib/kubelet"
-const check = (p: Pod, s: SecretProviderClassPodStatus, kubeletRoot = root) => checkTargetPath(p, s, driver, kubeletRoot)
+const check = (p: Pod, s: SecretProviderClassPodStatus, kubeletRoot = root) =>
+  checkTargetPath(p, s, driver, kubeletRoot)
 const ok = (p: Pod, s: SecretProviderClassPodStatus, kubeletRoot = root) => Result.isSuccess(check(p, s, kubeletRoot))
 const tail = `/pods/${uid}/volumes/kubernetes.io~csi/store/mount`
 
 describe("checkTargetPath (CVE-2020-8568)", () => {
   it("accepts exactly the pod's volume path under the configured kubelet root, and returns it parsed", () => {
     const result = check(pod(), status(`${root}${tail}`))
-    assert.deepStrictEqual(result, Result.succeed({ kubeletRoot: root, podUid: uid, volumeName: "store", path: `${root}${tail}` }))
-    assert.isTrue(ok(pod(), status(`/var/snap/microk8s/common/var/lib/kubelet${tail}`), "/var/snap/microk8s/common/var/lib/kubelet"))
+    const parsed = { kubeletRoot: root, podUid: uid, volumeName: "store", path: `${root}${tail}` }
+    assert.deepStrictEqual(result, Result.succeed(parsed))
+    const microk8s = "/var/snap/microk8s/common/var/lib/kubelet"
+    assert.isTrue(ok(pod(), status(`${microk8s}${tail}`), microk8s))
     assert.isTrue(ok(pod(), status(`/k${tail}`), "/k/"))
   })
 
@@ -60,7 +69,7 @@ describe("checkTargetPath (CVE-2020-8568)", () => {
     ["no kubelet root", tail],
     ["an empty path", ""],
     // The look-alike: the pod's own path rebuilt inside one of its writable volumes, under the real root.
-    ["a look-alike inside the pod's emptyDir", `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~empty-dir/scratch${tail}`],
+    ["a look-alike inside the pod's emptyDir", `${root}/pods/${uid}/volumes/kubernetes.io~empty-dir/scratch${tail}`],
     ["another kubelet root", `/var/snap/microk8s/common/var/lib/kubelet${tail}`],
     ["a look-alike in another tree", `/tmp/attacker/var/lib/kubelet${tail}`]
   ]
@@ -70,8 +79,10 @@ describe("checkTargetPath (CVE-2020-8568)", () => {
     ["another pod's name in status.podName", status(`${root}${tail}`, "spc1", { podName: "other" })],
     ["another namespace", status(`${root}${tail}`, "spc1", { namespace: "ns2" })],
     ["no owner reference", status(`${root}${tail}`, "spc1", { owners: [] })],
-    ["an owner reference to another pod's uid", status(`${root}${tail}`, "spc1", { owners: [{ ...podOwner, uid: "0000" }] })],
-    ["an owner that is not a Pod", status(`${root}${tail}`, "spc1", { owners: [{ ...podOwner, kind: "ReplicaSet", apiVersion: "apps/v1" }] })]
+    ["an owner reference to another uid", status(`${root}${tail}`, "spc1", { owners: [{ ...podOwner, uid: "0" }] })],
+    ["an owner that is not a Pod", status(`${root}${tail}`, "spc1", {
+      owners: [{ ...podOwner, kind: "ReplicaSet", apiVersion: "apps/v1" }]
+    })]
   ]
   for (const [name, s] of strangers) {
     it(`refuses a status naming ${name}`, () => {

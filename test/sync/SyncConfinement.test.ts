@@ -24,7 +24,11 @@ import {
   writeFiles
 } from "./fixtures.js"
 
-const opaque = { secretName: "app-secret", type: "Opaque", data: [{ objectName: "username", key: "user" }, { objectName: "dir/password", key: "pass" }] }
+const opaque = {
+  secretName: "app-secret",
+  type: "Opaque",
+  data: [{ objectName: "username", key: "user" }, { objectName: "dir/password", key: "pass" }]
+}
 const victimFiles = { username: "VICTIM-USER-7f3a", "dir/password": "VICTIM-PASS-9c1e" }
 
 interface Pods {
@@ -55,7 +59,8 @@ const assertNothingLeaked = (w: World) => {
     for (const key of Object.keys((s["data"] as object | undefined) ?? {})) assert.notInclude(decoded(s, key), "VICTIM")
   }
   assert.deepStrictEqual(secrets, [])
-  assert.deepStrictEqual(w.server.requestsMatching({ path: (p) => p.startsWith(`/api/v1/namespaces/${ns}/secrets`) }), [])
+  const secretsPath = `/api/v1/namespaces/${ns}/secrets`
+  assert.deepStrictEqual(w.server.requestsMatching({ path: (p) => p.startsWith(secretsPath) }), [])
 }
 
 /** Points the attacker's status at the path `plant` prepares and checks the sync fails twice without a leak. */
@@ -66,7 +71,8 @@ const attack = (plant: (w: World, pods: Pods) => Effect.Effect<string>, reason: 
     const targetPath = yield* plant(w, pods)
     seedStatus(w.server, attacker, "spc1", targetPath)
     const sync = yield* w.start()
-    yield* eventually("a failure or a Secret", () => w.failures.length > 0 || w.server.store.list(secretsResource).length > 0)
+    yield* eventually("a failure or a Secret", () =>
+      w.failures.length > 0 || w.server.store.list(secretsResource).length > 0)
     assertNothingLeaked(w)
     const failure = w.failures[0]!
     assert.strictEqual(failure.reason, reason)
@@ -117,7 +123,8 @@ describe("secret sync reads only the pod's own volume (live, real tmpfs)", () =>
         const target = canonical(w, pods)
         yield* mkdirs(nodePath.join(target, "dir"))
         yield* io(() => fs.symlink(nodePath.join(pods.victimTarget, "username"), nodePath.join(target, "username")))
-        yield* io(() => fs.symlink(nodePath.join(pods.victimData, "dir", "password"), nodePath.join(target, "dir", "password")))
+        const victimPassword = nodePath.join(pods.victimData, "dir", "password")
+        yield* io(() => fs.symlink(victimPassword, nodePath.join(target, "dir", "password")))
         return target
       }), "InvalidRequest", "is not a mounted secrets-store volume"))
 
@@ -151,7 +158,8 @@ describe("secret sync reads only the pod's own volume (live, real tmpfs)", () =>
         const target = canonical(w, pods)
         yield* writeFiles(target, { username: "attacker-user", "dir/other": "x" })
         const data = yield* io(() => fs.readlink(nodePath.join(target, "..data")))
-        yield* io(() => fs.symlink(nodePath.join(pods.victimData, "dir", "password"), nodePath.join(target, data, "dir", "password")))
+        const victimPassword = nodePath.join(pods.victimData, "dir", "password")
+        yield* io(() => fs.symlink(victimPassword, nodePath.join(target, data, "dir", "password")))
         return target
       }), "InvalidSecretProviderClass", "file matching objectName dir/password not found in the pod"))
 

@@ -114,7 +114,8 @@ export const mountsUnder = (dir: string) =>
 
 const umount = (args: ReadonlyArray<string>) =>
   new Promise<string | undefined>((resolve) =>
-    execFile("umount", args, (error, _stdout, stderr) => resolve(error === null ? undefined : stderr.trim() || error.message)))
+    execFile("umount", args, (error, _stdout, stderr) =>
+      resolve(error === null ? undefined : stderr.trim() || error.message)))
 
 /** How each mount under `dir` went away: "unmounted", "lazy" (still busy at the deadline) or why it could not. */
 export type UnmountReport = ReadonlyMap<string, string>
@@ -152,7 +153,9 @@ export const tempRoot = Effect.acquireRelease(
     const lazy = [...report].filter(([, how]) => how === "lazy").map(([mount]) => mount)
     const failed = [...report].filter(([, how]) => how !== "lazy" && how !== "unmounted")
     if (lazy.length > 0) console.warn(`teardown: busy mounts detached with umount -l: ${lazy.join(", ")}`)
-    if (failed.length > 0) throw new Error(`teardown: mounts left: ${failed.map(([m, how]) => `${m} (${how})`).join(", ")}`)
+    if (failed.length > 0) {
+      throw new Error(`teardown: mounts left: ${failed.map(([m, how]) => `${m} (${how})`).join(", ")}`)
+    }
     await fs.rm(dir, { recursive: true, force: true })
   })
 )

@@ -1,6 +1,6 @@
 // readTarget never leaves the target: only the writer's own links are followed, every file must be on the target's
 // filesystem, and an interrupted read finishes before its fiber is gone (so the tmpfs can be unmounted right after).
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -122,7 +122,9 @@ describe("readTarget and interruption", () => {
       // Detached lazily at the end only if the unmount under test failed (so the temp dir removal stays outside it).
       yield* Effect.acquireRelease(
         Effect.sync(() => execFileSync("mount", ["-t", "tmpfs", "-o", "size=96m", "tmpfs", target])),
-        () => Effect.sync(() => execFileSync("sh", ["-c", `mountpoint -q '${target}' && umount -l '${target}' || true`]))
+        () => Effect.sync(() => {
+          if (spawnSync("mountpoint", ["-q", target]).status === 0) execFileSync("umount", ["-l", target])
+        })
       )
       const chunk = Buffer.alloc(64 * 1024, 7)
       yield* io(async () => {
@@ -131,7 +133,9 @@ describe("readTarget and interruption", () => {
       const fiber = yield* readCaughtMidway(target)
       yield* Fiber.interrupt(fiber)
       // A read left running in the background would go on opening the files one after another for a while.
-      for (let look = 0; look < 20; look++) assert.isFalse(yield* io(() => holdsFileUnder(target)), "a file is still open")
+      for (let look = 0; look < 20; look++) {
+        assert.isFalse(yield* io(() => holdsFileUnder(target)), "a file is still open")
+      }
       // Not lazily, not retried: a file still open would make this fail with "target is busy".
       execFileSync("umount", [target], { stdio: "pipe" })
     })))
