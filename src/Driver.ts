@@ -34,6 +34,7 @@ const secretSyncLayer = (config: DriverConfigShape) =>
     return Layer.empty.pipe(Layer.provide(SecretSync.layer({
       nodeId: config.nodeId,
       driverName: config.driverName,
+      kubeletRootDir: config.kubeletRootDir,
       onSynced: ({ provider, seconds }) => metrics.secretSynced(provider, seconds),
       // Upstream's reason, so existing alerts keep matching; our typed reason leads the message.
       onFailure: ({ pod, reason, message }) =>

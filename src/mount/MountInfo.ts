@@ -124,6 +124,22 @@ export const tmpfsMountCheck = async (resolved: string) => {
   return { tmpfs, modifiedMillis: self.mtimeMs }
 }
 
-/** Whether `path` (symlinks resolved) is the root of a tmpfs mount; false for anything missing or unreadable. */
+/**
+ * The device number of the tmpfs mounted at exactly `path`, or undefined when `path` is not the root of a tmpfs
+ * mount, is missing or unreadable, or is itself a symlink: a link is never followed, so a directory a pod controls
+ * cannot make a link to another pod's volume pass for a mount point. (Elements above `path` are the caller's to
+ * confine.) The device lets a reader check later that what it read came from this very filesystem.
+ */
+export const tmpfsMountDevice = async (path: string): Promise<number | undefined> => {
+  try {
+    const own = await fs.lstat(path)
+    if (!own.isDirectory()) return undefined
+    return (await tmpfsMountCheck(path)).tmpfs ? own.dev : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `path` itself (not followed if a symlink) is the root of a tmpfs mount; false for anything unreadable. */
 export const isTmpfsMountPoint = (path: string): Promise<boolean> =>
-  fs.realpath(path).then(tmpfsMountCheck).then((check) => check.tmpfs, () => false)
+  tmpfsMountDevice(path).then((device) => device !== undefined)

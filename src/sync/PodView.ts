@@ -1,5 +1,5 @@
 // What secret sync needs of a Pod (upstream §7.1 steps 1 and 3): whether it still runs, which CSI volume of this
-// driver names the SPC, the CVE-2020-8568 target-path check, and the owners a synced Secret gets.
+// driver names the SPC, the CVE-2020-8568 target-path rule (which pod, which exact path), and a Secret's owners.
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -9,6 +9,7 @@ import {
   stripNulls,
   type SecretProviderClassPodStatus
 } from "../domain/SecretProviderClass.js"
+import { parseVolumeTarget, type VolumeTarget, volumeTargetPath } from "../domain/VolumeTarget.js"
 import { SecretSyncError } from "./SyncError.js"
 
 const CsiVolume = Schema.Struct({
@@ -46,34 +47,45 @@ export const spcVolumes = (pod: Pod, driverName: string, spcName: string): Reado
     .filter((v) => v.csi?.driver === driverName && v.csi.volumeAttributes?.["secretProviderClass"] === spcName)
     .map((v) => v.name)
 
-const cleanAbsolute = (p: string): boolean =>
-  p.startsWith("/") && !p.split("/").slice(1).some((e) => e === "" || e === "." || e === "..")
+/** Whether the status names this pod: its namespace, `status.podName`, and an owner reference to the pod's UID. */
+const namesPod = (pod: Pod, status: SecretProviderClassPodStatus): boolean =>
+  status.metadata.namespace === pod.metadata.namespace &&
+  status.status.podName === pod.metadata.name &&
+  (status.metadata.ownerReferences ?? []).some((o) =>
+    o.kind === "Pod" && o.apiVersion === "v1" && o.name === pod.metadata.name && o.uid === pod.metadata.uid
+  )
 
 /**
  * CVE-2020-8568: the SPCPS says which directory to read; anyone who can edit it could point it at another pod's
- * volume. It must be `<kubelet root>/pods/<this pod's uid>/volumes/kubernetes.io~csi/<a volume of this pod that
- * mounts this SPC with this driver>/mount`. Stricter than upstream's unanchored regexes: the whole path is clean.
+ * volume. The status must name this pod (namespace, name, owner reference with its UID) and its targetPath must be
+ * exactly `<kubelet root>/pods/<this pod's uid>/volumes/kubernetes.io~csi/<a volume of this pod that mounts this SPC
+ * with this driver>/mount`: stricter than upstream's unanchored regexes, so a look-alike of that path inside a
+ * directory the pod controls (an emptyDir) does not match. The filesystem half (no symlink below the root, a tmpfs
+ * mount point) is the reconciler's.
  */
 export const checkTargetPath = (
   pod: Pod,
   status: SecretProviderClassPodStatus,
-  driverName: string
-): Result.Result<void, SecretSyncError> => {
+  driverName: string,
+  kubeletRootDir: string
+): Result.Result<VolumeTarget, SecretSyncError> => {
   const podRef = `${pod.metadata.namespace}/${pod.metadata.name}`
   const spcps = `secretproviderclasspodstatus ${status.metadata.namespace}/${status.metadata.name}`
   const volumes = spcVolumes(pod, driverName, status.status.secretProviderClassName)
   const fail = (message: string) => Result.fail(new SecretSyncError({ reason: "InvalidRequest", message }))
+  if (!namesPod(pod, status)) return fail(`${spcps} does not belong to pod ${podRef} (name, namespace or owner uid)`)
   if (volumes.length === 0) {
     return fail(`pod ${podRef} has no ${driverName} volume for secretproviderclass ${status.status.secretProviderClassName} (${spcps})`)
   }
   const target = status.status.targetPath
-  const matches = cleanAbsolute(target) && volumes.some((vol) =>
-    target.endsWith(`/pods/${pod.metadata.uid}/volumes/kubernetes.io~csi/${vol}/mount`) &&
-    target.length > `/pods/${pod.metadata.uid}/volumes/kubernetes.io~csi/${vol}/mount`.length
+  const parsed = parseVolumeTarget(kubeletRootDir, target)
+  const matches = typeof parsed !== "string" && parsed.path === target && volumes.some((vol) =>
+    volumeTargetPath(parsed.kubeletRoot, pod.metadata.uid, vol) === target
   )
   return matches
-    ? Result.succeed(undefined)
-    : fail(`${spcps} targetPath does not match the uid and secrets-store volume of pod ${podRef}`)
+    ? Result.succeed(parsed)
+    : fail(`${spcps} targetPath is not the path of a secrets-store volume of pod ${podRef}` +
+      ` under the kubelet root ${kubeletRootDir}`)
 }
 
 /**

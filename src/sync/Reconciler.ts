@@ -1,6 +1,6 @@
 // One reconcile of secret sync (upstream §7.1 steps 1-7) for a SecretProviderClassPodStatus key: read the status,
-// its SPC (from the SPC watch cache) and pod (a fresh GET), check the target path, read the mounted files, create or patch each
-// Secret, and report every failure to the callbacks. Returns whether the key is done or must be retried.
+// its SPC (from the SPC watch cache) and pod (a fresh GET), check the target path, read the mounted files, create or
+// patch each Secret, and report every failure to the callbacks. Returns whether the key is done or must be retried.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -12,12 +12,14 @@ import {
   type SecretProviderClass,
   type SecretProviderClassPodStatus
 } from "../domain/SecretProviderClass.js"
+import type { VolumeTarget } from "../domain/VolumeTarget.js"
 import type { KubeApiShape } from "../k8s/KubeApi.js"
 import { isNotFound, KubernetesError } from "../k8s/KubernetesError.js"
 import { podStatusesPath } from "../k8s/PodStatuses.js"
 import type { SecretProviderClassesShape } from "../k8s/SecretProviderClasses.js"
-import { isTmpfsMountPoint } from "../mount/MountInfo.js"
-import { readTarget } from "../writer/TargetFiles.js"
+import { tmpfsMountDevice } from "../mount/MountInfo.js"
+import { checkConfinement } from "../mount/TargetConfinement.js"
+import { errnoCode, readTarget } from "../writer/TargetFiles.js"
 import { checkTargetPath, decodePod, isFinished, ownersFor, type Pod } from "./PodView.js"
 import { buildSecrets, type DesiredSecret } from "./SecretBuilder.js"
 import { type SecretOutcome, upsertSecret } from "./SyncedSecrets.js"
@@ -42,6 +44,8 @@ export interface ReconcilerDeps {
   readonly classes: SecretProviderClassesShape
   readonly nodeId: string
   readonly driverName: string
+  /** `--kubelet-root-dir`: the only tree a target path may lie in. */
+  readonly kubeletRootDir: string
   readonly onSynced: (info: SyncedInfo) => Effect.Effect<void>
   readonly onFailure: (info: SyncFailureInfo) => Effect.Effect<void>
 }
@@ -86,19 +90,28 @@ const upsertOne = (
     Effect.mapError(withHint)
   )
 
+const notOurVolume = (status: SecretProviderClassPodStatus, why: string) =>
+  new SecretSyncError({
+    reason: "InvalidRequest",
+    message: `secretproviderclasspodstatus ${status.metadata.namespace}/${status.metadata.name} targetPath ${why}`
+  })
+
 /**
- * Beyond upstream's path check (CVE-2020-8568): the files are read only from a tmpfs mount point, which only the
- * driver makes there, so a status pointing into some other directory with a look-alike path reads nothing.
+ * The filesystem half of the path rule, beyond upstream: no element below the kubelet root is a symlink, and the
+ * path itself (not followed) is a tmpfs mount point, which only the driver makes there. Its device is what the
+ * reader then insists every file comes from, so swapping an element for a link after this check reads nothing.
  */
-const requireVolumeMount = (status: SecretProviderClassPodStatus) =>
-  Effect.promise(() => isTmpfsMountPoint(status.status.targetPath)).pipe(
-    Effect.flatMap((mounted) =>
-      mounted ? Effect.void : Effect.fail(new SecretSyncError({
-        reason: "InvalidRequest",
-        message: `secretproviderclasspodstatus ${status.metadata.namespace}/${status.metadata.name} targetPath is not a mounted secrets-store volume`
-      }))
-    )
-  )
+const requireVolumeMount = (status: SecretProviderClassPodStatus, target: VolumeTarget) =>
+  Effect.gen(function*() {
+    const confinement = yield* Effect.tryPromise({
+      try: () => checkConfinement(target),
+      catch: (cause) => notOurVolume(status, `cannot be checked: ${errnoCode(cause) ?? "unexpected error"}`)
+    })
+    if (confinement._tag === "Refused") return yield* notOurVolume(status, `is refused: ${confinement.why}`)
+    const device = yield* Effect.promise(() => tmpfsMountDevice(target.path))
+    if (device === undefined) return yield* notOurVolume(status, "is not a mounted secrets-store volume")
+    return device
+  })
 
 /** Steps 2-7 for a running pod: the failures to report (none = synced). */
 const syncPod = (
@@ -109,9 +122,9 @@ const syncPod = (
   objects: ReadonlyArray<SecretObject>
 ) =>
   Effect.gen(function*() {
-    yield* Effect.fromResult(checkTargetPath(pod, status, deps.driverName))
-    yield* requireVolumeMount(status)
-    const files = yield* readTarget(status.status.targetPath)
+    const target = yield* Effect.fromResult(checkTargetPath(pod, status, deps.driverName, deps.kubeletRootDir))
+    const device = yield* requireVolumeMount(status, target)
+    const files = yield* readTarget(target.path, { device })
     const built = buildSecrets(spc.metadata, objects, files)
     const written = yield* Effect.forEach(built.secrets, (s) => Effect.result(upsertOne(deps, s, spc, pod, status)))
     return [...built.errors, ...written.filter(Result.isFailure).map((r) => r.failure)]

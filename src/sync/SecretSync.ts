@@ -19,6 +19,8 @@ export interface SecretSyncOptions {
   readonly nodeId: string
   /** `--drivername`: only this driver's CSI volumes count for the target-path check. */
   readonly driverName: string
+  /** `--kubelet-root-dir`: a status' targetPath is read only if it is this pod's volume path under this root. */
+  readonly kubeletRootDir: string
   /** Every status of the node is reconciled again this often (upstream: 5 minutes). */
   readonly resyncInterval?: Duration.Input
   /** Concurrent reconciles of different statuses (default 4). */
@@ -53,6 +55,7 @@ const make = Effect.fnUntraced(function*(options: SecretSyncOptions) {
     classes: yield* SecretProviderClasses,
     nodeId: options.nodeId,
     driverName: options.driverName,
+    kubeletRootDir: options.kubeletRootDir,
     onSynced: options.onSynced ?? (() => Effect.void),
     onFailure: options.onFailure ?? (() => Effect.void)
   })

@@ -114,49 +114,92 @@ export interface TargetFile {
   readonly mode: number
 }
 
-/** Reads a file, or a directory tree, following symlinks at the root only; nested symlinks to files count. */
-const collect = async (abs: string, rel: string, out: Map<string, TargetFile>, root: boolean): Promise<void> => {
-  const st = root ? await fs.stat(abs) : await fs.lstat(abs)
-  if (st.isFile()) {
-    out.set(rel, { contents: new Uint8Array(await fs.readFile(abs)), mode: st.mode & 0o7777 })
-  } else if (st.isDirectory()) {
-    for (const name of (await fs.readdir(abs)).sort()) {
-      await collect(path.join(abs, name), `${rel}/${name}`, out, false)
-    }
-  } else if (st.isSymbolicLink()) {
-    const target = await fs.stat(abs)
-    if (target.isFile()) out.set(rel, { contents: new Uint8Array(await fs.readFile(abs)), mode: target.mode & 0o7777 })
+/** What a read refuses, as an errno-style error so its message names the element (never its contents). */
+const refusal = (code: "ELOOP" | "EXDEV", at: string): Error =>
+  Object.assign(new Error(`${code}: ${at}`), { code, path: at })
+
+/**
+ * One regular file, opened without following a final symlink, and only if it lives on `device`: whatever an
+ * element on the way resolves to, no byte of another filesystem (another pod's volume) is read.
+ */
+const readRegular = async (abs: string, device: number): Promise<TargetFile> => {
+  const handle = await fs.open(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+  try {
+    const st = await handle.stat()
+    if (!st.isFile()) throw refusal("ELOOP", abs)
+    if (st.dev !== device) throw refusal("EXDEV", abs)
+    return { contents: new Uint8Array(await handle.readFile()), mode: st.mode & 0o7777 }
+  } finally {
+    await handle.close()
   }
 }
 
-const readOnce = async (target: string): Promise<ReadonlyMap<string, TargetFile>> => {
-  const out = new Map<string, TargetFile>()
-  let dataDir: string | undefined
-  try {
-    const link = await fs.readlink(path.join(target, DATA_LINK))
-    dataDir = isDataDirName(link) ? link : undefined
-  } catch (cause) {
-    if (!["ENOENT", "EINVAL"].includes(errnoCode(cause) ?? "")) throw cause
+/** A regular file or a directory tree; symlinks and special files are skipped, never followed. */
+const collect = async (abs: string, rel: string, out: Map<string, TargetFile>, device: number): Promise<void> => {
+  const st = await fs.lstat(abs)
+  if (st.isFile()) {
+    out.set(rel, await readRegular(abs, device))
+  } else if (st.isDirectory()) {
+    if (st.dev !== device) throw refusal("EXDEV", abs)
+    for (const name of (await fs.readdir(abs)).sort()) {
+      await collect(path.join(abs, name), `${rel}/${name}`, out, device)
+    }
   }
+}
+
+/** `..data`'s data directory when it is one of ours: a timestamped name that is a real directory, not a link. */
+const dataDirOf = async (target: string): Promise<string | undefined> => {
+  let link: string
+  try {
+    link = await fs.readlink(path.join(target, DATA_LINK))
+  } catch (cause) {
+    if (["ENOENT", "EINVAL"].includes(errnoCode(cause) ?? "")) return undefined
+    throw cause
+  }
+  if (!isDataDirName(link)) return undefined
+  const st = await fs.lstat(path.join(target, link)).catch(() => undefined)
+  return st?.isDirectory() === true ? link : undefined
+}
+
+/**
+ * The only links followed are the writer's own: `..data` to a data directory in the target, and `<name>` to
+ * `..data/<name>`. Any other link (planted, or left by something else) is skipped, so a reader never leaves the
+ * target; every file read must be on the target's filesystem (`device`, by default the target's own).
+ */
+const readOnce = async (target: string, expected: number | undefined): Promise<ReadonlyMap<string, TargetFile>> => {
+  const root = await fs.lstat(target)
+  if (root.isSymbolicLink()) throw refusal("ELOOP", target)
+  const device = expected ?? root.dev
+  if (root.dev !== device) throw refusal("EXDEV", target)
+  const out = new Map<string, TargetFile>()
+  const dataDir = await dataDirOf(target)
   const entries = await fs.readdir(target, { withFileTypes: true })
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (entry.name.startsWith("..")) continue
-    let abs = path.join(target, entry.name)
+    const abs = path.join(target, entry.name)
+    if (!entry.isSymbolicLink()) await collect(abs, entry.name, out, device)
     // Our own links are read through the data dir resolved above: one consistent version.
-    if (dataDir !== undefined && entry.isSymbolicLink() &&
-      (await fs.readlink(abs)) === visibleLinkTarget(entry.name)) {
-      abs = path.join(target, dataDir, entry.name)
+    else if (dataDir !== undefined && (await fs.readlink(abs)) === visibleLinkTarget(entry.name)) {
+      await collect(path.join(target, dataDir, entry.name), entry.name, out, device)
     }
-    await collect(abs, entry.name, out, true)
   }
   return out
 }
 
+export interface ReadTargetOptions {
+  /** The filesystem every file must come from (st_dev), e.g. the tmpfs a mount check just found at the target. */
+  readonly device?: number
+}
+
 /**
- * The visible files of a target (path relative to the target -> bytes and mode), skipping names that
- * start with `..`. A rewrite may delete the resolved data dir mid-read: then the read is retried.
+ * The visible files of a target (path relative to the target -> bytes and mode), skipping names that start with
+ * `..`. A rewrite may delete the resolved data dir mid-read: then the read is retried. A read in progress is not
+ * interruptible, so once its fiber is gone no file of the target is still open (an unmount right after succeeds).
  */
-export const readTarget = (target: string): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError> =>
-  attempt(target, ".", () => readOnce(target)).pipe(
+export const readTarget = (
+  target: string,
+  options: ReadTargetOptions = {}
+): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError> =>
+  Effect.uninterruptible(attempt(target, ".", () => readOnce(target, options.device))).pipe(
     Effect.retry({ times: 3, while: (e) => errnoCode(e.cause) === "ENOENT" })
   )

@@ -72,7 +72,8 @@ beforeAll(async () => {
   await waitForFile(path.join(dir, "providers", "reference.sock"))
   driver = startProgram("main.js", [
     `--endpoint=unix://${dir}/csi.sock`, "--nodeid=node-a", "--metrics-addr=127.0.0.1:0", `--kubeconfig=${api.kubeconfigPath}`,
-    `--provider-volume=${dir}/providers`, "--enable-secret-rotation", "--rotation-poll-interval=1s", "-v=10"
+    `--provider-volume=${dir}/providers`, `--kubelet-root-dir=${kubeletRoot()}`, "--enable-secret-rotation",
+    "--rotation-poll-interval=1s", "-v=10"
   ])
   csi = connectCsi(`${dir}/csi.sock`)
   await eventually(() => csi.identity.probe({}), 15_000)

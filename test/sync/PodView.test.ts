@@ -21,19 +21,39 @@ const pod = (over: Partial<Pod["metadata"]> = {}, volumes?: Pod["spec"]["volumes
   status: phase === undefined ? {} : { phase }
 })
 
-const status = (targetPath: string, spc = "spc1"): SecretProviderClassPodStatus => ({
+const podOwner = { apiVersion: "v1", kind: "Pod", name: "web", uid }
+type Owners = SecretProviderClassPodStatus["metadata"]["ownerReferences"]
+const status = (
+  targetPath: string,
+  spc = "spc1",
+  over: { podName?: string; namespace?: string; owners?: Owners } = {}
+): SecretProviderClassPodStatus => ({
   apiVersion: "secrets-store.csi.x-k8s.io/v1",
   kind: "SecretProviderClassPodStatus",
-  metadata: { name: "web-ns1-spc1", namespace: "ns1", uid: "spcps-uid" },
-  status: { podName: "web", secretProviderClassName: spc, mounted: true, targetPath, objects: [] }
+  metadata: {
+    name: "web-ns1-spc1",
+    namespace: over.namespace ?? "ns1",
+    uid: "spcps-uid",
+    ownerReferences: over.owners ?? [podOwner]
+  },
+  status: { podName: over.podName ?? "web", secretProviderClassName: spc, mounted: true, targetPath, objects: [] }
 })
 
-const ok = (p: Pod, s: SecretProviderClassPodStatus) => Result.isSuccess(checkTargetPath(p, s, driver))
+const root = "/var/lib/kubelet"
+const check = (p: Pod, s: SecretProviderClassPodStatus, kubeletRoot = root) =>
+  checkTargetPath(p, s, driver, kubeletRoot)
+const ok = (p: Pod, s: SecretProviderClassPodStatus, kubeletRoot = root) => Result.isSuccess(check(p, s, kubeletRoot))
 const tail = `/pods/${uid}/volumes/kubernetes.io~csi/store/mount`
 
 describe("checkTargetPath (CVE-2020-8568)", () => {
-  const accepted = [`/var/lib/kubelet${tail}`, `/var/snap/microk8s/common/var/lib/kubelet${tail}`, `/k${tail}`]
-  for (const path of accepted) it(`accepts ${path}`, () => assert.isTrue(ok(pod(), status(path))))
+  it("accepts exactly the pod's volume path under the configured kubelet root, and returns it parsed", () => {
+    const result = check(pod(), status(`${root}${tail}`))
+    const parsed = { kubeletRoot: root, podUid: uid, volumeName: "store", path: `${root}${tail}` }
+    assert.deepStrictEqual(result, Result.succeed(parsed))
+    const microk8s = "/var/snap/microk8s/common/var/lib/kubelet"
+    assert.isTrue(ok(pod(), status(`${microk8s}${tail}`), microk8s))
+    assert.isTrue(ok(pod(), status(`/k${tail}`), "/k/"))
+  })
 
   const refused: ReadonlyArray<readonly [string, string]> = [
     ["another pod's uid", `/var/lib/kubelet/pods/0000/volumes/kubernetes.io~csi/store/mount`],
@@ -44,14 +64,39 @@ describe("checkTargetPath (CVE-2020-8568)", () => {
     [".. escaping into another pod", `/var/lib/kubelet/pods/x/../..${tail}`],
     ["a . element", `/var/lib/kubelet/./pods/${uid}/volumes/kubernetes.io~csi/store/mount`],
     ["a double slash", `/var/lib/kubelet/${tail}`],
+    ["a trailing slash", `/var/lib/kubelet${tail}/`],
     ["a relative path", `var/lib/kubelet${tail}`],
     ["no kubelet root", tail],
-    ["an empty path", ""]
+    ["an empty path", ""],
+    // The look-alike: the pod's own path rebuilt inside one of its writable volumes, under the real root.
+    ["a look-alike inside the pod's emptyDir", `${root}/pods/${uid}/volumes/kubernetes.io~empty-dir/scratch${tail}`],
+    ["another kubelet root", `/var/snap/microk8s/common/var/lib/kubelet${tail}`],
+    ["a look-alike in another tree", `/tmp/attacker/var/lib/kubelet${tail}`]
   ]
   for (const [name, path] of refused) it(`refuses ${name}`, () => assert.isFalse(ok(pod(), status(path))))
 
+  const strangers: ReadonlyArray<readonly [string, SecretProviderClassPodStatus]> = [
+    ["another pod's name in status.podName", status(`${root}${tail}`, "spc1", { podName: "other" })],
+    ["another namespace", status(`${root}${tail}`, "spc1", { namespace: "ns2" })],
+    ["no owner reference", status(`${root}${tail}`, "spc1", { owners: [] })],
+    ["an owner reference to another uid", status(`${root}${tail}`, "spc1", { owners: [{ ...podOwner, uid: "0" }] })],
+    ["an owner that is not a Pod", status(`${root}${tail}`, "spc1", {
+      owners: [{ ...podOwner, kind: "ReplicaSet", apiVersion: "apps/v1" }]
+    })]
+  ]
+  for (const [name, s] of strangers) {
+    it(`refuses a status naming ${name}`, () => {
+      const result = check(pod(), s)
+      assert.isTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) {
+        assert.strictEqual(result.failure.reason, "InvalidRequest")
+        assert.include(result.failure.message, "does not belong to pod ns1/web")
+      }
+    })
+  }
+
   it("refuses when the pod has no volume of this driver for the SPC, naming pod and SPC", () => {
-    const result = checkTargetPath(pod(), status(`/var/lib/kubelet${tail}`, "spc2"), driver)
+    const result = check(pod(), status(`/var/lib/kubelet${tail}`, "spc2"))
     assert.isTrue(Result.isFailure(result))
     if (Result.isFailure(result)) {
       assert.strictEqual(result.failure.reason, "InvalidRequest")

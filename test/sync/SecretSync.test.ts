@@ -76,13 +76,16 @@ describe("SecretSync (live, fake API server, real files)", () => {
       const target = targetPathFor(w.root, uidOf(pod))
       yield* writeFiles(target, { username: "admin", "dir/password": "v1" })
       const status = seedStatus(w.server, pod, "spc1", target)
-      yield* w.start()
+      // A slow report (a busy metrics recorder): the Secret is written well before onSynced has run.
+      yield* w.start({ onSynced: (info) => Effect.sleep("100 millis").pipe(Effect.andThen(Effect.sync(() => w.synced.push(info)))) })
       const first = yield* eventually("v1", () => decoded(secretOf(w.server, "app-secret"), "pass") === "v1" && secretOf(w.server, "app-secret"))
       // apiVersion/kind/name/uid only: no controller flag on a synced Secret (#2051).
       assert.deepStrictEqual(first.metadata["ownerReferences"], [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-6d4f", uid: "rs-uid-1" }])
       yield* writeFiles(target, { username: "admin", "dir/password": "v2" })
       touchStatus(w.server, String(status.metadata["name"]))
       yield* eventually("v2", () => decoded(secretOf(w.server, "app-secret"), "pass") === "v2")
+      // The Secret changes before the reconcile reports it: wait for the report itself.
+      yield* eventually("the patch reported", () => w.synced.length >= 2)
       const patches = w.server.requestsMatching({ method: "PATCH", path: `${secretsPath}/app-secret` })
       assert.strictEqual(patches.length, 1)
       assert.strictEqual(patches[0]!.contentType, "application/merge-patch+json")
@@ -177,8 +180,9 @@ describe("SecretSync (live, fake API server, real files)", () => {
       const attacker = seedPod(w.server, "attacker")
       seedSpc(w.server, "spc1", [opaque])
       const own = targetPathFor(w.root, uidOf(attacker))
-      // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): right shape, but
-      // not a volume the driver mounted, so nothing is read from it.
+      // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): the right tail, but
+      // not the path of its volume under the kubelet root, so nothing is read from it (SyncConfinement.test.ts has
+      // the variants with links to the victim's tmpfs).
       const lookAlikeRoot = `${w.root}/emptydir`
       const lookAlike = targetPathFor(lookAlikeRoot, uidOf(attacker))
       yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.mkdir(lookAlike, { recursive: true })))
@@ -200,10 +204,11 @@ describe("SecretSync (live, fake API server, real files)", () => {
         assert.strictEqual(failure.reason, "InvalidRequest")
         assert.include(failure.message, `${ns}/attacker`)
         assert.deepStrictEqual(failure.pod.name, "attacker")
-        if (path === lookAlike) assert.include(failure.message, "is not a mounted secrets-store volume")
+        if (path === lookAlike) assert.include(failure.message, "targetPath is not the path of a secrets-store volume")
       }
+      // A resync reconciles the last path again: one more failure, and still nothing written.
       yield* sync.resync
-      yield* Effect.sleep("200 millis")
+      yield* eventually("the failure after a resync", () => w.failures.length > tampered.length)
       assert.deepStrictEqual(w.server.store.list(secretsResource), [])
       assert.deepStrictEqual(w.server.requestsMatching({ path: (p) => p.startsWith(secretsPath) }), [])
     })))

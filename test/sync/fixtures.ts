@@ -2,13 +2,15 @@
 // the real AtomicWriter, seeded Pods/SPCs/SPCPS, and the SecretSync layer started on the real KubeApi client.
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as nodePath from "node:path"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import { group, nodeNameLabel } from "../../src/domain/SecretProviderClass.js"
 import { KubeApi } from "../../src/k8s/KubeApi.js"
 import {
@@ -104,16 +106,56 @@ export const writeFiles = (target: string, files: Record<string, string>) =>
   }).pipe(Effect.provide(AtomicWriter.layer), Effect.orDie)
 
 /** Mount points under `dir`, deepest first (octal escapes of /proc/self/mountinfo decoded). */
-const mountsUnder = (dir: string) =>
+export const mountsUnder = (dir: string) =>
   readFileSync("/proc/self/mountinfo", "utf8").split("\n")
     .map((line) => line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
     .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length)
 
+const umount = (args: ReadonlyArray<string>) =>
+  new Promise<string | undefined>((resolve) =>
+    execFile("umount", args, (error, _stdout, stderr) =>
+      resolve(error === null ? undefined : stderr.trim() || error.message)))
+
+/** How each mount under `dir` went away: "unmounted", "lazy" (still busy at the deadline) or why it could not. */
+export type UnmountReport = ReadonlyMap<string, string>
+
+/**
+ * Unmounts every mount under `dir`, each one even when another fails: a busy mount (a reader still has a file
+ * open) is retried until `busyMillis` have passed, then detached lazily (`umount -l`) as the last resort.
+ */
+export const unmountAll = async (dir: string, busyMillis = 15_000): Promise<UnmountReport> => {
+  const report = new Map<string, string>()
+  for (const mount of mountsUnder(dir)) {
+    const deadline = Date.now() + busyMillis
+    let error = await umount([mount])
+    while (error !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      error = await umount([mount])
+    }
+    if (error === undefined) report.set(mount, "unmounted")
+    else {
+      const lazy = await umount(["-l", mount])
+      report.set(mount, lazy === undefined ? "lazy" : `not unmounted: ${error}; umount -l: ${lazy}`)
+    }
+  }
+  return report
+}
+
+/**
+ * A temp kubelet root, removed with every mount under it. A mount that needed `umount -l` is reported on stderr; one
+ * that could not be unmounted at all fails the test (its files are left in place, not deleted through the mount).
+ */
 export const tempRoot = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "secret-sync-"))),
   (dir) => Effect.promise(async () => {
-    for (const mount of mountsUnder(dir)) execFileSync("umount", [mount])
+    const report = await unmountAll(dir)
+    const lazy = [...report].filter(([, how]) => how === "lazy").map(([mount]) => mount)
+    const failed = [...report].filter(([, how]) => how !== "lazy" && how !== "unmounted")
+    if (lazy.length > 0) console.warn(`teardown: busy mounts detached with umount -l: ${lazy.join(", ")}`)
+    if (failed.length > 0) {
+      throw new Error(`teardown: mounts left: ${failed.map(([m, how]) => `${m} (${how})`).join(", ")}`)
+    }
     await fs.rm(dir, { recursive: true, force: true })
   })
 )
@@ -144,12 +186,14 @@ export const world = Effect.gen(function*() {
   const root = yield* tempRoot
   const synced: Array<SyncedInfo> = []
   const failures: Array<SyncFailureInfo> = []
-  const scope = yield* Effect.scope
+  // Acquired after the root, so released before it: the controllers stop (and finish any read) before the unmounts.
+  const scope = yield* Effect.acquireRelease(Scope.make(), (controllers) => Scope.close(controllers, Exit.void))
   const start = (options: Partial<SecretSyncOptions> = {}) =>
     Layer.buildWithScope(
       SecretSync.layer({
         nodeId,
         driverName,
+        kubeletRootDir: root,
         onSynced: (info) => Effect.sync(() => void synced.push(info)),
         onFailure: (info) => Effect.sync(() => void failures.push(info)),
         ...options
