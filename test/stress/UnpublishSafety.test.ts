@@ -5,9 +5,10 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { eventually } from "../support/ChildProcess.js"
 import { outcomeOf } from "../support/CsiOutcome.js"
 import { kubeletPublish, mountsUnder, startStressNode, targetFor, type StressNode } from "../support/StressHarness.js"
-import { respondFiles } from "../support/TestProvider.js"
+import { hang, respondFiles } from "../support/TestProvider.js"
 
 // manifests/base/daemonset.yaml's NODE_OPTIONS when the heap-limit crash was found.
 const DAEMONSET_NODE_OPTIONS = "--max-old-space-size=96 --max-semi-space-size=1 --jitless"
@@ -62,5 +63,22 @@ describe("rotation off, the deployment's heap limit", () => {
     expect(fs.existsSync(target)).toBe(false)
     expect(node.driver().child.exitCode).toBeNull()
     await node.csi().identity.probe({})
+  }, 120_000)
+
+  it("kill -9 after a first publish's mount (provider still answering): after the restart the publish writes the files", async () => {
+    const target = targetFor(node.kubelet, "killed-first-publish")
+    node.provider.onMount(hang)
+    const pending = outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "killed-first-publish")))
+    await eventually(() => expect(isMountPoint(target)).toBe(true), 30_000)
+    await node.stopDriver("SIGKILL")
+    await pending
+    // What the kill left: this driver's tmpfs, empty.
+    expect(isMountPoint(target)).toBe(true)
+    expect(fs.readdirSync(target)).toEqual([])
+    await node.startDriver()
+    node.provider.onMount(respondFiles([{ path: "a", contents: "alpha" }]))
+    expect(await outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "killed-first-publish")))).toEqual({ ok: true })
+    expect(fs.readFileSync(path.join(target, "a"), "utf8")).toBe("alpha")
+    expect(mountsUnder(target)).toHaveLength(1)
   }, 120_000)
 })
