@@ -49,7 +49,10 @@ const mountOnce = (mount: ResolvedMount, showValues: boolean, endpoint: Option.O
         Effect.provideService(References.MinimumLogLevel, "Error"),
         // Poll interval 0: mounting again over a mounted target re-fetches, like a rotation.
         Effect.provide(localDriverLayer({
-          kubeletRoot: mount.kubeletRoot, classes: [mount.spc], providerDirs: mount.providerDirs, rotationPollInterval: Duration.zero
+          kubeletRoot: mount.kubeletRoot,
+          classes: [mount.spc],
+          providerDirs: mount.providerDirs,
+          rotationPollInterval: Duration.zero
         }))
       )
   })
@@ -73,7 +76,8 @@ export const unmountCommand = Command.make("unmount", {
       yield* Console.log(`unmounted ${targetPath}`)
     }).pipe(Effect.provide(Option.match(flags.endpoint, {
       onSome: csiPublisherLayer,
-      onNone: () => localDriverLayer({ kubeletRoot, classes: [], providerDirs: [], rotationPollInterval: Duration.zero })
+      onNone: () =>
+        localDriverLayer({ kubeletRoot, classes: [], providerDirs: [], rotationPollInterval: Duration.zero })
     })))
   })).pipe(
   Command.withDescription("Unpublish a volume as kubelet would: unmount the tmpfs and remove the directory")

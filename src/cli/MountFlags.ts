@@ -10,12 +10,14 @@ import type { PublishRequest } from "../csi/NodeRequests.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { readClassFile } from "../standalone/ClassFiles.js"
 import { usageError } from "./ExitCode.js"
-import { generatePodUid, kubeletPublishRequest, kubeletRootOf, type PodIdentity, volumePathShape } from "./KubeletRequest.js"
+import {
+  generatePodUid, kubeletPublishRequest, kubeletRootOf, type PodIdentity, volumePathShape
+} from "./KubeletRequest.js"
 
 export const mountFlags = {
   classFile: Flag.String("class").pipe(Flag.withDescription("the SecretProviderClass file (YAML or JSON)")),
   target: Flag.String("target").pipe(
-    Flag.withDescription("kubelet's target path to mount at: <root>/pods/<pod>/volumes/kubernetes.io~csi/<volume>/mount")
+    Flag.withDescription(`kubelet's target path to mount at: ${volumePathShape}`)
   ),
   providerDir: Flag.String("provider-dir").pipe(
     Flag.optional,

@@ -68,7 +68,10 @@ export const watchCommand = Command.make("watch", {
     const mount = yield* resolveMount(flags)
     yield* watchLoop(mount, interval).pipe(
       Effect.provide(localDriverLayer({
-        kubeletRoot: mount.kubeletRoot, classes: [mount.spc], providerDirs: mount.providerDirs, rotationPollInterval: interval
+        kubeletRoot: mount.kubeletRoot,
+        classes: [mount.spc],
+        providerDirs: mount.providerDirs,
+        rotationPollInterval: interval
       }))
     )
   })).pipe(

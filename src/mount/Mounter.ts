@@ -1,6 +1,6 @@
 // Mounter: the per-pod tmpfs at a CSI target path: mount-point detection (stat/statfs, /proc/self/mountinfo),
 // mounting (MountCalls.ts), the scoped mount that a failed first publish rolls back, and the unpublish cleanup
-// (upstream §2.8, §6.4, §6.5).
+// (upstream §2.8, §6.4, §6.5): unmount first, only a tmpfs, then rmdir; nothing is deleted recursively.
 import type { Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -44,7 +44,10 @@ export interface MounterShape {
   readonly ensureDir: (path: string) => Effect.Effect<void, MountError>
   readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
   /** mountTmpfs whose mount is undone (lazily if it is busy) if the scope closes with a failure or an interruption. */
-  readonly mountTmpfsScoped: (path: string, options?: ScopedMountOptions) => Effect.Effect<ScopedMount, MountError, Scope.Scope>
+  readonly mountTmpfsScoped: (
+    path: string,
+    options?: ScopedMountOptions
+  ) => Effect.Effect<ScopedMount, MountError, Scope.Scope>
   readonly unmount: (path: string) => Effect.Effect<void, MountError>
   /**
    * Unpublish: unmount every tmpfs stacked at the target (their contents vanish with them), then rmdir the
@@ -125,16 +128,19 @@ export const ensureDir = Effect.fn("Mounter.ensureDir")(function*(path: string) 
  * open file is inside, EBUSY) a lazy one, which takes the mount off the target at once. The note says what happened
  * when the plain unmount did not do it.
  */
-const rollback = (
-  primitives: Pick<MounterShape, "unmount"> & { readonly unmountLazy: (path: string) => Effect.Effect<void, MountError> },
-  path: string
-): Effect.Effect<string | undefined> =>
+type RollbackPrimitives = Pick<MounterShape, "unmount"> & {
+  readonly unmountLazy: (path: string) => Effect.Effect<void, MountError>
+}
+
+const rollback = (primitives: RollbackPrimitives, path: string): Effect.Effect<string | undefined> =>
   primitives.unmount(path).pipe(
     Effect.as(undefined),
     Effect.catch((busy) =>
       primitives.unmountLazy(path).pipe(
         Effect.as(`rolling back the tmpfs at ${path}: ${busy.message}; detached it lazily (umount -l)`),
-        Effect.catch((error) => Effect.succeed(`rolling back the tmpfs at ${path} failed, it is still mounted: ${error.message}`))
+        Effect.catch((error) =>
+          Effect.succeed(`rolling back the tmpfs at ${path} failed, it is still mounted: ${error.message}`)
+        )
       )
     ),
     Effect.tap((note) => note === undefined ? Effect.void : Effect.logWarning(note, { target: path }))
@@ -142,9 +148,7 @@ const rollback = (
 
 /** Builds the scoped mount from the primitives, so the in-memory layer shares the rollback rule. */
 export const makeMountTmpfsScoped = (
-  primitives: Pick<MounterShape, "mountState" | "mountTmpfs" | "unmount"> & {
-    readonly unmountLazy: (path: string) => Effect.Effect<void, MountError>
-  }
+  primitives: Pick<MounterShape, "mountState" | "mountTmpfs"> & RollbackPrimitives
 ): MounterShape["mountTmpfsScoped"] =>
   Effect.fn("Mounter.mountTmpfsScoped")(function*(path: string, options: ScopedMountOptions = {}) {
     const state = options.known === undefined ? primitives.mountState(path) : Effect.succeed(options.known)
@@ -187,7 +191,9 @@ const removeTargetDir = (path: string) =>
       const code = errnoCode(error.cause)
       if (code === "ENOENT") return Effect.void
       if (code === "ENOTEMPTY" || code === "EEXIST") {
-        return Effect.logWarning("unpublish: the target directory is not empty after unmounting; left it in place", { target: path })
+        return Effect.logWarning("unpublish: the target directory is not empty after unmounting; left it in place", {
+          target: path
+        })
       }
       return Effect.fail(mountFailed(`removing target ${path}: ${describeCause(error.cause)}`, error.cause))
     })

@@ -28,11 +28,15 @@ export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.E
         const failedAt = (error.cause as { path?: unknown } | undefined)?.path
         return failedAt === target.path
           ? Effect.succeed({ _tag: "Confined" } as const)
-          : Effect.fail(refused(`target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${errnoCode(error.cause) ?? "error"}`))
+          : Effect.fail(refused(
+            `target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${errnoCode(error.cause) ?? "error"}`
+          ))
       })
     )
     if (confinement._tag === "Refused") {
-      return yield* refused(`target path ${target.path} refused: ${confinement.why}; no symlink below the kubelet root is followed`)
+      return yield* refused(
+        `target path ${target.path} refused: ${confinement.why}; no symlink below the kubelet root is followed`
+      )
     }
     return target
   })

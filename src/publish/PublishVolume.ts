@@ -76,7 +76,9 @@ const make = (options: PublishOptions) =>
     const rotation = { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) }
 
     /** Provider call, validation, atomic write and pod status: everything a (re)publish fetches and stores. */
-    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, state: MountState) => {
+    const fetchAndWrite = (
+      request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, state: MountState
+    ) => {
       // What a rollback of the mount could not do cleanly (a busy tmpfs, detached lazily) joins the failure's message.
       let rollbackTrouble: string | undefined
       return Effect.gen(function*() {
@@ -109,7 +111,9 @@ const make = (options: PublishOptions) =>
       }).pipe(
         Effect.scoped,
         Effect.mapError((failure): TypedFailure =>
-          rollbackTrouble === undefined ? failure : new PublishError({ reason: failure.reason, message: `${failure.message}; ${rollbackTrouble}` })
+          rollbackTrouble === undefined
+            ? failure
+            : new PublishError({ reason: failure.reason, message: `${failure.message}; ${rollbackTrouble}` })
         )
       )
     }
@@ -119,7 +123,8 @@ const make = (options: PublishOptions) =>
       Effect.gen(function*() {
         yield* confineTarget(options.kubeletRoot, request.targetPath)
         const state = yield* mounter.mountState(request.targetPath)
-        const complete = state._tag === "Mounted" && state.fsType === "tmpfs" && (yield* layout.isComplete(request.targetPath))
+        const tmpfs = state._tag === "Mounted" && state.fsType === "tmpfs"
+        const complete = tmpfs && (yield* layout.isComplete(request.targetPath))
         const now = yield* Clock.currentTimeMillis
         const decision = decideRepublish(state, complete, rotation, lastRefresh.get(request.targetPath), now)
         if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } satisfies PublishOutcome
