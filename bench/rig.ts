@@ -130,7 +130,8 @@ export class Rig {
   async startDriver(options: DriverOptions): Promise<Driver> {
     const socket = path.join(this.root, `csi-${Date.now()}-${Math.random().toString(36).slice(2)}.sock`)
     const child = spawnProgram("main.js", [
-      `--endpoint=unix://${socket}`, "--nodeid=bench-node", `--kubeconfig=${this.api.kubeconfigPath}`,
+      `--endpoint=unix://${socket}`, `--kubelet-root-dir=${path.join(this.root, "kubelet")}`, "--nodeid=bench-node",
+      `--kubeconfig=${this.api.kubeconfigPath}`,
       `--provider-volume=${path.join(this.root, "providers")}`, "--additional-provider-volume-paths=",
       "--enable-secret-rotation=true", `--rotation-poll-interval=${options.rotationPollInterval}`,
       "--metrics-addr=127.0.0.1:0", "-v=0", ...(options.extraArgs ?? [])

@@ -2,6 +2,7 @@
 // ~4 ms of main-thread CPU per publish (fork of a large process), the syscall a few microseconds. Errors carry
 // the errno name as `code`, like Node's own fs errors. N-API keeps one build valid across Node versions.
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <node_api.h>
@@ -59,11 +60,23 @@ static napi_value mount_tmpfs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value unmount(napi_env env, napi_callback_info info) {
+/** umount2 of the target, never through a symlink at its last element; `lazy`: MNT_DETACH (umount -l). */
+static napi_value do_unmount(napi_env env, napi_callback_info info, int lazy) {
   char target[PATH_LIMIT];
   if (!path_argument(env, info, target)) return NULL;
-  if (umount2(target, 0) != 0) return throw_errno(env, "umount", errno);
+  int flags = UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0);
+  if (umount2(target, flags) != 0) return throw_errno(env, lazy ? "umount -l" : "umount", errno);
   return NULL;
+}
+
+static napi_value unmount(napi_env env, napi_callback_info info) {
+  return do_unmount(env, info, 0);
+}
+
+// The last resort of a rollback: a busy mount (a process has its cwd or an open file inside) leaves the target at
+// once and is freed when the last user lets go.
+static napi_value unmount_lazy(napi_env env, napi_callback_info info) {
+  return do_unmount(env, info, 1);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -72,6 +85,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "mountTmpfs", fn);
   napi_create_function(env, "unmount", NAPI_AUTO_LENGTH, unmount, NULL, &fn);
   napi_set_named_property(env, exports, "unmount", fn);
+  napi_create_function(env, "unmountLazy", NAPI_AUTO_LENGTH, unmount_lazy, NULL, &fn);
+  napi_set_named_property(env, exports, "unmountLazy", fn);
   return exports;
 }
 

@@ -12,6 +12,10 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const runDir = path.resolve("run")
 const providerDir = path.join(runDir, "providers")
 const csiSocket = path.join(runDir, "csi.sock")
+// The driver acts only on kubelet's volume paths under its kubelet root: ./run/kubelet stands in for /var/lib/kubelet.
+const kubeletRoot = path.join(runDir, "kubelet")
+/** kubelet's target path of volume `volume` of pod `pod`. */
+const volumePath = (pod, volume) => path.join(kubeletRoot, "pods", pod, "volumes", "kubernetes.io~csi", volume, "mount")
 const providerSocket = path.join(providerDir, "reference.sock")
 const classesDir = path.join(repo, "examples", "reference")
 const metricsAddr = process.env.SECRETS_STORE_METRICS_ADDR ?? "127.0.0.1:8095"
@@ -67,20 +71,23 @@ const stopAll = async (children) => {
 }
 
 const banner = (readyMs) => {
-  const target = path.join(runDir, "mnt", "example-reference")
+  const target = volumePath("example", "example-reference")
   const spc = path.join(classesDir, "secretproviderclass.yaml")
+  const local = `--provider-dir ${shown(providerDir)} --class ${shown(spc)}`
   return [
     "",
     `secrets-store is running (ready in ${readyMs} ms), standalone: no cluster, no API server`,
     `  driver    unix://${shown(csiSocket)}  classes from ${shown(classesDir)}, metrics http://${metricsAddr}/metrics`,
+    `  kubelet root ${shown(kubeletRoot)}: targets are <root>/pods/<pod>/volumes/kubernetes.io~csi/<volume>/mount`,
     `  provider  ${shown(providerSocket)}  store ${shown(path.join(classesDir, "store.yaml"))}`,
     ...(process.cwd() === repo ? [] : [`Run these in ${repo}:`]),
     "Try it (another terminal):",
     `  npx secrets-store mount --endpoint unix://${shown(csiSocket)} --class ${shown(spc)} --target ${shown(target)}`,
+    `  cat ${shown(path.join(target, "username"))}`,
     `  npx secrets-store unmount --endpoint unix://${shown(csiSocket)} --target ${shown(target)}`,
     "Without the driver in between (same publish path, in the CLI's process), and a rotation watch:",
-    `  npx secrets-store mount --provider-dir ${shown(providerDir)} --class ${shown(spc)} --target ${shown(target)}-direct --show-values`,
-    `  npx secrets-store watch --provider-dir ${shown(providerDir)} --class ${shown(spc)} --target ${shown(target)}-watch --interval 2s`,
+    `  npx secrets-store mount ${local} --target ${shown(volumePath("direct", "example-reference"))} --show-values`,
+    `  npx secrets-store watch ${local} --target ${shown(volumePath("watch", "example-reference"))} --interval 2s`,
     `  npx secrets-store validate ${shown(spc)}`,
     "Stop: Ctrl-C (stops the driver and the provider and removes their sockets).",
     ""
@@ -97,7 +104,8 @@ const main = async () => {
     dist("reference-provider/main.js"), `--provider-dir=${providerDir}`, "--name=reference", `--store=${path.join(classesDir, "store.yaml")}`
   ])
   const driver = startChild("driver", [
-    dist("main.js"), `--endpoint=unix://${csiSocket}`, `--nodeid=${os.hostname()}`, `--standalone-classes=${classesDir}`,
+    dist("main.js"), `--endpoint=unix://${csiSocket}`, `--kubelet-root-dir=${kubeletRoot}`, `--nodeid=${os.hostname()}`,
+    `--standalone-classes=${classesDir}`,
     `--provider-volume=${providerDir}`, "--additional-provider-volume-paths=", `--metrics-addr=${metricsAddr}`
   ])
   const children = [provider, driver]

@@ -8,12 +8,14 @@ import { DriverConfig, type DriverConfigShape } from "./config/DriverConfig.js"
 import { loggerLayer } from "./config/Logging.js"
 import { pprofLayer } from "./config/Pprof.js"
 import { serveCsi } from "./csi/GrpcServer.js"
+import { KubeletRoot } from "./csi/NodeRequests.js"
 import { KubeApi } from "./k8s/KubeApi.js"
 import { PodStatuses } from "./k8s/PodStatuses.js"
 import { SecretProviderClasses } from "./k8s/SecretProviderClasses.js"
 import { Mounter } from "./mount/Mounter.js"
 import { TargetLocks } from "./mount/TargetLocks.js"
 import { ProviderClient } from "./provider/ProviderClient.js"
+import { PublishedLayout } from "./publish/PublishedLayout.js"
 import { publisherLayer } from "./publish/PublishVolume.js"
 import { AtomicWriter } from "./writer/AtomicWriter.js"
 import { ApiServerReadiness } from "./k8s/ApiServerReadiness.js"
@@ -108,9 +110,14 @@ export const driverLayer = (config: DriverConfigShape) => {
   const shared = Layer.mergeAll(kubernetesLayer(config), providerLayer(config)).pipe(Layer.provideMerge(Metrics.layer))
   const publisher = publisherLayer({
     nodeId: config.nodeId,
+    kubeletRoot: config.kubeletRootDir,
     enableSecretRotation: config.enableSecretRotation,
     rotationPollInterval: config.rotationPollInterval
-  }).pipe(Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer)))
+  }).pipe(
+    Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer, PublishedLayout.layer)),
+    // The CSI edge refuses a target outside the same kubelet root, before the publisher sees it.
+    Layer.merge(Layer.succeed(KubeletRoot, config.kubeletRootDir))
+  )
   const csi = serverLayer(config).pipe(Layer.provide(Layer.mergeAll(publisher, BuildInfo.layer)))
   return Layer.mergeAll(csi, metricsServerLayer(config)).pipe(
     Layer.provide(shared),

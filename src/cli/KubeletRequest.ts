@@ -4,6 +4,7 @@ import { createHash, randomUUID } from "node:crypto"
 import * as Redacted from "effect/Redacted"
 import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
 import { TOKENS_KEY } from "../domain/VolumeContext.js"
+import { parseVolumeTarget } from "../domain/VolumeTarget.js"
 
 /** The name the pod spec gives the volume; kubelet hashes it into the volume id. */
 export const VOLUME_NAME = "secrets-store"
@@ -66,3 +67,16 @@ export const kubeletPublishRequest = (input: KubeletInput): PublishRequest => {
 
 /** Unpublish needs no pod: kubelet sends the volume id and the target only, and the driver reads just the target. */
 export const kubeletUnpublishRequest = (targetPath: string): UnpublishRequest => ({ volumeId: "csi-cli", targetPath })
+
+const VOLUME_PATH = /^(\/.*)\/pods\/[^/]+\/volumes\/kubernetes\.io~csi\/[^/]+\/mount\/?$/
+
+/**
+ * The kubelet root a target path lies under, when it has kubelet's shape `<root>/pods/<uid>/volumes/
+ * kubernetes.io~csi/<name>/mount` (absolute, clean): the root the CLI's local driver confines itself to.
+ */
+export const kubeletRootOf = (target: string): string | undefined => {
+  const root = VOLUME_PATH.exec(target)?.[1]
+  return root !== undefined && typeof parseVolumeTarget(root, target) !== "string" ? root : undefined
+}
+
+export const volumePathShape = "<root>/pods/<pod>/volumes/kubernetes.io~csi/<volume>/mount"

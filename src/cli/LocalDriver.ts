@@ -14,10 +14,13 @@ import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
 import { Mounter } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
+import { PublishedLayout } from "../publish/PublishedLayout.js"
 import { publisherLayer } from "../publish/PublishVolume.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 
 export interface LocalDriverOptions {
+  /** The kubelet root of the target (from its path): confinement as on a node, to the tree the user named. */
+  readonly kubeletRoot: string
   /** What the in-memory "cluster" holds; empty for unmount. */
   readonly classes: ReadonlyArray<SecretProviderClass>
   /** Socket directories in search order; the driver's defaults when empty. */
@@ -43,11 +46,17 @@ const mounterLayer = (): Layer.Layer<Mounter> =>
     )).pipe(Layer.provideMerge(Mounter.layerInMemory))
 
 export const localDriverLayer = (options: LocalDriverOptions) =>
-  publisherLayer({ nodeId: os.hostname(), enableSecretRotation: true, rotationPollInterval: options.rotationPollInterval }).pipe(
+  publisherLayer({
+    nodeId: os.hostname(),
+    kubeletRoot: options.kubeletRoot,
+    enableSecretRotation: true,
+    rotationPollInterval: options.rotationPollInterval
+  }).pipe(
     Layer.provideMerge(Layer.mergeAll(
       mounterLayer(),
       TargetLocks.layer,
       AtomicWriter.layer,
+      PublishedLayout.layer,
       SecretProviderClasses.layerInMemory(options.classes),
       PodStatuses.layerInMemory,
       // No pod to put a Warning Event on, no scraper for metrics: both stay in this process.

@@ -9,12 +9,11 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as fs from "node:fs/promises"
-import * as nodePath from "node:path"
 import { Publisher } from "../publish/Publisher.js"
 import { csiPublisherLayer } from "./CsiPublisher.js"
 import { kubeletUnpublishRequest } from "./KubeletRequest.js"
 import { localDriverLayer } from "./LocalDriver.js"
-import { mountFlags, type ResolvedMount, resolveMount } from "./MountFlags.js"
+import { mountFlags, type ResolvedMount, resolveMount, resolveTarget } from "./MountFlags.js"
 import { headerLines, localObjects, snapshotOf } from "./MountReport.js"
 import { renderTree, type TargetSnapshot } from "./TargetTree.js"
 
@@ -49,7 +48,12 @@ const mountOnce = (mount: ResolvedMount, showValues: boolean, endpoint: Option.O
         // The failure is printed once, as the reason line; the publisher's own warning would say it twice.
         Effect.provideService(References.MinimumLogLevel, "Error"),
         // Poll interval 0: mounting again over a mounted target re-fetches, like a rotation.
-        Effect.provide(localDriverLayer({ classes: [mount.spc], providerDirs: mount.providerDirs, rotationPollInterval: Duration.zero }))
+        Effect.provide(localDriverLayer({
+          kubeletRoot: mount.kubeletRoot,
+          classes: [mount.spc],
+          providerDirs: mount.providerDirs,
+          rotationPollInterval: Duration.zero
+        }))
       )
   })
 
@@ -62,16 +66,19 @@ export const mountCommand = Command.make("mount", {
 )
 
 export const unmountCommand = Command.make("unmount", {
-  target: Flag.String("target").pipe(Flag.withDescription("the mounted directory")),
+  target: Flag.String("target").pipe(Flag.withDescription("the mounted target: kubelet's volume path")),
   endpoint: endpointFlag
 }, (flags) =>
   Effect.gen(function*() {
-    const target = nodePath.resolve(flags.target)
-    yield* (yield* Publisher).unpublish(kubeletUnpublishRequest(target))
-    yield* Console.log(`unmounted ${target}`)
-  }).pipe(Effect.provide(Option.match(flags.endpoint, {
-    onSome: csiPublisherLayer,
-    onNone: () => localDriverLayer({ classes: [], providerDirs: [], rotationPollInterval: Duration.zero })
-  })))).pipe(
+    const { targetPath, kubeletRoot } = yield* resolveTarget(flags.target)
+    yield* Effect.gen(function*() {
+      yield* (yield* Publisher).unpublish(kubeletUnpublishRequest(targetPath))
+      yield* Console.log(`unmounted ${targetPath}`)
+    }).pipe(Effect.provide(Option.match(flags.endpoint, {
+      onSome: csiPublisherLayer,
+      onNone: () =>
+        localDriverLayer({ kubeletRoot, classes: [], providerDirs: [], rotationPollInterval: Duration.zero })
+    })))
+  })).pipe(
   Command.withDescription("Unpublish a volume as kubelet would: unmount the tmpfs and remove the directory")
 )

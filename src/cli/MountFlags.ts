@@ -10,11 +10,15 @@ import type { PublishRequest } from "../csi/NodeRequests.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { readClassFile } from "../standalone/ClassFiles.js"
 import { usageError } from "./ExitCode.js"
-import { generatePodUid, kubeletPublishRequest, type PodIdentity } from "./KubeletRequest.js"
+import {
+  generatePodUid, kubeletPublishRequest, kubeletRootOf, type PodIdentity, volumePathShape
+} from "./KubeletRequest.js"
 
 export const mountFlags = {
   classFile: Flag.String("class").pipe(Flag.withDescription("the SecretProviderClass file (YAML or JSON)")),
-  target: Flag.String("target").pipe(Flag.withDescription("the directory to mount at (kubelet's target path)")),
+  target: Flag.String("target").pipe(
+    Flag.withDescription(`kubelet's target path to mount at: ${volumePathShape}`)
+  ),
   providerDir: Flag.String("provider-dir").pipe(
     Flag.optional,
     Flag.withDescription("where <provider>.sock is (default: the driver's /etc/kubernetes/... then /var/run/... dirs)")
@@ -56,16 +60,28 @@ const pairs = (flag: string, items: ReadonlyArray<string>) =>
   }).pipe(Effect.map((entries) => Object.fromEntries(entries)))
 
 export interface ResolvedMount {
+  /** The kubelet root the target lies under: the local driver acts on nothing outside it. */
+  readonly kubeletRoot: string
   readonly spc: SecretProviderClass
   readonly pod: PodIdentity
   readonly request: PublishRequest
   readonly providerDirs: ReadonlyArray<string>
 }
 
+/** The absolute target and its kubelet root; a target without kubelet's shape is a usage error. */
+export const resolveTarget = (target: string) => {
+  const absolute = nodePath.resolve(target)
+  const kubeletRoot = kubeletRootOf(absolute)
+  return kubeletRoot === undefined
+    ? Effect.fail(usageError(`--target ${JSON.stringify(target)} must be kubelet's volume path ${volumePathShape}`))
+    : Effect.succeed({ targetPath: absolute, kubeletRoot })
+}
+
 export const resolveMount = Effect.fn("cli.resolveMount")(function*(flags: MountFlags) {
   const spc = yield* readClassFile(flags.classFile)
   const tokens = yield* pairs("token", flags.token)
   const secrets = yield* pairs("secret", flags.secret)
+  const { targetPath, kubeletRoot } = yield* resolveTarget(flags.target)
   const pod: PodIdentity = {
     name: flags.pod,
     namespace: Option.getOrElse(flags.namespace, () => spc.metadata.namespace),
@@ -73,9 +89,9 @@ export const resolveMount = Effect.fn("cli.resolveMount")(function*(flags: Mount
     serviceAccount: flags.serviceAccount
   }
   const request = kubeletPublishRequest({
-    spcName: spc.metadata.name, targetPath: nodePath.resolve(flags.target), pod, tokens, secrets, nowMillis: yield* Clock.currentTimeMillis
+    spcName: spc.metadata.name, targetPath, pod, tokens, secrets, nowMillis: yield* Clock.currentTimeMillis
   })
   // Absolute: the provider client dials `unix://<dir>/<name>.sock`, where a relative dir would read as a host.
   const providerDirs = Option.toArray(flags.providerDir).map((dir) => nodePath.resolve(dir))
-  return { spc, pod, request, providerDirs } satisfies ResolvedMount
+  return { kubeletRoot, spc, pod, request, providerDirs } satisfies ResolvedMount
 })

@@ -64,10 +64,15 @@ export const watchCommand = Command.make("watch", {
   interval: Flag.String("interval").pipe(Flag.withDefault("10s"), Flag.withDescription("how often to republish (Go duration)"))
 }, (flags) =>
   Effect.gen(function*() {
-    const mount = yield* resolveMount(flags)
     const interval = yield* parseInterval(flags.interval)
+    const mount = yield* resolveMount(flags)
     yield* watchLoop(mount, interval).pipe(
-      Effect.provide(localDriverLayer({ classes: [mount.spc], providerDirs: mount.providerDirs, rotationPollInterval: interval }))
+      Effect.provide(localDriverLayer({
+        kubeletRoot: mount.kubeletRoot,
+        classes: [mount.spc],
+        providerDirs: mount.providerDirs,
+        rotationPollInterval: interval
+      }))
     )
   })).pipe(
   Command.withDescription("Mount, then republish on an interval and print what changed, until Ctrl-C; then unmount")

@@ -1,10 +1,14 @@
 // Decoding of kubelet's Node requests at the edge: the argument checks of upstream §2.5 steps
 // 1–4 and §2.8 step 1, in upstream's order (the first failing check wins), into domain values.
-import * as nodePath from "node:path"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { parseVolumeTarget } from "../domain/VolumeTarget.js"
 import type { NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from "../gen/csi/v1/csi.js"
+
+/** kubelet's root dir (`--kubelet-root-dir`, provided by Driver.ts): target paths must lie in its pods tree. */
+export const KubeletRoot = Context.Reference<string>("KubeletRoot", { defaultValue: () => "/var/lib/kubelet" })
 
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
   reason: Schema.Literal("InvalidRequest"),
@@ -14,15 +18,13 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
 const invalid = (message: string) => new InvalidRequest({ reason: "InvalidRequest", message })
 
 /**
- * The CSI spec requires an absolute target path; upstream never checks, so a relative or `..` path would be
- * created, mounted or (on unpublish) emptied wherever it lands. Kubelet never sends one: refusing is free.
+ * The driver acts only on kubelet's `<root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount`: anything else (a
+ * relative or `..` path, a directory elsewhere on the node) would be created, mounted or, on unpublish, removed
+ * wherever it lands. Upstream never checks; kubelet never sends another path, so refusing is free.
  */
-const badTargetPath = (target: string): InvalidRequest | undefined => {
-  const trimmed = target.length > 1 ? target.replace(/\/+$/, "") : target
-  if (!nodePath.isAbsolute(trimmed) || nodePath.posix.normalize(trimmed) !== trimmed || trimmed === "/") {
-    return invalid(`Target path ${JSON.stringify(target)} is not an absolute, clean path`)
-  }
-  return undefined
+const badTargetPath = (kubeletRoot: string, target: string): InvalidRequest | undefined => {
+  const parsed = parseVolumeTarget(kubeletRoot, target)
+  return typeof parsed === "string" ? invalid(parsed) : undefined
 }
 
 /** A publish request that passed the argument checks. Secrets stay redacted from here on. */
@@ -40,11 +42,14 @@ export interface UnpublishRequest {
   readonly targetPath: string
 }
 
-export const decodePublish = (req: NodePublishVolumeRequest): Effect.Effect<PublishRequest, InvalidRequest> => {
+export const decodePublish = (
+  req: NodePublishVolumeRequest,
+  kubeletRoot: string
+): Effect.Effect<PublishRequest, InvalidRequest> => {
   if (req.volumeCapability === undefined) return Effect.fail(invalid("Volume capability missing in request"))
   if (req.volumeId === "") return Effect.fail(invalid("Volume ID missing in request"))
   if (req.targetPath === "") return Effect.fail(invalid("Target path missing in request"))
-  const badPath = badTargetPath(req.targetPath)
+  const badPath = badTargetPath(kubeletRoot, req.targetPath)
   if (badPath !== undefined) return Effect.fail(badPath)
   if (Object.keys(req.volumeContext).length === 0) {
     return Effect.fail(invalid("Volume attributes missing in request"))
@@ -60,10 +65,13 @@ export const decodePublish = (req: NodePublishVolumeRequest): Effect.Effect<Publ
   })
 }
 
-export const decodeUnpublish = (req: NodeUnpublishVolumeRequest): Effect.Effect<UnpublishRequest, InvalidRequest> => {
+export const decodeUnpublish = (
+  req: NodeUnpublishVolumeRequest,
+  kubeletRoot: string
+): Effect.Effect<UnpublishRequest, InvalidRequest> => {
   if (req.volumeId === "") return Effect.fail(invalid("Volume ID missing in request"))
   if (req.targetPath === "") return Effect.fail(invalid("Target path missing in request"))
-  const badPath = badTargetPath(req.targetPath)
+  const badPath = badTargetPath(kubeletRoot, req.targetPath)
   if (badPath !== undefined) return Effect.fail(badPath)
   return Effect.succeed({ volumeId: req.volumeId, targetPath: req.targetPath })
 }

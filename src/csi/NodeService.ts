@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import type { NodeServiceImplementation } from "../gen/csi/v1/csi.js"
 import { Publisher } from "../publish/Publisher.js"
 import { makeHandlerRunner } from "./HandlerRunner.js"
-import { decodePublish, decodeUnpublish } from "./NodeRequests.js"
+import { decodePublish, decodeUnpublish, KubeletRoot } from "./NodeRequests.js"
 import { unimplemented } from "./toStatus.js"
 
 export interface NodeIdentity {
@@ -15,15 +15,16 @@ export const makeNodeService = (node: NodeIdentity): Effect.Effect<NodeServiceIm
   Effect.gen(function*() {
     const publisher = yield* Publisher
     const run = yield* makeHandlerRunner
+    const kubeletRoot = yield* KubeletRoot
     return {
       nodePublishVolume: (request, { signal }) => {
-        const decoded = decodePublish(request).pipe(
+        const decoded = decodePublish(request, kubeletRoot).pipe(
           Effect.tapError((failure) => publisher.publishRejected(request.volumeContext, request.targetPath, failure))
         )
         return run("NodePublishVolume", Effect.flatMap(decoded, publisher.publish), signal).then(() => ({}))
       },
       nodeUnpublishVolume: (request, { signal }) => {
-        const decoded = decodeUnpublish(request).pipe(Effect.tapError(publisher.unpublishRejected))
+        const decoded = decodeUnpublish(request, kubeletRoot).pipe(Effect.tapError(publisher.unpublishRejected))
         return run("NodeUnpublishVolume", Effect.flatMap(decoded, publisher.unpublish), signal).then(() => ({}))
       },
       // No capability is advertised: inline ephemeral volumes are never staged, and stats

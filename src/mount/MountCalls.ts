@@ -26,6 +26,8 @@ export const describeCause = (cause: unknown): string => {
 export interface MountCalls {
   readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
   readonly unmount: (path: string) => Effect.Effect<void, MountError>
+  /** MNT_DETACH: the mount leaves the path now and is freed when its last user (a cwd, an open file) lets go. */
+  readonly unmountLazy: (path: string) => Effect.Effect<void, MountError>
 }
 
 // A hung mount(8) must not hold the target's lock forever.
@@ -43,12 +45,14 @@ const runCommand = (command: "mount" | "umount", args: ReadonlyArray<string>, wh
 /** mount(8)/umount(8): what upstream runs, and the fallback where the addon is missing. */
 export const commandCalls: MountCalls = {
   mountTmpfs: (path) => runCommand("mount", ["-t", "tmpfs", "tmpfs", path], "mounting tmpfs at", path),
-  unmount: (path) => runCommand("umount", [path], "unmounting", path)
+  unmount: (path) => runCommand("umount", [path], "unmounting", path),
+  unmountLazy: (path) => runCommand("umount", ["-l", path], "lazily unmounting", path)
 }
 
 interface Addon {
   readonly mountTmpfs: (path: string) => void
   readonly unmount: (path: string) => void
+  readonly unmountLazy?: (path: string) => void
 }
 
 const syscall = (run: () => void, what: string, path: string) =>
@@ -56,7 +60,12 @@ const syscall = (run: () => void, what: string, path: string) =>
 
 const addonCalls = (addon: Addon): MountCalls => ({
   mountTmpfs: (path) => syscall(() => addon.mountTmpfs(path), "mounting tmpfs at", path),
-  unmount: (path) => syscall(() => addon.unmount(path), "unmounting", path)
+  unmount: (path) => syscall(() => addon.unmount(path), "unmounting", path),
+  // An addon built before the lazy variant existed: umount(8) -l does the same.
+  unmountLazy: (path) =>
+    addon.unmountLazy === undefined
+      ? commandCalls.unmountLazy(path)
+      : syscall(() => addon.unmountLazy!(path), "lazily unmounting", path)
 })
 
 /** The addon from build/Release (two levels up from both src/mount/ and dist/mount/), if it was built. */

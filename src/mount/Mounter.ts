@@ -1,6 +1,7 @@
 // Mounter: the per-pod tmpfs at a CSI target path: mount-point detection (stat/statfs, /proc/self/mountinfo),
 // mounting (MountCalls.ts), the scoped mount that a failed first publish rolls back, and the unpublish cleanup
-// (upstream §2.8, §6.4, §6.5).
+// (upstream §2.8, §6.4, §6.5): unmount first, only a tmpfs, then rmdir; nothing is deleted recursively.
+import type { Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Context from "effect/Context"
@@ -12,8 +13,10 @@ import type * as Scope from "effect/Scope"
 import { errnoCode } from "../writer/TargetFiles.js"
 import { describeCause, mountCalls, type MountError, mountFailed } from "./MountCalls.js"
 import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
+import { InMemoryMounts, makeInMemoryState } from "./MounterInMemory.js"
 
 export { MountError, mountFailed } from "./MountCalls.js"
+export { InMemoryMounts, type InMemoryMountsShape } from "./MounterInMemory.js"
 
 export type MountState =
   | { readonly _tag: "Missing" }
@@ -24,23 +27,37 @@ export type MountState =
 /** What mountTmpfsScoped did: only a tmpfs it mounted itself is rolled back. */
 export type ScopedMount = "mounted" | "alreadyMounted"
 
+export interface ScopedMountOptions {
+  /** The state the caller read under the target's lock, saving a second read. */
+  readonly known?: MountState
+  /**
+   * Told when the rollback could not simply unmount: the tmpfs was busy and had to be detached lazily, or could
+   * not be removed at all. The caller puts it into the failure it reports.
+   */
+  readonly onRollbackTrouble?: (note: string) => void
+}
+
 export interface MounterShape {
   /** Missing, a plain directory, or a mount point (a corrupt mount is unmounted and fails). */
   readonly mountState: (path: string) => Effect.Effect<MountState, MountError>
   /** mkdir -p with mode 0750 (the target mode upstream uses). */
   readonly ensureDir: (path: string) => Effect.Effect<void, MountError>
   readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
-  /**
-   * mountTmpfs whose mount is undone if the scope closes with a failure or an interruption. `known`: the state the
-   * caller read under the target's lock, saving a second read.
-   */
-  readonly mountTmpfsScoped: (path: string, known?: MountState) => Effect.Effect<ScopedMount, MountError, Scope.Scope>
+  /** mountTmpfs whose mount is undone (lazily if it is busy) if the scope closes with a failure or an interruption. */
+  readonly mountTmpfsScoped: (
+    path: string,
+    options?: ScopedMountOptions
+  ) => Effect.Effect<ScopedMount, MountError, Scope.Scope>
   readonly unmount: (path: string) => Effect.Effect<void, MountError>
-  /** Unpublish: empty the target, unmount every stacked mount, remove it. Missing is success. */
+  /**
+   * Unpublish: unmount every tmpfs stacked at the target (their contents vanish with them), then rmdir the
+   * directory. A mount of another filesystem is refused and left alone; a directory that is not empty afterwards
+   * is left alone and logged; nothing is ever deleted recursively. Missing is success.
+   */
   readonly cleanupMountPoint: (path: string) => Effect.Effect<void, MountError>
 }
 
-const fsCall = <A>(what: string, path: string, run: () => Promise<A>) =>
+export const fsCall = <A>(what: string, path: string, run: () => Promise<A>) =>
   Effect.tryPromise({ try: run, catch: (cause) => mountFailed(`${what} ${path}: ${describeCause(cause)}`, cause) })
 
 // Stacked mounts and a stale mount that cannot be unmounted must not spin forever.
@@ -102,17 +119,39 @@ const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   return { _tag: "Directory" } as MountState
 })
 
-const ensureDir = Effect.fn("Mounter.ensureDir")(function*(path: string) {
+export const ensureDir = Effect.fn("Mounter.ensureDir")(function*(path: string) {
   yield* fsCall("creating target path", path, () => fs.mkdir(path, { recursive: true, mode: 0o750 }))
 })
 
-/** Builds the scoped mount from the three primitives, so the in-memory layer shares the rollback rule. */
+/**
+ * A rollback that must not leave the mount behind: a plain unmount, else (a process holds the tmpfs: its cwd or an
+ * open file is inside, EBUSY) a lazy one, which takes the mount off the target at once. The note says what happened
+ * when the plain unmount did not do it.
+ */
+type RollbackPrimitives = Pick<MounterShape, "unmount"> & {
+  readonly unmountLazy: (path: string) => Effect.Effect<void, MountError>
+}
+
+const rollback = (primitives: RollbackPrimitives, path: string): Effect.Effect<string | undefined> =>
+  primitives.unmount(path).pipe(
+    Effect.as(undefined),
+    Effect.catch((busy) =>
+      primitives.unmountLazy(path).pipe(
+        Effect.as(`rolling back the tmpfs at ${path}: ${busy.message}; detached it lazily (umount -l)`),
+        Effect.catch((error) =>
+          Effect.succeed(`rolling back the tmpfs at ${path} failed, it is still mounted: ${error.message}`)
+        )
+      )
+    ),
+    Effect.tap((note) => note === undefined ? Effect.void : Effect.logWarning(note, { target: path }))
+  )
+
+/** Builds the scoped mount from the primitives, so the in-memory layer shares the rollback rule. */
 export const makeMountTmpfsScoped = (
-  primitives: Pick<MounterShape, "mountState" | "mountTmpfs" | "unmount">
+  primitives: Pick<MounterShape, "mountState" | "mountTmpfs"> & RollbackPrimitives
 ): MounterShape["mountTmpfsScoped"] =>
-  Effect.fn("Mounter.mountTmpfsScoped")(function*(path: string, known?: MountState) {
-    // A caller that just read the state under the target's lock passes it: no second look at the mount table.
-    const state = known === undefined ? primitives.mountState(path) : Effect.succeed(known)
+  Effect.fn("Mounter.mountTmpfsScoped")(function*(path: string, options: ScopedMountOptions = {}) {
+    const state = options.known === undefined ? primitives.mountState(path) : Effect.succeed(options.known)
     return yield* Effect.acquireRelease(
       state.pipe(
         Effect.flatMap((state): Effect.Effect<ScopedMount, MountError> =>
@@ -121,74 +160,69 @@ export const makeMountTmpfsScoped = (
       ),
       (outcome, exit) =>
         outcome === "mounted" && Exit.isFailure(exit)
-          ? primitives.unmount(path).pipe(
-            Effect.catch((error) => Effect.logWarning("rolling back tmpfs failed", { target: path, error: error.message }))
+          ? rollback(primitives, path).pipe(
+            Effect.tap((note) => Effect.sync(() => note === undefined ? undefined : options.onRollbackTrouble?.(note)))
           )
           : Effect.void
     )
   })
 
-const removeEntries = (path: string) =>
-  Effect.gen(function*() {
-    const names = yield* fsCall("listing", path, () => fs.readdir(path)).pipe(
-      Effect.catch((error) => Effect.as(Effect.logWarning("cleanup: cannot list target", { target: path, error: error.message }), []))
-    )
-    // Per-entry failures are logged only, like upstream: the final removal decides the outcome.
-    yield* Effect.forEach(names, (name) =>
-      fsCall("removing", nodePath.join(path, name), () => fs.rm(nodePath.join(path, name), { recursive: true, force: true })).pipe(
-        Effect.catch((error) => Effect.logWarning("cleanup: cannot remove entry", { target: path, error: error.message }))
-      ), { discard: true })
-  })
-
+/** Every mount stacked at the target, top first, each a tmpfs: a mount of anything else is refused, never entered. */
 const unmountAll = (path: string) =>
   Effect.gen(function*() {
     for (let i = 0; i < maxStackedMounts; i++) {
-      const resolved = yield* resolvePath(path)
-      if (Option.isNone(resolved)) return
-      const entry = yield* mountEntryAt(resolved.value)
+      const entry = yield* mountEntryAt(path)
       if (Option.isNone(entry)) return
-      yield* unmount(resolved.value)
+      if (entry.value.fsType !== "tmpfs") {
+        return yield* Effect.fail(mountFailed(
+          `target ${path} is a ${entry.value.fsType} mount (source ${entry.value.source}), not this driver's tmpfs: ` +
+            "refusing to unmount it or delete anything in it"
+        ))
+      }
+      yield* unmount(path)
     }
     return yield* Effect.fail(mountFailed(`target ${path} is still a mount point after ${maxStackedMounts} unmounts`))
   })
 
+/** rmdir, never a recursive delete: what is left in the directory was not in this driver's tmpfs. */
+const removeTargetDir = (path: string) =>
+  Effect.tryPromise(() => fs.rmdir(path)).pipe(
+    Effect.catch((error) => {
+      const code = errnoCode(error.cause)
+      if (code === "ENOENT") return Effect.void
+      if (code === "ENOTEMPTY" || code === "EEXIST") {
+        return Effect.logWarning("unpublish: the target directory is not empty after unmounting; left it in place", {
+          target: path
+        })
+      }
+      return Effect.fail(mountFailed(`removing target ${path}: ${describeCause(error.cause)}`, error.cause))
+    })
+  )
+
 const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function*(path: string) {
-  const exists = yield* Effect.tryPromise(() => fs.lstat(path)).pipe(
-    Effect.as(true),
+  const stat = yield* Effect.tryPromise(() => fs.lstat(path)).pipe(
+    Effect.map(Option.some),
     Effect.catch((error) =>
       errnoCode(error.cause) === "ENOENT"
-        ? Effect.succeed(false)
+        ? Effect.succeed(Option.none<Stats>())
         : Effect.fail(mountFailed(`checking target ${path}: ${describeCause(error.cause)}`, error.cause))
     )
   )
-  if (!exists) return
-  yield* removeEntries(path)
+  if (Option.isNone(stat)) return
+  if (!stat.value.isDirectory()) {
+    return yield* Effect.fail(mountFailed(`target ${path} is not a directory: refusing to remove it`))
+  }
+  // Unmount first: the tmpfs's contents vanish with it, whatever their number (no walk, no per-file promise).
   yield* unmountAll(path)
-  // Recursive: whatever was written into the directory underneath the tmpfs goes too.
-  yield* fsCall("removing target", path, () => fs.rm(path, { recursive: true, force: true }))
+  yield* removeTargetDir(path)
 })
-
-/**
- * The in-memory twin's control surface. A test gets at it by yielding the service:
- * `const mounts = yield* InMemoryMounts` under `Mounter.layerInMemory` (which provides both).
- */
-export interface InMemoryMountsShape {
-  /** Absolute paths currently "mounted" (stacked mounts listed once). */
-  readonly mounted: Effect.Effect<ReadonlySet<string>>
-  /** Successful mountTmpfs calls so far (republish tests assert it did not grow). */
-  readonly mountCount: Effect.Effect<number>
-  /** Makes the next mountTmpfs fail with a MountError carrying this message. */
-  readonly failNextMount: (message?: string) => Effect.Effect<void>
-}
-
-export class InMemoryMounts extends Context.Service<InMemoryMounts, InMemoryMountsShape>()("InMemoryMounts") {}
 
 export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter") {
   static readonly layer: Layer.Layer<Mounter> = Layer.succeed(Mounter, {
     mountState,
     ensureDir,
     mountTmpfs,
-    mountTmpfsScoped: makeMountTmpfsScoped({ mountState, mountTmpfs, unmount }),
+    mountTmpfsScoped: makeMountTmpfsScoped({ mountState, mountTmpfs, unmount, unmountLazy: mountCalls.unmountLazy }),
     unmount,
     cleanupMountPoint
   })
@@ -202,63 +236,3 @@ export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter")
     return Context.make(Mounter, state.mounter).pipe(Context.add(InMemoryMounts, state.control))
   })
 }
-
-const makeInMemoryState = () => {
-  const stacks = new Map<string, number>()
-  let mounts = 0
-  let nextFailure: string | undefined
-  const key = (path: string) => nodePath.resolve(path)
-
-  const memMountState = Effect.fn("Mounter.mountState")(function*(path: string) {
-    const stat = yield* Effect.tryPromise(() => fs.stat(path)).pipe(Effect.option)
-    if (Option.isNone(stat)) return { _tag: "Missing" } as MountState
-    if (stacks.has(key(path))) return { _tag: "Mounted", fsType: "tmpfs" } as MountState
-    if (!stat.value.isDirectory()) return yield* Effect.fail(mountFailed(`target path ${path} exists and is not a directory`))
-    return { _tag: "Directory" } as MountState
-  })
-  const memMountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
-    const failure = nextFailure
-    nextFailure = undefined
-    if (failure !== undefined) return yield* Effect.fail(mountFailed(`mounting tmpfs at ${path} failed: ${failure}`))
-    const stat = yield* Effect.tryPromise(() => fs.stat(path)).pipe(Effect.option)
-    if (Option.isNone(stat) || !stat.value.isDirectory()) {
-      return yield* Effect.fail(mountFailed(`mounting tmpfs at ${path} failed: mount point does not exist`))
-    }
-    stacks.set(key(path), (stacks.get(key(path)) ?? 0) + 1)
-    mounts++
-  })
-  const memUnmount = Effect.fn("Mounter.unmount")(function*(path: string) {
-    const depth = stacks.get(key(path))
-    if (depth === undefined) return yield* Effect.fail(mountFailed(`unmounting ${path} failed: not mounted`))
-    if (depth > 1) return void stacks.set(key(path), depth - 1)
-    stacks.delete(key(path))
-    yield* emptyDir(path)
-  })
-  const memCleanup = Effect.fn("Mounter.cleanupMountPoint")(function*(path: string) {
-    stacks.delete(key(path))
-    yield* fsCall("removing target", path, () => fs.rm(path, { recursive: true, force: true }))
-  })
-  const mounter: MounterShape = {
-    mountState: memMountState,
-    ensureDir,
-    mountTmpfs: memMountTmpfs,
-    mountTmpfsScoped: makeMountTmpfsScoped({ mountState: memMountState, mountTmpfs: memMountTmpfs, unmount: memUnmount }),
-    unmount: memUnmount,
-    cleanupMountPoint: memCleanup
-  }
-  const control: InMemoryMountsShape = {
-    mounted: Effect.sync(() => new Set(stacks.keys())),
-    mountCount: Effect.sync(() => mounts),
-    failNextMount: (message = "injected mount failure") => Effect.sync(() => void (nextFailure = message))
-  }
-  return { mounter, control }
-}
-
-const emptyDir = (path: string) =>
-  fsCall("listing", path, () => fs.readdir(path)).pipe(
-    Effect.flatMap((names) =>
-      Effect.forEach(names, (name) => fsCall("removing", path, () => fs.rm(nodePath.join(path, name), { recursive: true, force: true })), {
-        discard: true
-      })
-    )
-  )

@@ -6,7 +6,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
@@ -15,23 +14,24 @@ import { Events } from "../k8s/Events.js"
 import { PodStatuses } from "../k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
 import { Metrics } from "../metrics/Metrics.js"
-import { Mounter, type MountState } from "../mount/Mounter.js"
+import { Mounter, mountFailed, type MountState } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { encodeMountRequest } from "../provider/MountRequestEncoding.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 import { validatePayload } from "../writer/Payload.js"
+import { confineTarget, PublishError } from "./ConfinedTarget.js"
+import { PublishedLayout } from "./PublishedLayout.js"
 import { makePublishReport, type PublishOutcome } from "./PublishReport.js"
 import { Publisher } from "./Publisher.js"
 import { decideRepublish } from "./RotationPolicy.js"
 
-export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
-  reason: Schema.Literals(["InvalidRequest", "InvalidSecretProviderClass"]),
-  message: Schema.String
-}) {}
+export { PublishError } from "./ConfinedTarget.js"
 
 export interface PublishOptions {
   readonly nodeId: string
+  /** kubelet's root dir (`--kubelet-root-dir`): the only tree whose volume paths this publisher acts on. */
+  readonly kubeletRoot: string
   readonly enableSecretRotation: boolean
   readonly rotationPollInterval: Duration.Duration
 }
@@ -70,18 +70,28 @@ const make = (options: PublishOptions) =>
     const writer = yield* AtomicWriter
     const statuses = yield* PodStatuses
     const metrics = yield* Metrics
+    const layout = yield* PublishedLayout
     const report = makePublishReport(metrics, yield* Events)
     const lastRefresh = new Map<string, number>()
     const rotation = { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) }
 
     /** Provider call, validation, atomic write and pod status: everything a (re)publish fetches and stores. */
-    const fetchAndWrite = (request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, state: MountState) =>
-      Effect.gen(function*() {
+    const fetchAndWrite = (
+      request: PublishRequest, pod: PodInfo, spcName: string, label: { provider: string }, state: MountState
+    ) => {
+      // What a rollback of the mount could not do cleanly (a busy tmpfs, detached lazily) joins the failure's message.
+      let rollbackTrouble: string | undefined
+      return Effect.gen(function*() {
         const ref = `${pod.namespace}/${spcName}`
         const spc = yield* classes.get(pod.namespace, spcName)
         const { provider, parameters } = yield* checkClass(spc, ref, request, label)
         const mounted = state._tag === "Mounted"
-        if (!mounted) yield* mounter.mountTmpfsScoped(request.targetPath, { _tag: "Directory" })
+        if (!mounted) {
+          yield* mounter.mountTmpfsScoped(request.targetPath, {
+            known: { _tag: "Directory" },
+            onRollbackTrouble: (note) => void (rollbackTrouble = note)
+          })
+        }
         const mountRequest = encodeMountRequest({
           parameters,
           volumeContext: request.volumeContext,
@@ -90,22 +100,39 @@ const make = (options: PublishOptions) =>
           targetPath: request.targetPath
         })
         const result = yield* providers.mount(provider, mountRequest)
-        if (result.files.length > 0) {
-          const payload = yield* validatePayload(result.files)
-          yield* writer.write(request.targetPath, payload)
-        }
+        // Written even when empty (a legacy provider that writes its own files): the `..data` layout is what marks
+        // the volume as published, so a later republish may skip the provider.
+        const payload = yield* validatePayload(result.files)
+        yield* writer.write(request.targetPath, payload)
         yield* statuses.upsert({
           podName: pod.name, podNamespace: pod.namespace, podUid: pod.uid, spcName, nodeId: options.nodeId,
           targetPath: request.targetPath, objects: result.objectVersions, refresh: mounted
         })
-      }).pipe(Effect.scoped)
+      }).pipe(
+        Effect.scoped,
+        Effect.mapError((failure): TypedFailure =>
+          rollbackTrouble === undefined
+            ? failure
+            : new PublishError({ reason: failure.reason, message: `${failure.message}; ${rollbackTrouble}` })
+        )
+      )
+    }
 
     /** Everything a publish does under the target's lock; `label` learns the provider as soon as it is known. */
     const publishLocked = (request: PublishRequest, pod: PodInfo, label: { provider: string }) =>
       Effect.gen(function*() {
+        yield* confineTarget(options.kubeletRoot, request.targetPath)
         const state = yield* mounter.mountState(request.targetPath)
-        const decision = decideRepublish(state, rotation, lastRefresh.get(request.targetPath), yield* Clock.currentTimeMillis)
+        const tmpfs = state._tag === "Mounted" && state.fsType === "tmpfs"
+        const complete = tmpfs && (yield* layout.isComplete(request.targetPath))
+        const now = yield* Clock.currentTimeMillis
+        const decision = decideRepublish(state, complete, rotation, lastRefresh.get(request.targetPath), now)
         if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } satisfies PublishOutcome
+        if (decision._tag === "Foreign") {
+          return yield* mountFailed(
+            `target ${request.targetPath} is a ${decision.fsType} mount, not this driver's tmpfs: refusing to write into it`
+          )
+        }
         const spcName = request.volumeContext["secretProviderClass"] ?? ""
         if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
         if (state._tag === "Missing") yield* mounter.ensureDir(request.targetPath)
@@ -126,8 +153,9 @@ const make = (options: PublishOptions) =>
 
     const publish = Effect.fn("Publisher.publish")(function*(request: PublishRequest) {
       const pod = podInfo(request.volumeContext)
-      // Until the SPC is read, upstream labels metrics with the optional `providerName` attribute.
-      const label = { provider: request.volumeContext["providerName"] ?? "" }
+      // The label is the SPC's spec.provider once read, "" before: never a pod-chosen attribute (upstream's
+      // `providerName`), which would make one metric series per value a pod cares to send.
+      const label = { provider: "" }
       const outcome = yield* locks.withLock(request.targetPath, publishLocked(request, pod, label)).pipe(
         Effect.tapError((failure) => report.failed(pod, request.targetPath, label.provider, failure))
       )
@@ -135,7 +163,8 @@ const make = (options: PublishOptions) =>
     })
 
     const unpublish = Effect.fn("Publisher.unpublish")(function*(request: UnpublishRequest) {
-      const cleanup = mounter.cleanupMountPoint(request.targetPath).pipe(
+      const cleanup = confineTarget(options.kubeletRoot, request.targetPath).pipe(
+        Effect.andThen(mounter.cleanupMountPoint(request.targetPath)),
         Effect.tap(() => Effect.sync(() => lastRefresh.delete(request.targetPath)))
       )
       yield* locks.withLock(request.targetPath, cleanup).pipe(Effect.tapError(() => metrics.unpublishFailed))
@@ -145,7 +174,7 @@ const make = (options: PublishOptions) =>
     return Publisher.of({
       publish,
       unpublish,
-      publishRejected: (context, target, failure) => report.failed(podInfo(context), target, context["providerName"] ?? "", failure),
+      publishRejected: (context, target, failure) => report.failed(podInfo(context), target, "", failure),
       unpublishRejected: () => metrics.unpublishFailed
     })
   })

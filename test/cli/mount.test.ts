@@ -14,6 +14,8 @@ const secretValues = ["not-a-real-password", "featureFlags", "rotated-password"]
 let dir: string
 let provider: RunningProcess
 const providers = () => path.join(dir, "providers")
+/** kubelet's target path for pod `pod` under this test's kubelet root: the only shape the CLI mounts at. */
+const vol = (pod: string) => path.join(dir, "kubelet", "pods", pod, "volumes", "kubernetes.io~csi", "secrets", "mount")
 const store = () => path.join(dir, "store.yaml")
 
 const normalise = (text: string) =>
@@ -39,7 +41,8 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const mountGolden = `mounted default/example-reference (provider reference) at <tmp>/t1 (tmpfs) via this process
+const t1Shown = "<tmp>/kubelet/pods/t1/volumes/kubernetes.io~csi/secrets/mount"
+const mountGolden = `mounted default/example-reference (provider reference) at ${t1Shown} (tmpfs) via this process
 pod default/local-pod uid <uid> service account default
 FILE             MODE  BYTES  VALUE
 config/app.json  0644     29  <redacted>
@@ -53,7 +56,7 @@ secret/db-username  1
 
 describe("secrets-store mount / unmount", () => {
   it("mount publishes onto a real tmpfs, prints the tree with values redacted and exits 0", async () => {
-    const target = path.join(dir, "t1")
+    const target = vol("t1")
     const { code, output } = await cli(...mountArgs(target))
     expect(normalise(output)).toBe(mountGolden)
     expect(code).toBe(0)
@@ -66,7 +69,7 @@ describe("secrets-store mount / unmount", () => {
   })
 
   it("mount again over the mounted target re-fetches; --show-values prints the contents", async () => {
-    const { code, output } = await cli(...mountArgs(path.join(dir, "t1"), "--show-values", "--token", "=jwt-for-the-default-audience", "--secret", "k=v"))
+    const { code, output } = await cli(...mountArgs(vol("t1"), "--show-values", "--token", "=jwt-for-the-default-audience", "--secret", "k=v"))
     expect(code).toBe(0)
     expect(output).toContain(`password         0640     19  "not-a-real-password"`)
     expect(output).toContain(`config/app.json  0644     29  "{\\"featureFlags\\":[\\"rotation\\"]}"`)
@@ -75,26 +78,37 @@ describe("secrets-store mount / unmount", () => {
 
   it("relative --class, --target and --provider-dir work as the npm start banner prints them", async () => {
     const relative = (file: string) => `./${path.relative(repoRoot, file)}`
-    const target = path.join(dir, "t-relative")
+    const target = vol("t-relative")
     const { code, output } = await cli("mount", "--class", relative(referenceClass), "--target", relative(target), "--provider-dir", relative(providers()))
-    expect(normalise(output)).toContain("at <tmp>/t-relative (tmpfs)")
+    expect(normalise(output)).toContain("at <tmp>/kubelet/pods/t-relative/volumes/kubernetes.io~csi/secrets/mount (tmpfs)")
     expect(code).toBe(0)
     expect((await cli("unmount", "--target", relative(target))).code).toBe(0)
     expect(fs.existsSync(target)).toBe(false)
   })
 
   it("unmount removes the tmpfs and the directory, and a second unmount still succeeds", async () => {
-    const target = path.join(dir, "t1")
+    const target = vol("t1")
     const first = await cli("unmount", "--target", target)
-    expect(normalise(first.output)).toBe("unmounted <tmp>/t1\n")
+    expect(normalise(first.output)).toBe(`unmounted ${t1Shown}\n`)
     expect(first.code).toBe(0)
     expect(isMounted(target)).toBe(false)
     expect(fs.existsSync(target)).toBe(false)
     expect((await cli("unmount", "--target", target)).code).toBe(0)
   })
 
+  it("a target that is not kubelet's volume path: exit 1, one line naming the shape, nothing created", async () => {
+    const target = path.join(dir, "plain-dir")
+    const { code, output } = await cli(...mountArgs(target))
+    expect(normalise(output)).toBe(
+      "InvalidRequest: --target \"<tmp>/plain-dir\" must be kubelet's volume path " +
+        "<root>/pods/<pod>/volumes/kubernetes.io~csi/<volume>/mount\n"
+    )
+    expect(code).toBe(1)
+    expect(fs.existsSync(target)).toBe(false)
+  })
+
   it("a provider that is not there: exit 2, one reason line, nothing left behind", async () => {
-    const target = path.join(dir, "t-vault")
+    const target = vol("t-vault")
     const { code, output } = await cli("mount", "--class", vaultClass, "--target", target, "--provider-dir", providers())
     expect(output).toBe("ProviderNotFound: provider not found: provider \"vault\"\n")
     expect(code).toBe(2)
@@ -117,7 +131,7 @@ describe("secrets-store mount / unmount", () => {
 
 describe("secrets-store watch", () => {
   it("republishes on the interval, prints paths and versions that changed (never values), unmounts on SIGINT", async () => {
-    const target = path.join(dir, "w")
+    const target = vol("w")
     const watch = startProgram("cli/main.js", ["watch", "--class", referenceClass, "--target", target, "--provider-dir", providers(), "--interval", "300ms"])
     await eventually(() => expect(watch.output()).toContain("watching: republish every 300ms"))
     fs.writeFileSync(store(), fs.readFileSync(store(), "utf8").replace(
@@ -129,7 +143,8 @@ describe("secrets-store watch", () => {
     const exit = await watch.stop("SIGINT")
     expect(exit.code).toBe(0)
     expect(normalise(watch.output())).toContain(
-      "<time> changed  password (0640, 19 bytes)\n<time> version  secret/db-password 1 -> 2\nunmounted <tmp>/w\n"
+      "<time> changed  password (0640, 19 bytes)\n<time> version  secret/db-password 1 -> 2\n" +
+        "unmounted <tmp>/kubelet/pods/w/volumes/kubernetes.io~csi/secrets/mount\n"
     )
     expect(isMounted(target)).toBe(false)
     expect(fs.existsSync(target)).toBe(false)

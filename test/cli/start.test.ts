@@ -67,7 +67,7 @@ describe("npm start", () => {
     const mount = await shell(printed("npx secrets-store mount --endpoint"))
     expect(mount.output).toContain("(tmpfs) via unix://")
     expect(mount.code).toBe(0)
-    const target = path.join(cwd, "run", "mnt", "example-reference")
+    const target = path.join(cwd, "run", "kubelet", "pods", "example", "volumes", "kubernetes.io~csi", "example-reference", "mount")
     expect(fs.readFileSync(path.join(target, "username"), "utf8")).toBe("app")
     expect(fs.statSync(path.join(target, "password")).mode & 0o777).toBe(0o640)
     await eventually(() => expect(output).toContain("standalone: pod status recorded"))

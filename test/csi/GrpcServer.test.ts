@@ -113,9 +113,10 @@ describe("CSI gRPC server", () => {
       expect(noId).toEqual({ code: Status.INVALID_ARGUMENT, details: "InvalidRequest: Volume ID missing in request" })
       const noTarget = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: "" })))
       expect(noTarget).toEqual({ code: Status.INVALID_ARGUMENT, details: "InvalidRequest: Target path missing in request" })
-      const ok = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: "/t" })))
+      const target = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount"
+      const ok = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: target })))
       expect(ok.code).toBe(Status.OK)
-      expect(publisher.unpublished).toEqual([{ volumeId: "v", targetPath: "/t" }])
+      expect(publisher.unpublished).toEqual([{ volumeId: "v", targetPath: target }])
       csi.close()
       yield* Scope.close(scope, Exit.void)
     }))

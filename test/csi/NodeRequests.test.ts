@@ -6,14 +6,36 @@ import * as Exit from "effect/Exit"
 import { decodePublish, decodeUnpublish } from "../../src/csi/NodeRequests.js"
 import { publishRequest } from "../support/CsiClient.js"
 
+const root = "/var/lib/kubelet"
 const refused = ["relative/mount", "./mount", "/var/lib/kubelet/pods/u/volumes/../../../etc", "/a//b", "/a/./b", "/", "//"]
-const accepted = ["/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount", "/var/lib/kubelet/pods/u/mount/", "/t"]
+const outside = [
+  "/t", "/var/lib/kubelet/pods/u/mount/", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v",
+  "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/v/mount", "/var/lib/kubelet-other/pods/u/volumes/kubernetes.io~csi/v/mount",
+  "/tmp/pods/u/volumes/kubernetes.io~csi/v/mount"
+]
+const accepted = ["/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount/"]
 
 describe("target path rules", () => {
+  it.each(outside)("refuses %j, which is not kubelet's CSI volume path under the kubelet root", (targetPath) => {
+    for (const exit of [
+      Effect.runSyncExit(decodePublish(publishRequest({ targetPath }), root)),
+      Effect.runSyncExit(decodeUnpublish({ volumeId: "v", targetPath }, root))
+    ]) {
+      const error = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
+      expect(JSON.stringify(error)).toContain("is not <kubelet root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount")
+      expect(JSON.stringify(error)).toContain("InvalidRequest")
+    }
+  })
+
+  it("the shape check keeps upstream's order: a missing target path or volume id is reported first", () => {
+    const exit = Effect.runSyncExit(decodeUnpublish({ volumeId: "", targetPath: "/t" }, root))
+    expect(JSON.stringify(Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined)).toContain("Volume ID missing")
+  })
+
   it.each(refused)("refuses %j on publish and unpublish", (targetPath) => {
     for (const exit of [
-      Effect.runSyncExit(decodePublish(publishRequest({ targetPath }))),
-      Effect.runSyncExit(decodeUnpublish({ volumeId: "v", targetPath }))
+      Effect.runSyncExit(decodePublish(publishRequest({ targetPath }), root)),
+      Effect.runSyncExit(decodeUnpublish({ volumeId: "v", targetPath }, root))
     ]) {
       expect(Exit.isFailure(exit)).toBe(true)
       const error = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
@@ -22,7 +44,7 @@ describe("target path rules", () => {
   })
 
   it.each(accepted)("accepts %j", (targetPath) => {
-    expect(Exit.isSuccess(Effect.runSyncExit(decodePublish(publishRequest({ targetPath }))))).toBe(true)
-    expect(Exit.isSuccess(Effect.runSyncExit(decodeUnpublish({ volumeId: "v", targetPath })))).toBe(true)
+    expect(Exit.isSuccess(Effect.runSyncExit(decodePublish(publishRequest({ targetPath }), root)))).toBe(true)
+    expect(Exit.isSuccess(Effect.runSyncExit(decodeUnpublish({ volumeId: "v", targetPath }, root)))).toBe(true)
   })
 })

@@ -71,6 +71,7 @@ beforeAll(async () => {
   provider = startProgram("reference-provider/main.js", [`--provider-dir=${dir}/providers`, `--store=${dir}/store.json`])
   await waitForFile(path.join(dir, "providers", "reference.sock"))
   driver = startProgram("main.js", [
+    `--kubelet-root-dir=${kubeletRoot()}`,
     `--endpoint=unix://${dir}/csi.sock`, "--nodeid=node-a", "--metrics-addr=127.0.0.1:0", `--kubeconfig=${api.kubeconfigPath}`,
     `--provider-volume=${dir}/providers`, `--kubelet-root-dir=${kubeletRoot()}`, "--enable-secret-rotation",
     "--rotation-poll-interval=1s", "-v=10"

@@ -17,7 +17,9 @@ afterAll(async () => {
 const startDriver = async (args: ReadonlyArray<string>) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-driver-"))
   const socket = path.join(dir, "csi.sock")
-  const driver = startProgram(DRIVER, [`--endpoint=unix://${socket}`, "--metrics-addr=127.0.0.1:0", ...args])
+  const driver = startProgram(DRIVER, [
+    `--endpoint=unix://${socket}`, `--kubelet-root-dir=${dir}`, "--metrics-addr=127.0.0.1:0", ...args
+  ])
   running.push(driver)
   const csi = connectCsi(socket)
   await eventually(() => csi.identity.probe({}), 15_000)

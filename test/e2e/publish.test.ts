@@ -45,7 +45,7 @@ beforeAll(async () => {
   ])
   await waitForFile(path.join(dir, "providers", "reference.sock"))
   driver = startProgram("main.js", [
-    `--endpoint=unix://${socket()}`, "--nodeid=node-a", "--metrics-addr=127.0.0.1:0", `--kubeconfig=${api.kubeconfigPath}`,
+    `--endpoint=unix://${socket()}`, `--kubelet-root-dir=${path.join(dir, "kubelet")}`, "--nodeid=node-a", "--metrics-addr=127.0.0.1:0", `--kubeconfig=${api.kubeconfigPath}`,
     `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=",
     "--enable-secret-rotation=true", "--rotation-poll-interval=1s", "-v=5"
   ])

@@ -112,6 +112,8 @@ describe("what each overlay promises", () => {
   it("kubelet-root leaves no path under the default kubelet root", () => {
     const text = JSON.stringify(objectsOf("overlays/kubelet-root"))
     expect(text).toContain("/var/snap/microk8s/common/var/lib/kubelet/pods")
+    // The driver itself must know the root: it refuses targets outside it.
+    expect(text).toContain("--kubelet-root-dir=/var/snap/microk8s/common/var/lib/kubelet")
     expect(text.replaceAll("/var/snap/microk8s/common/var/lib/kubelet", "")).not.toContain("/var/lib/kubelet")
   })
 

@@ -1,5 +1,6 @@
 // The two ways the driver mounts: mount(2) through the addon `npm ci` builds (what runs here), and mount(8),
 // the fallback where the addon cannot be built. Both mount and unmount a real tmpfs and fail typed.
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
@@ -26,10 +27,29 @@ const roundTrip = (calls: MountCalls) =>
     fs.rmdirSync(dir)
   })
 
+/** A busy tmpfs (a child's cwd inside): unmount fails with EBUSY, the lazy unmount detaches it at once. */
+const busyRoundTrip = (calls: MountCalls) =>
+  Effect.gen(function*() {
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "mount-calls-busy-"))
+    yield* calls.mountTmpfs(dir)
+    const child = spawn("sleep", ["600"], { cwd: dir, stdio: "ignore" })
+    yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+    yield* Effect.promise(() => new Promise((resolve) => child.once("spawn", resolve)))
+    const busy = yield* Effect.flip(calls.unmount(dir))
+    assert.include(busy.message, dir)
+    assert.match(busy.message, /EBUSY|busy/i)
+    assert.isTrue(mounted(dir))
+    yield* calls.unmountLazy(dir)
+    assert.isFalse(mounted(dir))
+    fs.rmdirSync(dir)
+  }).pipe(Effect.scoped)
+
 describe("mount calls", () => {
   it("npm ci built the mount(2) addon, so the driver does not spawn mount(8)", () => {
     assert.strictEqual(mountCallsKind, "syscall")
   })
   it.live("the syscalls mount and unmount a tmpfs, and fail typed", () => roundTrip(mountCalls))
   it.live("the mount(8) fallback does the same", () => roundTrip(commandCalls))
+  it.live("a busy tmpfs: unmount fails with EBUSY, the lazy unmount detaches it (syscall)", () => busyRoundTrip(mountCalls))
+  it.live("a busy tmpfs: the same with umount(8) -l", () => busyRoundTrip(commandCalls))
 })

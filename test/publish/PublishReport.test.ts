@@ -95,4 +95,28 @@ describe("Publisher reporting", () => {
         expect((yield* (yield* EventsInMemory).list).map((e) => [e.pod.name, e.reason])).toEqual([["web-1", "InvalidRequest"]])
       }).pipe(Effect.provide(publisherWith(provider.dir, [good])))
     }).pipe(Effect.scoped))
+
+  it.live("the provider label is the SPC's spec.provider, never the pod's providerName attribute", () =>
+    Effect.gen(function*() {
+      const provider = yield* makeTestProvider()
+      provider.onMount(failWith(Status.PERMISSION_DENIED, "denied"))
+      yield* Effect.gen(function*() {
+        const publisher = yield* Publisher
+        const base = yield* request(tempTarget())
+        const chosen = (name: string, spcName = "my-spc") => ({ ...base.volumeContext, providerName: name, secretProviderClass: spcName })
+        // Before the SPC is read (it does not exist): "".
+        yield* publisher.publish({ ...base, volumeContext: chosen("pod-chosen-1", "absent") }).pipe(Effect.flip)
+        // Refused at the edge: "".
+        yield* publisher.publishRejected(chosen("pod-chosen-2"), "relative/path", { reason: "InvalidRequest", message: "bad" })
+        // After the SPC is read: its spec.provider.
+        yield* publisher.publish({ ...base, volumeContext: chosen("pod-chosen-3") }).pipe(Effect.flip)
+        const text = yield* (yield* Metrics).render
+        expect(text).not.toContain("pod-chosen")
+        expect(counters(text, "node_publish_error_total")).toEqual([
+          { provider: "", error_type: "SecretProviderClassNotFound", os_type: "linux", value: 1 },
+          { provider: "", error_type: "InvalidRequest", os_type: "linux", value: 1 },
+          { provider: "test", error_type: "ProviderError", os_type: "linux", value: 1 }
+        ])
+      }).pipe(Effect.provide(publisherWith(provider.dir, [good])))
+    }).pipe(Effect.scoped))
 })

@@ -15,6 +15,7 @@ import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { Mounter } from "../../src/mount/Mounter.js"
 import { TargetLocks } from "../../src/mount/TargetLocks.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
+import { PublishedLayout } from "../../src/publish/PublishedLayout.js"
 import { publisherLayer, type PublishOptions } from "../../src/publish/PublishVolume.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import type { NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
@@ -31,14 +32,21 @@ export const spc = (
   spec
 })
 
+/** The kubelet root of these tests (one per test file): every target lies under it. */
+export const kubeletRoot = fs.mkdtempSync(path.join(os.tmpdir(), "publish-"))
+
+let targets = 0
+
+/** A fresh kubelet-shaped target path under kubeletRoot (not created). */
 export const tempTarget = () =>
-  path.join(fs.mkdtempSync(path.join(os.tmpdir(), "publish-")), "pods", "uid-1", "volumes", "kubernetes.io~csi", "v", "mount")
+  path.join(kubeletRoot, "pods", `uid-${++targets}`, "volumes", "kubernetes.io~csi", "v", "mount")
 
 export const request = (target: string, overrides: Partial<NodePublishVolumeRequest> = {}): Effect.Effect<PublishRequest> =>
-  decodePublish(publishRequest({ targetPath: target, ...overrides })).pipe(Effect.orDie)
+  decodePublish(publishRequest({ targetPath: target, ...overrides }), kubeletRoot).pipe(Effect.orDie)
 
 export const defaultOptions: PublishOptions = {
   nodeId: "node-a",
+  kubeletRoot,
   enableSecretRotation: false,
   rotationPollInterval: Duration.minutes(2)
 }
@@ -53,7 +61,7 @@ export const publisherWith = (
     Layer.provideMerge(Layer.mergeAll(
       Mounter.layerInMemory,
       TargetLocks.layer,
-      AtomicWriter.layerInMemory,
+      PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
       SecretProviderClasses.layerInMemory(classes),
       PodStatuses.layerInMemory,
       Events.layerInMemory,

@@ -18,9 +18,10 @@ import { InMemoryMounts, Mounter } from "../../src/mount/Mounter.js"
 import { TargetLocks } from "../../src/mount/TargetLocks.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
 import { Publisher } from "../../src/publish/Publisher.js"
+import { PublishedLayout } from "../../src/publish/PublishedLayout.js"
 import { publisherLayer } from "../../src/publish/PublishVolume.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
-import { request, tempTarget } from "../publish/fixtures.js"
+import { kubeletRoot, request, tempTarget } from "../publish/fixtures.js"
 import { eventually } from "../support/ChildProcess.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
@@ -143,9 +144,11 @@ describe("API server faults through the driver", () => {
 describe("an API server slower than the per-call deadline (Publisher on real Kubernetes layers)", () => {
   it.live("KubernetesApiError 'timed out' well before the server answers; success once it is fast again", () =>
     Effect.gen(function*() {
-      const layer = publisherLayer({ nodeId: "node-a", enableSecretRotation: true, rotationPollInterval: Duration.zero }).pipe(
+      const options = { nodeId: "node-a", kubeletRoot, enableSecretRotation: true, rotationPollInterval: Duration.zero }
+      const layer = publisherLayer(options).pipe(
         Layer.provideMerge(Layer.mergeAll(
-          Mounter.layerInMemory, TargetLocks.layer, AtomicWriter.layerInMemory, SecretProviderClasses.layer, PodStatuses.layer,
+          Mounter.layerInMemory, TargetLocks.layer, PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
+          SecretProviderClasses.layer, PodStatuses.layer,
           Events.layerInMemory, Metrics.layer,
           ProviderClient.layer({
             providerDirs: [node.provider.dir], maxCallRecvMsgSize: 4 * 1024 * 1024, maxProviderFiles: 10_000, providerTimeout: Duration.seconds(5),

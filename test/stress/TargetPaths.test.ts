@@ -1,14 +1,14 @@
-// Target paths kubelet never sends. CSI spec (NodePublishVolumeRequest.target_path): "MUST be an absolute path
-// in the root filesystem of the process serving this request". The driver takes any string today: a relative
-// path is resolved against its working directory, `..` climbs out of the pods dir, and an unpublish of such a
-// path empties and removes whatever directory it lands on. These tests pin the refusal (INVALID_ARGUMENT,
-// nothing created, mounted or deleted); each case resolves inside this test's temp dir, so the harm stays there.
+// Target paths kubelet never sends, and targets a pod could bend. The driver acts only on kubelet's
+// `<root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount` under --kubelet-root-dir, follows no symlink below the
+// root, unmounts only its tmpfs and never deletes into anything else. These tests pin the refusals (nothing created,
+// mounted or deleted); each case lands inside this test's temp dir, so any harm stays there.
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { repoRoot } from "../support/ChildProcess.js"
-import { outcomeOf } from "../support/CsiOutcome.js"
-import { kubeletPublish, mountsUnder, startStressNode, unmountAllUnder, type StressNode } from "../support/StressHarness.js"
+import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
+import { kubeletPublish, mountsUnder, startStressNode, targetFor, unmountAllUnder, type StressNode } from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
 
 let node: StressNode
@@ -53,5 +53,77 @@ describe("target paths kubelet never sends", () => {
     const outcome = await outcomeOf(node.csi().node.nodeUnpublishVolume({ volumeId: "v", targetPath: relativeTo(precious) }))
     expect(fs.existsSync(path.join(precious, "data.txt")), "unpublish deleted a directory outside any pod").toBe(true)
     expect(outcome).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
+  })
+})
+
+/** A pod's target under the harness's kubelet root (its parent created, as kubelet does). */
+const podTarget = (uid: string) => targetFor(node.kubelet, uid)
+const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const unpublish = (target: string) => outcomeOf(node.csi().node.nodeUnpublishVolume({ volumeId: "v", targetPath: target }))
+const isMountPoint = (p: string) => mountsUnder(p).some((m) => m.mountPoint === p)
+
+/** A directory outside the pods tree holding a file the driver must never touch. */
+const precious = (name: string) => {
+  const dir = path.join(node.base, name)
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, "data.txt"), "keep me")
+  return dir
+}
+const kept = (dir: string) => fs.readFileSync(path.join(dir, "data.txt"), "utf8") === "keep me"
+
+describe("targets are confined to the kubelet root's pods tree, with no symlink on the way", () => {
+  it("unpublish of a directory outside the pods tree (a decoy) is refused and the directory keeps its files", async () => {
+    const decoy = precious("decoy")
+    expect(await unpublish(decoy)).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
+    expect(kept(decoy), "unpublish deleted a directory outside any pod").toBe(true)
+  })
+
+  it("a target that is a symlink: publish mounts nothing anywhere, unpublish deletes nothing through it", async () => {
+    const elsewhere = precious("symlinked-target")
+    const target = podTarget("symlinked-target")
+    fs.symlinkSync(elsewhere, target)
+    try {
+      expect(await publish(target, "symlinked-target")).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
+      expect(mountsUnder(node.base)).toEqual([])
+      expect(await unpublish(target)).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
+      expect(kept(elsewhere), "unpublish deleted through the symlink").toBe(true)
+    } finally {
+      unmountAllUnder(node.base)
+    }
+  })
+
+  it("a symlinked parent (the pod's dir): publish is refused and nothing is mounted outside the pods tree", async () => {
+    const elsewhere = path.join(node.base, "symlinked-parent")
+    fs.mkdirSync(path.join(elsewhere, "volumes", "kubernetes.io~csi", "secrets"), { recursive: true })
+    const podDir = path.join(node.kubelet, "pods", "symlinked-parent")
+    fs.mkdirSync(path.dirname(podDir), { recursive: true })
+    fs.symlinkSync(elsewhere, podDir)
+    const target = path.join(podDir, "volumes", "kubernetes.io~csi", "secrets", "mount")
+    try {
+      expect(await publish(target, "symlinked-parent")).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
+      expect(mountsUnder(node.base)).toEqual([])
+      expect(fs.existsSync(path.join(elsewhere, "volumes", "kubernetes.io~csi", "secrets", "mount"))).toBe(false)
+    } finally {
+      unmountAllUnder(node.base)
+    }
+  })
+
+  it("a bind mount of a host directory at the target: unpublish refuses (MountFailed) and the host files stay", async () => {
+    const host = precious("bind-host")
+    const target = podTarget("bind")
+    fs.mkdirSync(target)
+    execFileSync("mount", ["--bind", host, target])
+    try {
+      const refused = await unpublish(target)
+      expect(refused).toMatchObject({ ok: false })
+      expect(typedReasonOf(refused)).toBe("MountFailed")
+      expect(kept(host), "unpublish deleted the host's files through the bind mount").toBe(true)
+      expect(isMountPoint(target)).toBe(true)
+      // Nor is it taken as a published volume, or written into.
+      expect(typedReasonOf(await publish(target, "bind"))).toBe("MountFailed")
+      expect(fs.readdirSync(host)).toEqual(["data.txt"])
+    } finally {
+      unmountAllUnder(node.base)
+    }
   })
 })

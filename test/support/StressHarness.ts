@@ -52,6 +52,7 @@ export interface StressNodeOptions {
 
 const driverFlags = (base: string, api: FakeApiServer, providerDir: string, extra: ReadonlyArray<string>) => [
   `--endpoint=unix://${path.join(base, "csi.sock")}`,
+  `--kubelet-root-dir=${path.join(base, "kubelet")}`,
   "--nodeid=node-stress",
   `--kubeconfig=${api.kubeconfigPath}`,
   `--provider-volume=${providerDir}`,

@@ -1,0 +1,42 @@
+// The publisher's own failures, and target confinement as one step: a target is acted on only when it is kubelet's
+// `<root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount` (domain/VolumeTarget.ts) with no symlink below the
+// kubelet root (mount/TargetConfinement.ts). Run under the target's lock, before any mkdir, mount, write or delete.
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { FailureReason } from "../domain/FailureReason.js"
+import { parseVolumeTarget, type VolumeTarget } from "../domain/VolumeTarget.js"
+import { checkConfinement } from "../mount/TargetConfinement.js"
+import { errnoCode } from "../writer/TargetFiles.js"
+
+export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
+  reason: FailureReason,
+  message: Schema.String
+}) {}
+
+const refused = (message: string) => new PublishError({ reason: "InvalidRequest", message })
+
+/**
+ * The target as a VolumeTarget once the path has kubelet's shape and no element below the root is a symlink. An
+ * lstat that fails on the target itself (a stale mount there) is left for the Mounter, which knows what to do with it.
+ */
+export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.Effect<VolumeTarget, PublishError> =>
+  Effect.gen(function*() {
+    const target = parseVolumeTarget(kubeletRoot, targetPath)
+    if (typeof target === "string") return yield* refused(target)
+    const confinement = yield* Effect.tryPromise(() => checkConfinement(target)).pipe(
+      Effect.catch((error) => {
+        const failedAt = (error.cause as { path?: unknown } | undefined)?.path
+        return failedAt === target.path
+          ? Effect.succeed({ _tag: "Confined" } as const)
+          : Effect.fail(refused(
+            `target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${errnoCode(error.cause) ?? "error"}`
+          ))
+      })
+    )
+    if (confinement._tag === "Refused") {
+      return yield* refused(
+        `target path ${target.path} refused: ${confinement.why}; no symlink below the kubelet root is followed`
+      )
+    }
+    return target
+  })
