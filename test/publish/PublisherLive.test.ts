@@ -37,7 +37,8 @@ const liveLayer = (provider: TestProvider, options: Partial<PublishOptions>) =>
     SecretProviderClasses.layerInMemory([good]), PodStatuses.layerInMemory, Events.layerInMemory, Metrics.layer,
     ProviderClient.layer({
       providerDirs: [provider.dir], maxCallRecvMsgSize: 4 * 1024 * 1024, providerTimeout: Duration.seconds(5),
-      healthCheck: false, healthCheckInterval: Duration.minutes(2), retryBaseDelay: Duration.millis(10)
+      healthCheck: false, healthCheckInterval: Duration.minutes(2), retryBaseDelay: Duration.millis(10),
+      maxProviderFiles: 10_000
     })
   )))
 
