@@ -57,6 +57,22 @@ describe("CSI server shutdown with calls in flight", () => {
       csi.close()
     }), 30_000)
 
+  it.live("a call kubelet already cancelled, still cleaning up, is waited for too (gRPC has nothing to drain)", () =>
+    Effect.gen(function*() {
+      const socket = tempSocket()
+      const publisher = slowCleanupPublisher(Effect.sleep("300 millis"))
+      const scope = yield* startCsiServer(socket, publisher.layer)
+      const csi = connectCsi(socket)
+      const abort = new AbortController()
+      const call = codeOf(csi.node.nodePublishVolume(publishRequest(), { signal: abort.signal })).catch(() => Status.CANCELLED)
+      yield* waitFor(() => publisher.log.includes("started"))
+      abort.abort()
+      yield* Effect.promise(() => call)
+      yield* Scope.close(scope, Exit.void)
+      expect(publisher.log).toEqual(["started", "cleaned up"])
+      csi.close()
+    }), 30_000)
+
   it.live("a cleanup that hangs delays the close only by the cleanup timeout", () =>
     Effect.gen(function*() {
       const socket = tempSocket()
