@@ -1,14 +1,13 @@
-// The CSI gRPC server as a scoped resource: listens on the endpoint (a stale socket file is
-// removed first), serves Identity and Node, and on scope close drains in-flight calls before
-// removing its socket; calls still running then are cancelled, and the close waits for their cleanup,
-// so SIGTERM never leaves a publish half-done.
+// The CSI gRPC server as a scoped resource: listens on the endpoint (a stale socket file is removed first, the
+// backlog as deep as the node allows), serves Identity and Node, and on scope close drains in-flight calls before
+// removing its socket; calls still running then are cancelled and the close waits for their cleanup, so SIGTERM
+// never leaves a publish half-done.
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { createServer, type Server } from "nice-grpc"
 import { IdentityDefinition, NodeDefinition } from "../gen/csi/v1/csi.js"
 import type { Publisher } from "../publish/Publisher.js"
 import { makeIdentityService, type PluginIdentity } from "./IdentityService.js"
@@ -16,6 +15,7 @@ import { InFlightHandlers, settleHandlers } from "./HandlerRunner.js"
 import { makeNodeService } from "./NodeService.js"
 import type { Endpoint } from "../config/DriverConfig.js"
 import { Verbosity } from "../config/Logging.js"
+import { createUnaryGrpcServer, type ListenAddress, type UnaryGrpcServer } from "../platform/UnaryGrpcServer.js"
 import { makeRequestLog } from "./RequestLog.js"
 
 export type { Endpoint } from "../config/DriverConfig.js"
@@ -35,8 +35,8 @@ export interface GrpcServerOptions {
   readonly cleanupTimeout?: Duration.Input
 }
 
-const address = (endpoint: Endpoint) =>
-  endpoint._tag === "unix" ? `unix:${endpoint.path}` : `${endpoint.host}:${endpoint.port}`
+const address = (endpoint: Endpoint): ListenAddress =>
+  endpoint._tag === "unix" ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port }
 
 const describe = (endpoint: Endpoint) =>
   endpoint._tag === "unix" ? `unix://${endpoint.path}` : `tcp://${endpoint.host}:${endpoint.port}`
@@ -44,7 +44,7 @@ const describe = (endpoint: Endpoint) =>
 const removeSocket = (endpoint: Endpoint) =>
   endpoint._tag === "unix" ? Effect.promise(() => fs.rm(endpoint.path, { force: true })) : Effect.void
 
-const listen = (server: Server, endpoint: Endpoint) =>
+const listen = (server: UnaryGrpcServer, endpoint: Endpoint) =>
   Effect.tryPromise({
     try: async () => {
       if (endpoint._tag === "unix") {
@@ -58,7 +58,7 @@ const listen = (server: Server, endpoint: Endpoint) =>
   })
 
 // The defaults fit kubelet's 30 s grace period before SIGKILL: 25 s of drain, then 4 s of cleanup.
-const drain = (server: Server, options: GrpcServerOptions, handlers: InFlightHandlers["Service"]) =>
+const drain = (server: UnaryGrpcServer, options: GrpcServerOptions, handlers: InFlightHandlers["Service"]) =>
   Effect.promise(() => server.shutdown()).pipe(
     Effect.timeoutOrElse({
       duration: options.drainTimeout ?? "25 seconds",
@@ -79,7 +79,7 @@ export const serveCsi = (
     const identity = yield* makeIdentityService(options.identity)
     const handlers: InFlightHandlers["Service"] = new Set()
     const node = yield* makeNodeService({ nodeId: options.nodeId }).pipe(Effect.provideService(InFlightHandlers, handlers))
-    const server = createServer().use(makeRequestLog(fork, yield* Verbosity))
+    const server = createUnaryGrpcServer({ middleware: makeRequestLog(fork, yield* Verbosity) })
     server.add(IdentityDefinition, identity)
     server.add(NodeDefinition, node)
     const port = yield* Effect.acquireRelease(
