@@ -78,7 +78,9 @@ export const serveCsi = (
     const fork = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
     const identity = yield* makeIdentityService(options.identity)
     const handlers: InFlightHandlers["Service"] = new Set()
-    const node = yield* makeNodeService({ nodeId: options.nodeId }).pipe(Effect.provideService(InFlightHandlers, handlers))
+    const node = yield* makeNodeService({ nodeId: options.nodeId }).pipe(
+      Effect.provideService(InFlightHandlers, handlers)
+    )
     const server = createUnaryGrpcServer({ middleware: makeRequestLog(fork, yield* Verbosity) })
     server.add(IdentityDefinition, identity)
     server.add(NodeDefinition, node)

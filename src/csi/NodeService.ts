@@ -11,7 +11,9 @@ export interface NodeIdentity {
   readonly nodeId: string
 }
 
-export const makeNodeService = (node: NodeIdentity): Effect.Effect<NodeServiceImplementation, never, Publisher | InFlightHandlers> =>
+export const makeNodeService = (
+  node: NodeIdentity
+): Effect.Effect<NodeServiceImplementation, never, Publisher | InFlightHandlers> =>
   Effect.gen(function*() {
     const publisher = yield* Publisher
     const run = yield* makeHandlerRunner

@@ -64,7 +64,8 @@ describe("CSI server shutdown with calls in flight", () => {
       const scope = yield* startCsiServer(socket, publisher.layer)
       const csi = connectCsi(socket)
       const abort = new AbortController()
-      const call = codeOf(csi.node.nodePublishVolume(publishRequest(), { signal: abort.signal })).catch(() => Status.CANCELLED)
+      const call = codeOf(csi.node.nodePublishVolume(publishRequest(), { signal: abort.signal }))
+        .catch(() => Status.CANCELLED)
       yield* waitFor(() => publisher.log.includes("started"))
       abort.abort()
       yield* Effect.promise(() => call)
@@ -77,7 +78,8 @@ describe("CSI server shutdown with calls in flight", () => {
     Effect.gen(function*() {
       const socket = tempSocket()
       const publisher = slowCleanupPublisher(Effect.never)
-      const scope = yield* startCsiServer(socket, publisher.layer, { drainTimeout: "100 millis", cleanupTimeout: "200 millis" })
+      const timeouts = { drainTimeout: "100 millis", cleanupTimeout: "200 millis" } as const
+      const scope = yield* startCsiServer(socket, publisher.layer, timeouts)
       const csi = connectCsi(socket)
       const call = codeOf(csi.node.nodePublishVolume(publishRequest()))
       yield* waitFor(() => publisher.log.includes("started"))
@@ -94,7 +96,8 @@ describe("CSI server shutdown with calls in flight", () => {
     Effect.gen(function*() {
       const socket = tempSocket()
       const publisher = slowCleanupPublisher(Effect.never)
-      const scope = yield* startCsiServer(socket, publisher.layer, { drainTimeout: "100 millis", cleanupTimeout: "1 hour" })
+      const timeouts = { drainTimeout: "100 millis", cleanupTimeout: "1 hour" } as const
+      const scope = yield* startCsiServer(socket, publisher.layer, timeouts)
       const csi = connectCsi(socket)
       const codes = yield* Effect.promise(() =>
         Promise.all([1, 2, 3].map(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: "/t" }))))
@@ -117,7 +120,9 @@ describe("HandlerRunner", () => {
       const log: Array<string> = []
       const abort = new AbortController()
       const slow = Effect.never.pipe(
-        Effect.onInterrupt(() => Effect.sleep("100 millis").pipe(Effect.andThen(Effect.sync(() => log.push("finalized")))))
+        Effect.onInterrupt(() =>
+          Effect.sleep("100 millis").pipe(Effect.andThen(Effect.sync(() => log.push("finalized"))))
+        )
       )
       const settled = run("Slow", slow, abort.signal).then(
         () => "resolved",

@@ -20,7 +20,9 @@ const failure = async (promise: Promise<unknown>) => {
   return { code: Status.OK, details: "" }
 }
 
-const serve = async (implementation: Partial<IdentityServiceImplementation>, address?: { host: string; port: number }) => {
+type Implementation = Partial<IdentityServiceImplementation>
+
+const serve = async (implementation: Implementation, address?: { readonly host: string; readonly port: number }) => {
   const server: UnaryGrpcServer = createUnaryGrpcServer()
   const unanswered = async () => { throw new ServerError(Status.UNIMPLEMENTED, "not here") }
   server.add(IdentityDefinition, {
@@ -40,8 +42,10 @@ describe("UnaryGrpcServer", () => {
       getPluginInfo: async () => { throw new Error("a bug") }
     })
     expect(await failure(client.probe({}))).toEqual({ code: Status.NOT_FOUND, details: "no such thing" })
-    expect(await failure(client.getPluginCapabilities({}))).toEqual({ code: Status.CANCELLED, details: "The operation was cancelled" })
-    expect(await failure(client.getPluginInfo({}))).toEqual({ code: Status.UNKNOWN, details: "Unknown server error occurred" })
+    expect(await failure(client.getPluginCapabilities({})))
+      .toEqual({ code: Status.CANCELLED, details: "The operation was cancelled" })
+    expect(await failure(client.getPluginInfo({})))
+      .toEqual({ code: Status.UNKNOWN, details: "Unknown server error occurred" })
     close()
     await server.shutdown()
   })

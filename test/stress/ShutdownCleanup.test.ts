@@ -24,11 +24,13 @@ describe("SIGTERM while a cancelled publish cleans up", () => {
   it("the driver exits 0 only after the cancelled publish removed its files and its tmpfs", async () => {
     const target = targetFor(node.kubelet, "shutdown-1")
     const abort = new AbortController()
-    const call = outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "shutdown-1"), { signal: abort.signal }))
+    const request = kubeletPublish(target, "shutdown-1")
+    const call = outcomeOf(node.csi().node.nodePublishVolume(request, { signal: abort.signal }))
       .catch((error: unknown) => ({ ok: false, aborted: String(error) }))
     // The write has started once the tmpfs holds its data dir.
     await eventually(() => {
-      if (!fs.existsSync(target) || !fs.readdirSync(target).some((name) => name.startsWith("..") && name !== "..data")) {
+      const names = fs.existsSync(target) ? fs.readdirSync(target) : []
+      if (!names.some((name) => name.startsWith("..") && name !== "..data")) {
         throw new Error("the write has not started yet")
       }
     }, 30_000, 5)
