@@ -1,19 +1,21 @@
-// The CSI gRPC server as a scoped resource: listens on the endpoint (a stale socket file is
-// removed first), serves Identity and Node, and on scope close drains in-flight calls before
-// removing its socket, so SIGTERM never cuts a publish in half.
+// The CSI gRPC server as a scoped resource: listens on the endpoint (a stale socket file is removed first, the
+// backlog as deep as the node allows), serves Identity and Node, and on scope close drains in-flight calls before
+// removing its socket; calls still running then are cancelled and the close waits for their cleanup, so SIGTERM
+// never leaves a publish half-done.
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { createServer, type Server } from "nice-grpc"
 import { IdentityDefinition, NodeDefinition } from "../gen/csi/v1/csi.js"
 import type { Publisher } from "../publish/Publisher.js"
 import { makeIdentityService, type PluginIdentity } from "./IdentityService.js"
+import { InFlightHandlers, settleHandlers } from "./HandlerRunner.js"
 import { makeNodeService } from "./NodeService.js"
 import type { Endpoint } from "../config/DriverConfig.js"
 import { Verbosity } from "../config/Logging.js"
+import { createUnaryGrpcServer, type ListenAddress, type UnaryGrpcServer } from "../platform/UnaryGrpcServer.js"
 import { makeRequestLog } from "./RequestLog.js"
 
 export type { Endpoint } from "../config/DriverConfig.js"
@@ -29,10 +31,12 @@ export interface GrpcServerOptions {
   readonly nodeId: string
   /** How long shutdown waits for in-flight calls before cancelling them. */
   readonly drainTimeout?: Duration.Input
+  /** How long shutdown then waits for the cancelled calls' cleanup (tmpfs rollback, file removal). */
+  readonly cleanupTimeout?: Duration.Input
 }
 
-const address = (endpoint: Endpoint) =>
-  endpoint._tag === "unix" ? `unix:${endpoint.path}` : `${endpoint.host}:${endpoint.port}`
+const address = (endpoint: Endpoint): ListenAddress =>
+  endpoint._tag === "unix" ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port }
 
 const describe = (endpoint: Endpoint) =>
   endpoint._tag === "unix" ? `unix://${endpoint.path}` : `tcp://${endpoint.host}:${endpoint.port}`
@@ -40,7 +44,7 @@ const describe = (endpoint: Endpoint) =>
 const removeSocket = (endpoint: Endpoint) =>
   endpoint._tag === "unix" ? Effect.promise(() => fs.rm(endpoint.path, { force: true })) : Effect.void
 
-const listen = (server: Server, endpoint: Endpoint) =>
+const listen = (server: UnaryGrpcServer, endpoint: Endpoint) =>
   Effect.tryPromise({
     try: async () => {
       if (endpoint._tag === "unix") {
@@ -53,14 +57,16 @@ const listen = (server: Server, endpoint: Endpoint) =>
       new ServerStartError({ message: `cannot listen on ${describe(endpoint)}: ${String(cause)}`, cause })
   })
 
-const drain = (server: Server, endpoint: Endpoint, timeout: Duration.Input) =>
+// The defaults fit kubelet's 30 s grace period before SIGKILL: 25 s of drain, then 4 s of cleanup.
+const drain = (server: UnaryGrpcServer, options: GrpcServerOptions, handlers: InFlightHandlers["Service"]) =>
   Effect.promise(() => server.shutdown()).pipe(
     Effect.timeoutOrElse({
-      duration: timeout,
+      duration: options.drainTimeout ?? "25 seconds",
       orElse: () => Effect.sync(() => server.forceShutdown())
     }),
-    Effect.andThen(removeSocket(endpoint)),
-    Effect.andThen(Effect.logInfo("CSI server stopped", { endpoint: describe(endpoint) }))
+    Effect.andThen(settleHandlers(handlers, options.cleanupTimeout ?? "4 seconds")),
+    Effect.andThen(removeSocket(options.endpoint)),
+    Effect.andThen(Effect.logInfo("CSI server stopped", { endpoint: describe(options.endpoint) }))
   )
 
 /** Serves until the enclosing scope closes; resolves to the bound port (0 for unix sockets). */
@@ -71,13 +77,16 @@ export const serveCsi = (
     const context = yield* Effect.context<never>()
     const fork = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
     const identity = yield* makeIdentityService(options.identity)
-    const node = yield* makeNodeService({ nodeId: options.nodeId })
-    const server = createServer().use(makeRequestLog(fork, yield* Verbosity))
+    const handlers: InFlightHandlers["Service"] = new Set()
+    const node = yield* makeNodeService({ nodeId: options.nodeId }).pipe(
+      Effect.provideService(InFlightHandlers, handlers)
+    )
+    const server = createUnaryGrpcServer({ middleware: makeRequestLog(fork, yield* Verbosity) })
     server.add(IdentityDefinition, identity)
     server.add(NodeDefinition, node)
     const port = yield* Effect.acquireRelease(
       listen(server, options.endpoint),
-      () => drain(server, options.endpoint, options.drainTimeout ?? "25 seconds")
+      () => drain(server, options, handlers)
     )
     yield* Effect.logInfo("CSI server listening", { endpoint: describe(options.endpoint) })
     return options.endpoint._tag === "unix" ? 0 : port

@@ -1,9 +1,13 @@
 // Runs Effect programs inside nice-grpc's promise handlers: the Effect context is captured once
 // when the server layer is built, kubelet's cancellation reaches the fiber through the call's
-// AbortSignal, and every failure leaves as a gRPC status chosen by toStatus.ts.
+// AbortSignal, every failure leaves as a gRPC status chosen by toStatus.ts, and every handler
+// fiber is tracked until it ends, so the server's close can wait for the cleanup of cancelled ones.
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { ServerError, Status } from "nice-grpc"
 import { isTypedFailure, type TypedFailure } from "../domain/FailureReason.js"
@@ -15,6 +19,31 @@ export type RunHandler = <A, E extends TypedFailure>(
   signal: AbortSignal
 ) => Promise<A>
 
+/** The handler fibers still running; each removes itself when it ends (after its finalizers). */
+export class InFlightHandlers extends Context.Service<InFlightHandlers, Set<Fiber.Fiber<unknown, unknown>>>()(
+  "InFlightHandlers"
+) {}
+
+/**
+ * Interrupts every handler still running and waits until all of them have ended, finalizers included: a
+ * publish cut off by shutdown must roll back its tmpfs and half-written files before the process exits. A
+ * finalizer that hangs must not keep the driver alive forever, so the wait is bounded and then logged.
+ */
+export const settleHandlers = (handlers: ReadonlySet<Fiber.Fiber<unknown, unknown>>, timeout: Duration.Input) =>
+  handlers.size === 0
+    ? Effect.void
+    : Effect.logInfo("waiting for cancelled calls to clean up", { calls: handlers.size }).pipe(
+      Effect.andThen(Fiber.interruptAll([...handlers])),
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.logWarning("cancelled calls did not finish their cleanup in time; stopping without them", {
+            calls: handlers.size,
+            timeout: String(timeout)
+          })
+      })
+    )
+
 const toError = (method: string, cause: Cause.Cause<TypedFailure>): ServerError => {
   const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure) && isTypedFailure(failure.value)) return toServerError(failure.value)
@@ -22,9 +51,10 @@ const toError = (method: string, cause: Cause.Cause<TypedFailure>): ServerError 
   return defectToServerError(method)
 }
 
-export const makeHandlerRunner: Effect.Effect<RunHandler> = Effect.gen(function*() {
+export const makeHandlerRunner: Effect.Effect<RunHandler, never, InFlightHandlers> = Effect.gen(function*() {
   const context = yield* Effect.context<never>()
-  const run = Effect.runPromiseWith(context)
+  const handlers = yield* InFlightHandlers
+  const fork = Effect.runForkWith(context)
   return async <A, E extends TypedFailure>(method: string, effect: Effect.Effect<A, E>, signal: AbortSignal) => {
     const logged = effect.pipe(
       Effect.tapCause((cause) =>
@@ -34,11 +64,18 @@ export const makeHandlerRunner: Effect.Effect<RunHandler> = Effect.gen(function*
       ),
       Effect.withSpan(method)
     )
-    // An aborted signal interrupts the fiber, and then the promise rejects instead of
-    // resolving an Exit: that is kubelet (or shutdown) cancelling the call.
-    const exit = await run(Effect.exit(logged), { signal }).catch(() => undefined)
-    if (exit === undefined) throw new ServerError(Status.CANCELLED, `${method} was cancelled`)
-    if (Exit.isSuccess(exit)) return exit.value
-    throw toError(method, exit.cause)
+    // An aborted signal interrupts the fiber (kubelet or shutdown cancelling the call). The fiber's
+    // observers run once it has ended, after its finalizers, so the reply never races the cleanup.
+    const fiber = fork(Effect.exit(logged), { signal })
+    handlers.add(fiber)
+    const exit = await new Promise<Exit.Exit<Exit.Exit<A, E>>>((resolve) =>
+      fiber.addObserver((exit) => {
+        handlers.delete(fiber)
+        resolve(exit)
+      })
+    )
+    if (Exit.isFailure(exit)) throw new ServerError(Status.CANCELLED, `${method} was cancelled`)
+    if (Exit.isSuccess(exit.value)) return exit.value.value
+    throw toError(method, exit.value.cause)
   }
 })

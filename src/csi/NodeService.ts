@@ -3,7 +3,7 @@
 import * as Effect from "effect/Effect"
 import type { NodeServiceImplementation } from "../gen/csi/v1/csi.js"
 import { Publisher } from "../publish/Publisher.js"
-import { makeHandlerRunner } from "./HandlerRunner.js"
+import { type InFlightHandlers, makeHandlerRunner } from "./HandlerRunner.js"
 import { decodePublish, decodeUnpublish, KubeletRoot } from "./NodeRequests.js"
 import { unimplemented } from "./toStatus.js"
 
@@ -11,7 +11,9 @@ export interface NodeIdentity {
   readonly nodeId: string
 }
 
-export const makeNodeService = (node: NodeIdentity): Effect.Effect<NodeServiceImplementation, never, Publisher> =>
+export const makeNodeService = (
+  node: NodeIdentity
+): Effect.Effect<NodeServiceImplementation, never, Publisher | InFlightHandlers> =>
   Effect.gen(function*() {
     const publisher = yield* Publisher
     const run = yield* makeHandlerRunner

@@ -1,5 +1,6 @@
-// The driver's metrics with upstream v1.6's wire names and labels (SPEC.md §1, upstream §8), one typed
-// recording method per instrument, and `render` for /metrics. `error_type` is always a FailureReason.
+// The driver's metrics with upstream v1.6's wire names and labels, one typed
+// recording method per instrument, and `render` for /metrics. `error_type` is always a FailureReason; a
+// `provider` comes from a request, so past the first 32 distinct ones they count as `other` (PrometheusText.ts).
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -25,12 +25,28 @@ const header = (lines: Array<string>, name: string, help: string, type: string) 
   lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`)
 }
 
+/**
+ * Distinct values kept per label of one family; later new values are recorded as `OTHER_LABEL_VALUE`. Some
+ * label values come from requests (the provider a pod names): without a cap, every distinct value would add
+ * a series forever, growing the driver's memory and every scrape without bound.
+ */
+export const MAX_LABEL_VALUES = 32
+export const OTHER_LABEL_VALUE = "other"
+
 /** One child per label set, keyed by the values in the declared label order. */
 const children = <L extends string, S>(labelNames: ReadonlyArray<L>, create: () => S) => {
   const byKey = new Map<string, { readonly pairs: ReadonlyArray<readonly [string, string]>; readonly state: S }>()
+  const seen = labelNames.map(() => new Set<string>())
+  const bounded = (index: number, value: string) => {
+    const values = seen[index]!
+    if (values.has(value)) return value
+    if (values.size >= MAX_LABEL_VALUES) return OTHER_LABEL_VALUE
+    values.add(value)
+    return value
+  }
   return {
     get: (labels: Labels<L>): S => {
-      const pairs = labelNames.map((name) => [name, labels[name]] as const)
+      const pairs = labelNames.map((name, i) => [name, bounded(i, labels[name])] as const)
       const key = JSON.stringify(pairs.map(([, value]) => value))
       const existing = byKey.get(key)
       if (existing) return existing.state

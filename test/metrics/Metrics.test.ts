@@ -108,4 +108,25 @@ describe("Metrics", () => {
       // Two services, two registries: recordings never leak between them.
       expect(exposition.samples.filter((s) => DRIVER_FAMILIES.some((f) => s.name.startsWith(f)))).toEqual([])
     }).pipe(Effect.provide(Metrics.layer)))
+
+  it.effect("20,000 distinct provider names stay a bounded set of series: the first 32, then `other`", () =>
+    Effect.gen(function*() {
+      const metrics = yield* Metrics
+      for (let i = 0; i < 20_000; i++) {
+        yield* metrics.publishSucceeded(`provider-${i}`)
+        yield* metrics.publishFailed(`provider-${i}`, "ProviderNotFound")
+        yield* metrics.rotationFailed(`provider-${i}`, "ProviderError")
+      }
+      const text = yield* metrics.render
+      const exposition = parsePrometheus(text)
+      for (const family of ["node_publish_total", "node_publish_error_total", "rotation_reconcile_error_total"]) {
+        const samples = samplesOf(exposition, family)
+        const providers = new Set(samples.map((s) => s.labels["provider"]))
+        expect(providers.size).toBe(33)
+        expect(providers.has("provider-0") && providers.has("provider-31") && providers.has("other")).toBe(true)
+        expect(samples.find((s) => s.labels["provider"] === "other")?.value).toBe(20_000 - 32)
+        expect(samples.reduce((sum, s) => sum + s.value, 0)).toBe(20_000)
+      }
+      expect(text.length).toBeLessThan(64 * 1024)
+    }).pipe(Effect.provide(Metrics.layer)))
 })

@@ -1,10 +1,13 @@
 // 200 concurrent publishes and unpublishes over 50 targets through the real driver. Each target gets two
 // pairs of calls, each pair sent at once (the same target twice at the same time, sometimes publish and
 // unpublish together); the second pair is of one kind, so the end state is known: exactly the targets whose
-// last pair published are tmpfs mounts (one each, with their own pod's file), the others are gone.
+// last pair published are tmpfs mounts (one each, with their own pod's file), the others are gone. Plus 1,000
+// kubelet-like clients connecting at once, each on its own connection: none is refused.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { createChannel, createClient } from "nice-grpc"
+import { IdentityDefinition, NodeDefinition } from "../../src/gen/csi/v1/csi.js"
 import { prng } from "../support/CrashLoop.js"
 import { outcomeOf, type CsiOutcome } from "../support/CsiOutcome.js"
 import { kubeletPublish, mountsUnder, startStressNode, targetFor, type StressNode } from "../support/StressHarness.js"
@@ -63,4 +66,20 @@ describe("concurrent publish/unpublish through the driver", () => {
     }
     for (const { target } of plans.filter((p) => p.pairs[1][0] === "U")) expect(fs.existsSync(target)).toBe(false)
   }, 180_000)
+})
+
+describe("connections at once to the built driver", () => {
+  it("1,000 clients, each on its own connection, calling Probe and NodeGetCapabilities: none UNAVAILABLE", async () => {
+    // grpc-js shares a connection among channels to one address unless each has its own subchannel pool.
+    const channels = Array.from({ length: 1_000 }, () =>
+      createChannel(`unix://${path.join(node.base, "csi.sock")}`, undefined, { "grpc.use_local_subchannel_pool": 1 }))
+    const outcomes = await Promise.all(channels.map((channel, i) =>
+      outcomeOf(i % 2 === 0
+        ? createClient(IdentityDefinition, channel).probe({})
+        : createClient(NodeDefinition, channel).nodeGetCapabilities({}))
+    ))
+    for (const channel of channels) channel.close()
+    expect(outcomes.filter((o) => !o.ok)).toEqual([])
+    expect(node.driver().child.exitCode).toBeNull()
+  }, 120_000)
 })

@@ -2,7 +2,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { serveCsi } from "../../src/csi/GrpcServer.js"
+import { type GrpcServerOptions, serveCsi } from "../../src/csi/GrpcServer.js"
 import { Publisher } from "../../src/publish/Publisher.js"
 
 /** A publisher that accepts everything and does nothing. */
@@ -13,14 +13,19 @@ export const idlePublisher = Layer.succeed(Publisher, {
   unpublishRejected: () => Effect.void
 })
 
-export const startCsiServer = (socket: string, publisher: Layer.Layer<Publisher> = idlePublisher) =>
+export const startCsiServer = (
+  socket: string,
+  publisher: Layer.Layer<Publisher> = idlePublisher,
+  timeouts: Pick<GrpcServerOptions, "drainTimeout" | "cleanupTimeout"> = {}
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     yield* serveCsi({
       endpoint: { _tag: "unix", path: socket },
       identity: { name: "secrets-store.csi.k8s.io", vendorVersion: "v9.9.9" },
       nodeId: "node-a",
-      drainTimeout: "5 seconds"
+      drainTimeout: "5 seconds",
+      ...timeouts
     }).pipe(Scope.provide(scope), Effect.provide(publisher))
     return scope
   })
