@@ -100,7 +100,7 @@ describe("CSI server shutdown with calls in flight", () => {
       const scope = yield* startCsiServer(socket, publisher.layer, timeouts)
       const csi = connectCsi(socket)
       const codes = yield* Effect.promise(() =>
-        Promise.all([1, 2, 3].map(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: "/t" }))))
+        Promise.all([1, 2, 3].map(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: publishRequest().targetPath }))))
       )
       expect(codes).toEqual([Status.OK, Status.OK, Status.OK])
       // With an hour of cleanup timeout, a call wrongly still counted as in flight would hang this close.
