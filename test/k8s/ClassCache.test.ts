@@ -16,7 +16,8 @@ import { eventually } from "../sync/fixtures.js"
 
 const group = "secrets-store.csi.x-k8s.io"
 const collection = `/apis/${group}/v1/secretproviderclasses`
-const objectPath = (namespace: string, name: string) => `/apis/${group}/v1/namespaces/${namespace}/secretproviderclasses/${name}`
+const objectPath = (namespace: string, name: string) =>
+  `/apis/${group}/v1/namespaces/${namespace}/secretproviderclasses/${name}`
 const spcResource = resourceByKind("SecretProviderClass")!
 
 const live = (server: FakeApiServer) =>
@@ -25,7 +26,8 @@ const live = (server: FakeApiServer) =>
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({})))
   )
 
-const spc = (name: string, parameters: Record<string, string> = { objects: "- objectName: a" }, namespace = "default") => ({
+const defaultParameters = { objects: "- objectName: a" }
+const spc = (name: string, parameters: Record<string, string> = defaultParameters, namespace = "default") => ({
   apiVersion: `${group}/v1`,
   kind: "SecretProviderClass",
   metadata: { name, namespace },
@@ -45,7 +47,8 @@ const gets = (server: FakeApiServer, namespace: string, name: string) =>
   server.requestsMatching({ method: "GET", path: objectPath(namespace, name) }).length
 const lists = (server: FakeApiServer) =>
   server.requests.filter((r) => r.method === "GET" && r.path === collection && r.query["watch"] !== "true")
-const watches = (server: FakeApiServer) => server.requestsMatching({ method: "GET", path: collection, withQuery: "watch" })
+const watches = (server: FakeApiServer) =>
+  server.requestsMatching({ method: "GET", path: collection, withQuery: "watch" })
 
 /** The first lookup starts the list/watch; the cache has synced once its watch is open. */
 const synced = (server: FakeApiServer, first: readonly [string, string] = ["default", "c-0"]) =>
@@ -116,7 +119,9 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         },
         spec: {
           provider: "test", parameters: { a: "1" }, future: "x",
-          secretObjects: [{ secretName: "s", type: "Opaque", labels: { l: "v" }, extra: 1, data: [{ objectName: "a", key: "k" }] }]
+          secretObjects: [
+            { secretName: "s", type: "Opaque", labels: { l: "v" }, extra: 1, data: [{ objectName: "a", key: "k" }] }
+          ]
         },
         status: { byPod: [{ id: "p" }] }
       })
@@ -133,10 +138,14 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
       const uid = server.store.get(spcResource, "default", "c-0")!.metadata["uid"]
       assert.deepStrictEqual(cached, {
         apiVersion: `${group}/v1`, kind: "SecretProviderClass",
-        metadata: { name: "c-0", namespace: "default", resourceVersion: cached.metadata.resourceVersion!, uid: String(uid) },
+        metadata: {
+          name: "c-0", namespace: "default", resourceVersion: cached.metadata.resourceVersion!, uid: String(uid)
+        },
         spec: {
           provider: "test", parameters: { a: "1" },
-          secretObjects: [{ secretName: "s", type: "Opaque", labels: { l: "v" }, data: [{ objectName: "a", key: "k" }] }]
+          secretObjects: [
+            { secretName: "s", type: "Opaque", labels: { l: "v" }, data: [{ objectName: "a", key: "k" }] }
+          ]
         }
       })
     })))
