@@ -4,15 +4,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
-import * as Scope from "effect/Scope"
-import {
-  decodeSecretProviderClass,
-  group,
-  type SecretProviderClass
-} from "../domain/SecretProviderClass.js"
+import { group, type SecretProviderClass } from "../domain/SecretProviderClass.js"
+import { classKey, makeClassCache } from "./ClassCache.js"
+import { decodeKept } from "./ClassFields.js"
 import { KubeApi } from "./KubeApi.js"
 import { isNotFound, KubernetesError } from "./KubernetesError.js"
-import { listWatch } from "./ListWatch.js"
 
 export interface SecretProviderClassesShape {
   readonly get: (namespace: string, name: string) => Effect.Effect<SecretProviderClass, KubernetesError>
@@ -38,7 +34,7 @@ const asNotFound = (e: KubernetesError) =>
   new KubernetesError({ reason: "SecretProviderClassNotFound", message: e.message, status: 404, statusReason: "NotFound" })
 
 const decodeFrom = (namespace: string, name: string) => (body: unknown) =>
-  decodeSecretProviderClass(body).pipe(
+  decodeKept(body).pipe(
     Effect.mapError((cause) =>
       new KubernetesError({
         reason: "KubernetesApiError",
@@ -56,7 +52,8 @@ const makeLive = Effect.gen(function*() {
       Effect.mapError((e) => isNotFound(e) ? asNotFound(e) : e),
       Effect.flatMap(decodeFrom(namespace, name))
     )
-  // A hit comes from the watch; a miss (not synced yet, or an SPC created a moment ago) asks the API server.
+  // A hit comes from the watch; a miss (not synced yet, an SPC created a moment ago, one the cache's bounds keep
+  // out) asks the API server. Both return the same kept fields (ClassFields.ts).
   const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
     const cached = yield* cache.lookup(namespace, name)
     return cached ?? (yield* fetch(namespace, name))
@@ -64,55 +61,13 @@ const makeLive = Effect.gen(function*() {
   return SecretProviderClasses.of({ get })
 })
 
-/**
- * Upstream reads SPCs from an informer so a publish costs no API round trip for them. This is that cache, kept
- * by one cluster-wide list/watch started on the first lookup (a driver without a cluster never starts it).
- */
-const makeClassCache = (api: KubeApi["Service"]) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.Scope
-    const classes = new Map<string, SecretProviderClass>()
-    let state: "idle" | "listing" | "synced" = "idle"
-    // An object that no longer decodes is dropped from the cache, so a lookup asks the API server and reports it
-    // rather than using the last good version.
-    const put = (o: unknown) =>
-      decodeSecretProviderClass(o).pipe(
-        Effect.map((spc) => void classes.set(key(spc.metadata.namespace, spc.metadata.name), spc)),
-        Effect.catch(() => Effect.sync(() => void classes.delete(keyOfObject(o))))
-      )
-    const follow = listWatch(api, {
-      path: `/apis/${group}/v1/secretproviderclasses`,
-      what: "secretproviderclasses (cache)",
-      onList: (items) =>
-        Effect.sync(() => classes.clear()).pipe(
-          Effect.andThen(Effect.forEach(items, put, { discard: true })),
-          Effect.andThen(Effect.sync(() => void (state = "synced")))
-        ),
-      onEvent: (event) =>
-        event.type === "DELETED" ? Effect.sync(() => void classes.delete(keyOfObject(event.object))) : put(event.object)
-    })
-    const start = Effect.suspend(() => {
-      if (state !== "idle") return Effect.void
-      state = "listing"
-      return Effect.asVoid(Effect.forkIn(follow, scope))
-    })
-    const lookup = (namespace: string, name: string) =>
-      Effect.andThen(start, Effect.sync(() => (state === "synced" ? classes.get(key(namespace, name)) : undefined)))
-    return { lookup }
-  })
-
 /** Test handle of the in-memory layer: what the "cluster" holds. */
 export class SecretProviderClassesInMemory extends Context.Service<SecretProviderClassesInMemory, {
   readonly put: (spc: SecretProviderClass) => Effect.Effect<void>
   readonly remove: (namespace: string, name: string) => Effect.Effect<void>
 }>()("SecretProviderClassesInMemory") {}
 
-const key = (namespace: string, name: string) => `${namespace}/${name}`
-
-const keyOfObject = (o: unknown) => {
-  const meta = (o as { metadata?: { namespace?: unknown; name?: unknown } } | undefined)?.metadata
-  return key(String(meta?.namespace ?? ""), String(meta?.name ?? ""))
-}
+const key = classKey
 
 const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
   Effect.gen(function*() {

@@ -49,7 +49,7 @@ export const watchPodStatuses = (api: KubeApiShape, options: PodStatusWatchOptio
     path: podStatusesCollection,
     query: { labelSelector: selector(options.nodeId) },
     what: `secret sync: secretproviderclasspodstatuses of node ${options.nodeId}`,
-    onList: (items) => Effect.forEach(items, (o) => changed(o, false), { discard: true }),
+    onPage: (items) => Effect.forEach(items, (o) => changed(o, false), { discard: true }),
     onEvent: (event) => changed(event.object, event.type === "DELETED")
   })
 }

@@ -3,6 +3,7 @@
 import {
   type FakeApiStore,
   type KubeObject,
+  listKey,
   matchesFields,
   matchesLabels,
   metaOf,
@@ -103,17 +104,62 @@ export const mergePatch = (target: unknown, patch: unknown): unknown => {
   return out
 }
 
-const list = (store: FakeApiStore, t: Target, query: URLSearchParams): Reply => ({
-  status: 200,
-  body: {
-    apiVersion: present(t, { metadata: {} }).apiVersion,
-    kind: `${t.resource.kind}List`,
-    metadata: { resourceVersion: String(store.resourceVersion) },
-    items: store.list(t.resource, t.namespace)
-      .filter((o) => matchesLabels(query.get("labelSelector"), metaOf(o).labels) && matchesFields(query.get("fieldSelector"), o))
-      .map((o) => present(t, o))
+interface ContinueToken {
+  /** The resourceVersion of the list's first page: every later page answers with it. */
+  readonly rv: number
+  /** The listKey of the last object returned. */
+  readonly start: string
+}
+
+const encodeContinue = (token: ContinueToken) => Buffer.from(JSON.stringify(token)).toString("base64url")
+
+const decodeContinue = (text: string): ContinueToken | undefined => {
+  try {
+    const token = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as Partial<ContinueToken>
+    const valid = typeof token.rv === "number" && typeof token.start === "string"
+    return valid ? { rv: token.rv!, start: token.start! } : undefined
+  } catch {
+    return undefined
   }
-})
+}
+
+// The real API server's words for a continue token older than its compaction.
+const continueExpired = "The provided continue parameter is too old to display a consistent list result. You can " +
+  "start a new list without the continue parameter."
+
+/**
+ * `limit`/`continue` as the API server pages a list: at most `limit` items in key order, and a `continue` token
+ * while more remain. A token from before the last compaction is 410 Expired, as the real server answers once etcd
+ * has compacted the list's revision. (The fake has no old snapshots: later pages show the current objects.)
+ */
+const list = (store: FakeApiStore, t: Target, query: URLSearchParams): Reply => {
+  const limit = Number(query.get("limit") ?? "")
+  const paged = Number.isInteger(limit) && limit > 0
+  const text = query.get("continue")
+  const token = text === null || text === "" ? undefined : decodeContinue(text)
+  if (text !== null && text !== "" && token === undefined) return fail(400, "continue key is not valid")
+  if (token !== undefined && token.rv < store.compactedRevision) return fail(410, continueExpired, "Expired")
+  const rv = token?.rv ?? store.resourceVersion
+  const where = (o: KubeObject) =>
+    matchesLabels(query.get("labelSelector"), metaOf(o).labels) && matchesFields(query.get("fieldSelector"), o)
+  const items = store.list(t.resource, t.namespace, {
+    where, ...(token === undefined ? {} : { after: token.start }), ...(paged ? { limit: limit + 1 } : {})
+  })
+  const more = paged && items.length > limit
+  const page = more ? items.slice(0, limit) : items
+  return {
+    status: 200,
+    body: {
+      apiVersion: present(t, { metadata: {} }).apiVersion,
+      kind: `${t.resource.kind}List`,
+      metadata: {
+        resourceVersion: String(rv),
+        ...(more ? { continue: encodeContinue({ rv, start: listKey(page.at(-1)!) }) } : {})
+      },
+      items: page.map((o) => present(t, o))
+    }
+  }
+}
 
 const create = (store: FakeApiStore, t: Target, body: unknown): Reply => {
   const o = asObject(body)

@@ -154,6 +154,31 @@ const watchFor = (path: string, query: Record<string, string>, count: number) =>
     }, (error) => resolve({ events, error })).then((c) => (controller = c))
   })
 
+describe("FakeApiServer list pages through client-node", () => {
+  const spcs = { group, version: "v1", plural: "secretproviderclasses" }
+  type Page = { metadata: { resourceVersion: string; continue?: string }; items: Array<{ metadata: { namespace: string; name: string } }> }
+  const page = async (query: { limit?: number; _continue?: string }) => (await custom.listClusterCustomObject({ ...spcs, ...query })) as Page
+
+  it("pages with limit/continue in namespace/name order at one resourceVersion; an expired token is 410", async () => {
+    for (const [ns, name] of [["pg-b", "x"], ["pg-a", "z"], ["pg-a", "y"]]) {
+      server.seed({ apiVersion: `${group}/v1`, kind: "SecretProviderClass", metadata: { name, namespace: ns }, spec: {} })
+    }
+    const first = await page({ limit: 2 })
+    const second = await page({ limit: 2, _continue: first.metadata.continue! })
+    const third = second.metadata.continue === undefined ? undefined : await page({ limit: 2, _continue: second.metadata.continue })
+    const seen = [first, second, ...(third === undefined ? [] : [third])].flatMap((p) => p.items)
+      .map((o) => `${o.metadata.namespace}/${o.metadata.name}`).filter((k) => k.startsWith("pg-"))
+    expect(seen).toEqual(["pg-a/y", "pg-a/z", "pg-b/x"])
+    expect(first.items).toHaveLength(2)
+    expect(second.metadata.resourceVersion).toBe(first.metadata.resourceVersion)
+    expect((await page({})).metadata.continue).toBeUndefined()
+    server.seed({ apiVersion: `${group}/v1`, kind: "SecretProviderClass", metadata: { name: "w", namespace: "pg-c" }, spec: {} })
+    server.store.compact()
+    const expired = await page({ limit: 2, _continue: first.metadata.continue! }).catch((e: unknown) => e)
+    expect((expired as ApiException<unknown>).code).toBe(410)
+  })
+})
+
 describe("FakeApiServer watches through client-node", () => {
   const path = `/apis/${group}/v1/namespaces/watch-ns/secretproviderclasspodstatuses`
   const wStatus = (name: string) => ({ ...status(name), metadata: { name, namespace: "watch-ns" } })

@@ -26,6 +26,8 @@ export interface RequestMatch {
   readonly method?: string
   /** Exact pathname, a RegExp on it, or a predicate. */
   readonly path?: PathMatch
+  /** Only requests carrying this query parameter (e.g. "continue": the later pages of a list). */
+  readonly withQuery?: string
 }
 
 export interface Fault extends RequestMatch {
@@ -47,8 +49,9 @@ export interface LoggedRequest {
   readonly body: unknown
 }
 
-const matches = (m: RequestMatch, method: string, path: string): boolean =>
+const matches = (m: RequestMatch, method: string, path: string, query: Record<string, string>): boolean =>
   (m.method === undefined || m.method.toUpperCase() === method) &&
+  (m.withQuery === undefined || Object.hasOwn(query, m.withQuery)) &&
   (m.path === undefined ||
     (typeof m.path === "string" ? m.path === path : m.path instanceof RegExp ? m.path.test(path) : m.path(path)))
 
@@ -130,7 +133,7 @@ export class FakeApiServer {
   }
 
   requestsMatching(m: RequestMatch): Array<LoggedRequest> {
-    return this.requests.filter((r) => matches(m, r.method, r.path))
+    return this.requests.filter((r) => matches(m, r.method, r.path, r.query))
   }
 
   /** Put an object straight into the store (no request logged); kind and metadata.namespace pick the place. */
@@ -152,13 +155,14 @@ export class FakeApiServer {
       body = text
     }
     const contentType = req.headers["content-type"]
+    const query = Object.fromEntries(url.searchParams)
     this.requests.push({
-      method, path: url.pathname, query: Object.fromEntries(url.searchParams), contentType,
+      method, path: url.pathname, query, contentType,
       authorization: req.headers.authorization, body
     })
-    const delay = this.delays.find((d) => matches(d, method, url.pathname))
+    const delay = this.delays.find((d) => matches(d, method, url.pathname, query))
     if (delay !== undefined) await new Promise((r) => setTimeout(r, delay.ms))
-    const fault = this.faults.find((f) => f.remaining > 0 && matches(f, method, url.pathname))
+    const fault = this.faults.find((f) => f.remaining > 0 && matches(f, method, url.pathname, query))
     if (fault !== undefined) {
       fault.remaining--
       if (fault.rawBody !== undefined) return void res.writeHead(fault.status).end(fault.rawBody)

@@ -46,6 +46,17 @@ export const metaOf = (o: KubeObject) => o.metadata as {
   generateName?: string
 }
 
+/** A window of a list, in the API server's order (by namespace, then name). */
+export interface ListPage {
+  /** Only objects whose listKey sorts after this. */
+  readonly after?: string
+  readonly limit?: number
+  readonly where?: (o: KubeObject) => boolean
+}
+
+/** Where an object sorts in a list, as etcd's key `<namespace>/<name>` does. */
+export const listKey = (o: KubeObject) => `${metaOf(o).namespace ?? ""}/${metaOf(o).name ?? ""}`
+
 const key = (r: ResourceDef, namespace: string, name: string) => `${r.plural}|${namespace}|${name}`
 const clone = <A>(a: A): A => structuredClone(a)
 // Kubernetes timestamps have second precision.
@@ -74,10 +85,13 @@ export class FakeApiStore {
     return o === undefined ? undefined : clone(o)
   }
 
-  list(r: ResourceDef, namespace?: string): Array<KubeObject> {
-    return [...this.objects.values()]
+  list(r: ResourceDef, namespace?: string, page: ListPage = {}): Array<KubeObject> {
+    const selected = [...this.objects.values()]
       .filter((o) => o["kind"] === r.kind && (namespace === undefined || metaOf(o).namespace === namespace))
-      .map(clone)
+      .filter((o) => (page.after === undefined || listKey(o) > page.after) && (page.where?.(o) ?? true))
+      .sort((a, b) => (listKey(a) < listKey(b) ? -1 : listKey(a) > listKey(b) ? 1 : 0))
+    // Cloning only what is returned keeps a page of a large collection cheap.
+    return (page.limit === undefined ? selected : selected.slice(0, page.limit)).map(clone)
   }
 
   /** Fills uid, creationTimestamp, resourceVersion (and a name from generateName); the caller checked existence. */
