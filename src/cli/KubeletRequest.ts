@@ -2,7 +2,7 @@
 // pod info in the volume context, tokens in kubelet's JSON shape, the nodePublishSecretRef data as secrets.
 import { createHash, randomUUID } from "node:crypto"
 import * as Redacted from "effect/Redacted"
-import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
+import type { PublishRequest, UnpublishRequest } from "../domain/PublishRequest.js"
 import { TOKENS_KEY } from "../domain/VolumeContext.js"
 import { parseVolumeTarget } from "../domain/VolumeTarget.js"
 

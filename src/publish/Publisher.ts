@@ -2,7 +2,7 @@
 // This module owns the order of steps; each step lives in its own layer.
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
+import type { PublishRequest, UnpublishRequest } from "../domain/PublishRequest.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
 
 export interface PublisherShape {
