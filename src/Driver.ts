@@ -16,7 +16,8 @@ import { Mounter } from "./mount/Mounter.js"
 import { TargetLocks } from "./mount/TargetLocks.js"
 import { ProviderClient } from "./provider/ProviderClient.js"
 import { PublishedLayout } from "./publish/PublishedLayout.js"
-import { publisherLayer } from "./publish/PublishVolume.js"
+import { Publisher } from "./publish/Publisher.js"
+import { PublishReport } from "./publish/PublishReport.js"
 import { AtomicWriter } from "./writer/AtomicWriter.js"
 import { ApiServerReadiness } from "./k8s/ApiServerReadiness.js"
 import { Events } from "./k8s/Events.js"
@@ -108,7 +109,7 @@ const metricsServerLayer = (config: DriverConfigShape) =>
  */
 export const driverLayer = (config: DriverConfigShape) => {
   const shared = Layer.mergeAll(kubernetesLayer(config), providerLayer(config)).pipe(Layer.provideMerge(Metrics.layer))
-  const publisher = publisherLayer({
+  const publisher = Publisher.layer({
     nodeId: config.nodeId,
     kubeletRoot: config.kubeletRootDir,
     enableSecretRotation: config.enableSecretRotation,
@@ -116,6 +117,8 @@ export const driverLayer = (config: DriverConfigShape) => {
   }).pipe(
     Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer, PublishedLayout.layer)),
     // The CSI edge refuses a target outside the same kubelet root, before the publisher sees it.
+    // The CSI edge reports the requests it refuses as the publisher reports its failures.
+    Layer.merge(PublishReport.layer),
     Layer.merge(Layer.succeed(KubeletRoot, config.kubeletRootDir))
   )
   const csi = serverLayer(config).pipe(Layer.provide(Layer.mergeAll(publisher, BuildInfo.layer)))

@@ -57,9 +57,6 @@ export const csiPublisherLayer = (endpoint: string): Layer.Layer<Publisher> =>
     return Publisher.of({
       publish: (request) => call((signal) => node.nodePublishVolume(publishMessage(request), { signal })),
       unpublish: (request: UnpublishRequest) =>
-        call((signal) => node.nodeUnpublishVolume({ volumeId: request.volumeId, targetPath: request.targetPath }, { signal })),
-      // The remote driver counts and reports what it refuses; the CLI only prints the error.
-      publishRejected: () => Effect.void,
-      unpublishRejected: () => Effect.void
+        call((signal) => node.nodeUnpublishVolume({ volumeId: request.volumeId, targetPath: request.targetPath }, { signal }))
     })
   }))

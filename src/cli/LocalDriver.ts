@@ -1,6 +1,6 @@
 // The driver's own publish path, composed for one laptop process: the real Publisher, provider client, atomic
 // writer and (as root) tmpfs mounter; only Kubernetes is replaced, by the SPC from a file and in-memory pod
-// statuses. Nothing here re-implements a step: it is Driver.ts's publishLayer with two layers swapped.
+// statuses. Nothing here re-implements a step: it is Driver.ts's publisher with two layers swapped.
 import * as os from "node:os"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,7 +15,7 @@ import { Mounter } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { PublishedLayout } from "../publish/PublishedLayout.js"
-import { publisherLayer } from "../publish/PublishVolume.js"
+import { Publisher } from "../publish/Publisher.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 
 export interface LocalDriverOptions {
@@ -46,7 +46,7 @@ const mounterLayer = (): Layer.Layer<Mounter> =>
     )).pipe(Layer.provideMerge(Mounter.layerInMemory))
 
 export const localDriverLayer = (options: LocalDriverOptions) =>
-  publisherLayer({
+  Publisher.layer({
     nodeId: os.hostname(),
     kubeletRoot: options.kubeletRoot,
     enableSecretRotation: true,

@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { IdentityDefinition, NodeDefinition } from "../gen/csi/v1/csi.js"
 import type { Publisher } from "../publish/Publisher.js"
+import type { PublishReport } from "../publish/PublishReport.js"
 import { makeIdentityService, type PluginIdentity } from "./IdentityService.js"
 import { InFlightHandlers, settleHandlers } from "./HandlerRunner.js"
 import { makeNodeService } from "./NodeService.js"
@@ -72,7 +73,7 @@ const drain = (server: UnaryGrpcServer, options: GrpcServerOptions, handlers: In
 /** Serves until the enclosing scope closes; resolves to the bound port (0 for unix sockets). */
 export const serveCsi = (
   options: GrpcServerOptions
-): Effect.Effect<number, ServerStartError, Scope.Scope | Publisher> =>
+): Effect.Effect<number, ServerStartError, Scope.Scope | Publisher | PublishReport> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<never>()
     const fork = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)

@@ -12,7 +12,7 @@ import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.j
 import { PodStatusesInMemory } from "../../src/k8s/PodStatuses.js"
 import { InMemoryMounts } from "../../src/mount/Mounter.js"
 import { Publisher } from "../../src/publish/Publisher.js"
-import type { PublishOptions } from "../../src/publish/PublishVolume.js"
+import type { PublishOptions } from "../../src/publish/Publisher.js"
 import { InMemoryTargets } from "../../src/writer/AtomicWriter.js"
 import type { NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
 import { failWith, hang, makeTestProvider, respond, respondFiles, type MountBehaviour, type TestProvider } from "../support/TestProvider.js"
