@@ -4,9 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { BuildInfo } from "./config/BuildInfo.js"
-import { DriverConfig, type DriverConfigShape } from "./config/DriverConfig.js"
-import { loggerLayer } from "./config/Logging.js"
-import { pprofLayer } from "./config/Pprof.js"
+import type { DriverConfigShape } from "./config/DriverConfig.js"
+import { Logging } from "./config/Logging.js"
+import { Pprof } from "./config/Pprof.js"
 import { serveCsi } from "./csi/GrpcServer.js"
 import { KubeletRoot } from "./csi/NodeRequests.js"
 import { KubeApi } from "./k8s/KubeApi.js"
@@ -124,7 +124,7 @@ export const driverLayer = (config: DriverConfigShape) => {
   const csi = serverLayer(config).pipe(Layer.provide(Layer.mergeAll(publisher, BuildInfo.layer)))
   return Layer.mergeAll(csi, metricsServerLayer(config)).pipe(
     Layer.provide(shared),
-    Layer.provideMerge(Layer.mergeAll(DriverConfig.layer(config), pprofLayer(config))),
-    Layer.provide(loggerLayer(config))
+    Layer.provideMerge(Pprof.layer(config)),
+    Layer.provide(Logging.layer(config))
   )
 }

@@ -5,7 +5,7 @@ import * as os from "node:os"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { DriverConfig } from "../config/DriverConfig.js"
+import { defaultDriverConfig } from "../config/DriverConfig.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { Events } from "../k8s/Events.js"
 import { PodStatuses } from "../k8s/PodStatuses.js"
@@ -31,8 +31,8 @@ export interface LocalDriverOptions {
 
 /** The driver's default search order: additional (legacy /etc) paths, then --provider-volume. */
 export const defaultProviderDirs: ReadonlyArray<string> = [
-  ...DriverConfig.defaults.additionalProviderVolumePaths,
-  DriverConfig.defaults.providerVolume
+  ...defaultDriverConfig.additionalProviderVolumePaths,
+  defaultDriverConfig.providerVolume
 ]
 
 /** Only root may mount tmpfs; anyone else gets the in-memory mounter over a plain directory. */
@@ -64,11 +64,11 @@ export const localDriverLayer = (options: LocalDriverOptions) =>
       Metrics.layer,
       ProviderClient.layer({
         providerDirs: options.providerDirs.length > 0 ? options.providerDirs : defaultProviderDirs,
-        maxCallRecvMsgSize: DriverConfig.defaults.maxCallRecvMsgSize,
-        maxProviderFiles: DriverConfig.defaults.maxProviderFiles,
-        providerTimeout: DriverConfig.defaults.providerTimeout,
+        maxCallRecvMsgSize: defaultDriverConfig.maxCallRecvMsgSize,
+        maxProviderFiles: defaultDriverConfig.maxProviderFiles,
+        providerTimeout: defaultDriverConfig.providerTimeout,
         healthCheck: false,
-        healthCheckInterval: DriverConfig.defaults.providerHealthCheckInterval
+        healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
       })
     ))
   )

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import { readBuildInfo } from "../config/BuildInfo.js"
-import { loggerLayer } from "../config/Logging.js"
+import { Logging } from "../config/Logging.js"
 import { isTypedFailure } from "../domain/FailureReason.js"
 import { exitCodeFor, reasonLine } from "./ExitCode.js"
 import { mountCommand, unmountCommand } from "./MountCommand.js"
@@ -43,7 +43,7 @@ const program = Effect.gen(function*() {
 }).pipe(
   Effect.catch(report),
   Effect.provide(usageOutputLayer),
-  Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+  Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
   Effect.provide(NodeServices.layer)
 )
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { TestConsole } from "effect/testing"
-import { loggerLayer } from "../../src/config/Logging.js"
+import { Logging } from "../../src/config/Logging.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { loggedPodStatusesLayer, standaloneClassesLayer } from "../../src/standalone/StandaloneKubernetes.js"
@@ -86,7 +86,7 @@ describe("loggedPodStatusesLayer", () => {
       expect(lines[0]).toContain("secret/b@2,secret/a@1")
     }).pipe(
       Effect.provide(loggedPodStatusesLayer(fs.mkdtempSync(path.join(os.tmpdir(), "standalone-empty-")))),
-      Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     ))
 })
@@ -115,7 +115,7 @@ describe("secret sync in standalone mode", () => {
         loggedPodStatusesLayer(dir),
         AtomicWriter.layer
       )),
-      Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     )
   })
