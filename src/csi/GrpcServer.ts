@@ -16,6 +16,7 @@ import { InFlightHandlers, settleHandlers } from "./HandlerRunner.js"
 import { makeNodeService } from "./NodeService.js"
 import type { Endpoint } from "../config/DriverConfig.js"
 import { Verbosity } from "../config/Logging.js"
+import { makeEffectBridge } from "../platform/EffectBridge.js"
 import { createUnaryGrpcServer, type ListenAddress, type UnaryGrpcServer } from "../platform/UnaryGrpcServer.js"
 import { makeRequestLog } from "./RequestLog.js"
 
@@ -75,8 +76,8 @@ export const serveCsi = (
   options: GrpcServerOptions
 ): Effect.Effect<number, ServerStartError, Scope.Scope | Publisher | PublishReport> =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<never>()
-    const fork = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
+    const bridge = yield* makeEffectBridge()
+    const fork = (effect: Effect.Effect<void>) => void bridge.fork(effect)
     const identity = yield* makeIdentityService(options.identity)
     const handlers: InFlightHandlers["Service"] = new Set()
     const node = yield* makeNodeService({ nodeId: options.nodeId }).pipe(

@@ -15,6 +15,7 @@ import type {
   MountResponse,
   VersionResponse
 } from "../gen/provider/v1alpha1/service.js"
+import { makeEffectBridge } from "../platform/EffectBridge.js"
 import { type ProviderServer, ProviderServerError, serveProvider } from "../provider/ProviderServer.js"
 import { isValidProviderName, socketPath } from "../provider/providerSocket.js"
 import { invalidArgument, notFound, type ReferenceProviderError, toServerError } from "./ReferenceProviderError.js"
@@ -108,13 +109,13 @@ export const mountFromStore = (
 
 const makeImplementation = (options: ReferenceProviderOptions) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<never>()
+    const bridge = yield* makeEffectBridge()
     const store = makeReferenceStore(options.storePath)
     // Refusals become gRPC statuses; anything else is a bug, answered INTERNAL without details.
     const run = async <A>(effect: Effect.Effect<A, ReferenceProviderError>, signal: AbortSignal): Promise<A> => {
-      const exit = await Effect.runPromiseExitWith(context)(
+      const exit = await bridge.run(
         Effect.tapError(effect, (error) => Effect.logWarning("mount refused", { code: error.code, error: error.message })),
-        { signal }
+        signal
       )
       if (Exit.isSuccess(exit)) return exit.value
       const error = Exit.findErrorOption(exit)
