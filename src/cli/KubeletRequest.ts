@@ -1,5 +1,6 @@
-// The NodePublishVolume request kubelet would send for a pod with one inline secrets-store volume (upstream §2.5):
-// pod info in the volume context, tokens in kubelet's JSON shape, the nodePublishSecretRef data as secrets.
+// The NodePublishVolume request kubelet would send for a pod with one inline secrets-store volume
+// (docs/upstream.md#publish-request): pod info in the volume context, tokens in kubelet's JSON shape, the
+// nodePublishSecretRef data as secrets.
 import { createHash, randomUUID } from "node:crypto"
 import * as Redacted from "effect/Redacted"
 import type { PublishRequest, UnpublishRequest } from "../domain/PublishRequest.js"

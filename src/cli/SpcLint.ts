@@ -1,5 +1,5 @@
-// What upstream only finds out at mount or sync time (upstream §2.5 steps 11–12, §5.1, §7.1 step 5), checked on
-// a SecretProviderClass document before it reaches a cluster. Pure: a parsed document in, problems with the
+// What upstream only finds out at mount or sync time (docs/upstream.md#publish-spc-lookup, #secretproviderclass,
+// #secret-sync-reconcile), checked on a SecretProviderClass document before it reaches a cluster. Pure: a parsed document in, problems with the
 // YAML path they are about out.
 import * as Yaml from "effect/encoding/Yaml"
 import { group } from "../domain/SecretProviderClass.js"
@@ -11,7 +11,7 @@ export interface Problem {
   readonly message: string
 }
 
-/** The Secret types upstream documents for secretObjects (§5.1). */
+/** The Secret types upstream documents for secretObjects (docs/upstream.md#secretproviderclass). */
 export const secretTypes: ReadonlyArray<string> = [
   "Opaque",
   "kubernetes.io/basic-auth",

@@ -1,4 +1,4 @@
-// The two CRDs of group secrets-store.csi.x-k8s.io as the driver reads and writes them (upstream §5), decoded
+// The two CRDs of group secrets-store.csi.x-k8s.io as the driver reads and writes them (docs/upstream.md#crds), decoded
 // leniently like upstream's Go structs: unknown fields ignored, nulls and missing fields allowed. Whether an SPC
 // is usable (provider and parameters set) is the publisher's decision, not the decoder's.
 import { createHash } from "node:crypto"
@@ -102,9 +102,10 @@ export const maxObjectNameLength = 253
 const hashLength = 16
 
 /**
- * `<pod>-<namespace>-<spc>` (upstream §5.3). Upstream never shortens; here a name over 253 characters becomes a
- * prefix of it, "-", and 16 hex characters of the full name's sha256: deterministic, so every republish of the
- * same pod/SPC finds the same object, and still a DNS subdomain (the prefix never ends in "-" or ".").
+ * `<pod>-<namespace>-<spc>` (docs/upstream.md#pod-status-writes). Upstream never shortens; here a name over 253
+ * characters becomes a prefix of it, "-", and 16 hex characters of the full name's sha256: deterministic, so every
+ * republish of the same pod/SPC finds the same object, and still a DNS subdomain (the prefix never ends in "-" or
+ * ".").
  */
 export const podStatusName = (pod: string, namespace: string, spc: string): string => {
   const full = `${pod}-${namespace}-${spc}`

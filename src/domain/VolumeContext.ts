@@ -1,4 +1,4 @@
-// What the driver reads from kubelet's volume context and secrets map (upstream §2.5 table).
+// What the driver reads from kubelet's volume context and secrets map (docs/upstream.md#publish-request).
 import * as Redacted from "effect/Redacted"
 import type { PublishRequest } from "./PublishRequest.js"
 

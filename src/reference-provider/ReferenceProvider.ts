@@ -1,6 +1,6 @@
 // The reference provider: a v1alpha1 CSIDriverProvider serving objects from a store file. The SPC's
 // `objects` parameter (a YAML list of {objectName, fileName?, mode?}) picks what is returned; the
-// request's JSON fields are checked like upstream's fake provider does (upstream §3.6).
+// request's JSON fields are checked like upstream's fake provider does (docs/upstream.md#reference-fakes).
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
