@@ -1,6 +1,6 @@
 // What upstream only finds out at mount or sync time (docs/upstream.md#publish-spc-lookup, #secretproviderclass,
-// #secret-sync-reconcile), checked on a SecretProviderClass document before it reaches a cluster. Pure: a parsed document in, problems with the
-// YAML path they are about out.
+// #secret-sync-reconcile), checked on a SecretProviderClass document before it reaches a cluster. Pure: a parsed
+// document in, problems with the YAML path they are about out.
 import * as Yaml from "effect/encoding/Yaml"
 import { group } from "../domain/SecretProviderClass.js"
 import { isValidProviderName } from "../provider/providerSocket.js"
