@@ -30,13 +30,13 @@ export interface LocalDriverOptions {
 }
 
 /** The driver's default search order: additional (legacy /etc) paths, then --provider-volume. */
-export const defaultProviderDirs: ReadonlyArray<string> = [
+const defaultProviderDirs: ReadonlyArray<string> = [
   ...defaultDriverConfig.additionalProviderVolumePaths,
   defaultDriverConfig.providerVolume
 ]
 
 /** Only root may mount tmpfs; anyone else gets the in-memory mounter over a plain directory. */
-export const canMountTmpfs = (): boolean => process.getuid?.() === 0
+const canMountTmpfs = (): boolean => process.getuid?.() === 0
 
 const mounterLayer = (): Layer.Layer<Mounter> =>
   canMountTmpfs()

@@ -12,7 +12,7 @@ export interface Problem {
 }
 
 /** The Secret types upstream documents for secretObjects (docs/upstream.md#secretproviderclass). */
-export const secretTypes: ReadonlyArray<string> = [
+const secretTypes: ReadonlyArray<string> = [
   "Opaque",
   "kubernetes.io/basic-auth",
   "bootstrap.kubernetes.io/token",
@@ -58,7 +58,7 @@ const checkParameters = (spec: Json): Array<Problem> => {
 }
 
 /** File names an `objects` parameter in the common list convention mounts; undefined when it is not one. */
-export const objectFileNames = (parameters: unknown): ReadonlySet<string> | undefined => {
+const objectFileNames = (parameters: unknown): ReadonlySet<string> | undefined => {
   const raw = isRecord(parameters) ? parameters["objects"] : undefined
   if (typeof raw !== "string") return undefined
   try {

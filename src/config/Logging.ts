@@ -20,7 +20,7 @@ export const logV = (level: number, message: string, annotations?: Readonly<Reco
       : Effect.logInfo(message).pipe(Effect.annotateLogs({ ...annotations, v: level })))
 
 /** The line format alone, without where it goes: Logging.layer sends it to stderr, tests capture it. */
-export const lineFormat = (json: boolean): Logger.Logger<unknown, string> => (json ? Logger.formatJson : Logger.formatLogFmt)
+const lineFormat = (json: boolean): Logger.Logger<unknown, string> => (json ? Logger.formatJson : Logger.formatLogFmt)
 
 export const Logging = {
   /** Replaces Effect's default loggers: one line per entry on stderr, spans still get their log events. */

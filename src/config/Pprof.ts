@@ -20,12 +20,12 @@ import {
 import type { DriverConfigShape } from "./DriverConfig.js"
 
 /** Loopback only: reach it with `kubectl port-forward`. */
-export const PPROF_HOST = "127.0.0.1"
+const PPROF_HOST = "127.0.0.1"
 export const PROFILE_PATH = "/debug/pprof/profile"
 export const HEAP_PATH = "/debug/pprof/heap"
 /** Go's default profile length. */
-export const DEFAULT_SECONDS = 30
-export const MAX_SECONDS = 60
+const DEFAULT_SECONDS = 30
+const MAX_SECONDS = 60
 
 /** One operator at a time: few connections, few handlers. */
 const PPROF_LIMITS: HttpLimits = { ...DEFAULT_LIMITS, maxConnections: 16, maxInFlight: 8 }

@@ -14,7 +14,7 @@ import { isTypedFailure, type TypedFailure } from "../domain/FailureReason.js"
 import { exitOf, makeEffectBridge } from "../platform/EffectBridge.js"
 import { defectToServerError, toServerError } from "./toStatus.js"
 
-export type RunHandler = <A, E extends TypedFailure>(
+type RunHandler = <A, E extends TypedFailure>(
   method: string,
   effect: Effect.Effect<A, E>,
   signal: AbortSignal

@@ -8,7 +8,7 @@ import { type InFlightHandlers, makeHandlerRunner } from "./HandlerRunner.js"
 import { decodePublish, decodeUnpublish, KubeletRoot } from "./NodeRequests.js"
 import { unimplemented } from "./toStatus.js"
 
-export interface NodeIdentity {
+interface NodeIdentity {
   readonly nodeId: string
 }
 

@@ -6,13 +6,12 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
 export const group = "secrets-store.csi.x-k8s.io"
-export const servedVersions = ["v1", "v1alpha1"] as const
 export const nodeNameLabel = "internal.secrets-store.csi.k8s.io/node-name"
 
 const StringMap = Schema.Record(Schema.String, Schema.String)
 const emptyString = Effect.succeed("")
 
-export const ObjectMeta = Schema.Struct({
+const ObjectMeta = Schema.Struct({
   name: Schema.String,
   namespace: Schema.String,
   resourceVersion: Schema.optionalKey(Schema.String),
@@ -20,7 +19,7 @@ export const ObjectMeta = Schema.Struct({
   labels: Schema.optionalKey(StringMap),
   annotations: Schema.optionalKey(StringMap)
 })
-export type ObjectMeta = typeof ObjectMeta.Type
+type ObjectMeta = typeof ObjectMeta.Type
 
 export const SecretObjectData = Schema.Struct({
   objectName: Schema.String.pipe(Schema.withDecodingDefaultKey(emptyString)),
@@ -98,7 +97,7 @@ export const decodeSecretProviderClass = (u: unknown) => decodeSpc(stripNulls(u)
 export const decodeSecretProviderClassPodStatus = (u: unknown) => decodeSpcps(stripNulls(u))
 
 /** DNS-1123 subdomain limit: an SPCPS name longer than this is refused by the API server. */
-export const maxObjectNameLength = 253
+const maxObjectNameLength = 253
 const hashLength = 16
 
 /**

@@ -7,7 +7,7 @@ import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 
-export const interruptExitsZero: Runtime.Teardown = (exit, onExit) =>
+const interruptExitsZero: Runtime.Teardown = (exit, onExit) =>
   Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
 
 export const runMain = <A, E>(program: Effect.Effect<A, E>): void =>

@@ -21,7 +21,7 @@ import { isValidProviderName, socketPath } from "../provider/providerSocket.js"
 import { invalidArgument, notFound, type ReferenceProviderError, toServerError } from "./ReferenceProviderError.js"
 import { makeReferenceStore, parseMode, type StoreContents } from "./ReferenceStore.js"
 
-export const RUNTIME_NAME = "secrets-store-reference-provider"
+const RUNTIME_NAME = "secrets-store-reference-provider"
 
 export interface ReferenceProviderOptions {
   /** Directory of the socket (`--provider-dir`). */
