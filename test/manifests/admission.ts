@@ -63,7 +63,9 @@ const matchesConstraints = (spec: PolicySpec, request: AdmissionRequest) =>
   )
 
 /** Evaluates `expression` in the policy's context; an evaluation error comes back as a value, not thrown. */
-const run = (expression: string, context: Record<string, unknown>): { ok: true; value: unknown } | { ok: false; error: string } => {
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string }
+
+const run = (expression: string, context: Record<string, unknown>): Outcome => {
   try {
     return { ok: true, value: evaluate(expression, context) }
   } catch (error) {
@@ -86,7 +88,9 @@ export const admit = (policy: KubeObject, request: AdmissionRequest): Verdict =>
   const denials: Array<string> = []
   for (const condition of spec.matchConditions ?? []) {
     const result = run(condition.expression, context)
-    if (!result.ok) return { applies: true, allowed: false, denials: [`matchCondition ${condition.name}: ${result.error}`] }
+    if (!result.ok) {
+      return { applies: true, allowed: false, denials: [`matchCondition ${condition.name}: ${result.error}`] }
+    }
     if (result.value !== true) return { applies: false }
   }
   for (const variable of spec.variables ?? []) {
@@ -98,8 +102,11 @@ export const admit = (policy: KubeObject, request: AdmissionRequest): Verdict =>
     const result = run(validation.expression, context)
     if (!result.ok) denials.push(`expression error: ${result.error}`)
     else if (result.value !== true) {
-      const message = validation.messageExpression === undefined ? undefined : run(validation.messageExpression, context)
-      if (message !== undefined && !message.ok) throw new Error(`${policy.metadata.name}: messageExpression: ${message.error}`)
+      const expression = validation.messageExpression
+      const message = expression === undefined ? undefined : run(expression, context)
+      if (message !== undefined && !message.ok) {
+        throw new Error(`${policy.metadata.name}: messageExpression: ${message.error}`)
+      }
       denials.push(String(message?.value ?? validation.message))
     }
   }

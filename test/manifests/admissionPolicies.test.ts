@@ -89,7 +89,8 @@ describe("Secret writes by the controller", () => {
     for (const type of ["Opaque", "kubernetes.io/tls", "kubernetes.io/dockerconfigjson", "kubernetes.io/basic-auth"]) {
       expect(admit(secretRequest("CREATE", secret({ type })))).toEqual(expect.objectContaining({ allowed: true }))
       const update = admit(secretRequest("UPDATE", secret({ type }), secret({ type })))
-      expect(update, type).toEqual({ allowed: true, denials: [], applied: expect.arrayContaining([policyNames[2], policyNames[3]]) })
+      const applied = expect.arrayContaining([policyNames[2], policyNames[3]])
+      expect(update, type).toEqual({ allowed: true, denials: [], applied })
     }
   })
 
@@ -115,7 +116,7 @@ describe("Secret writes by the controller", () => {
     }
   })
 
-  it("deny updating a Secret that was not already the SecretSync's: foreign owner, no owner, label missing or set", () => {
+  it("deny updating a Secret not already the SecretSync's: foreign or no owner, label missing or set", () => {
     const ours = secret()
     for (const old of [
       secret({ owners: [] }),
@@ -130,8 +131,10 @@ describe("Secret writes by the controller", () => {
   it("deny every delete", () => {
     const verdict = admit(secretRequest("DELETE", null, secret()))
     expect(verdict.applied).toEqual([policyNames[1]])
-    expect(verdict.denials).toEqual([`${policyNames[1]}: secrets-store-sync-controller has failed to DELETE secrets in ` +
-      "the team-a namespace. The controller is not allowed to delete secrets."])
+    expect(verdict.denials).toEqual([
+      `${policyNames[1]}: secrets-store-sync-controller has failed to DELETE secrets in the team-a namespace. ` +
+      "The controller is not allowed to delete secrets."
+    ])
   })
 
   it("leave other users alone, a same-named service account of another namespace too", () => {
@@ -159,7 +162,8 @@ describe("token requests by the controller", () => {
 
   it("with dev's audience: allow one 600 s token for it; deny two audiences, 3600 s, or another audience", () => {
     const admit = (request: AdmissionRequest) => admitAll(policiesOf(dev), request)
-    expect(admit(tokenRequest(["secrets-store-reference"]))).toEqual({ applied: [policyNames[4]], allowed: true, denials: [] })
+    expect(admit(tokenRequest(["secrets-store-reference"])))
+      .toEqual({ applied: [policyNames[4]], allowed: true, denials: [] })
     expect(admit(tokenRequest(["secrets-store-reference", "secrets-store-reference"])).allowed).toBe(false)
     expect(admit(tokenRequest(["secrets-store-reference"], 3600)).allowed).toBe(false)
     expect(admit(tokenRequest(["vault"])).allowed).toBe(false)
@@ -172,15 +176,18 @@ describe("token requests by the controller", () => {
   it.each([["components", () => component], ["overlays/dev", () => dev]] as const)(
     "%s: the policy allows exactly the audiences the Deployment requests",
     (_, objects) => {
-      const manager = containerNamed(findObject(objects(), "Deployment", "secrets-store-sync-controller-manager"), "manager")
+      const deployment = findObject(objects(), "Deployment", "secrets-store-sync-controller-manager")
+      const manager = containerNamed(deployment, "manager")
       const flag = (manager.args ?? []).find((a) => a.startsWith("--token-request-audience="))!
       // Entries are `audience` or `provider=audience`; only the audience reaches the TokenRequest.
       const requested = flag.slice("--token-request-audience=".length).split(",").map((e) => e.trim())
         .filter((e) => e !== "").map((e) => e.slice(e.indexOf("=") + 1).trim())
       const policy = findObject(objects(), "ValidatingAdmissionPolicy", policyNames[4]!)
-      const variable = (policy["spec"] as { variables: ReadonlyArray<{ name: string; expression: string }> }).variables[0]!
+      const { variables } = policy["spec"] as { variables: ReadonlyArray<{ name: string; expression: string }> }
+      const variable = variables[0]!
       expect(variable.name).toBe("allowedAudiences")
-      expect([...(evaluate(variable.expression) as ReadonlyArray<string>)].sort()).toEqual([...new Set(requested)].sort())
+      const allowed = evaluate(variable.expression) as ReadonlyArray<string>
+      expect([...allowed].sort()).toEqual([...new Set(requested)].sort())
     }
   )
 })

@@ -37,7 +37,8 @@ export const toCel = (value: unknown): unknown => {
 
 /** A copy with every schema default filled in where the field is absent, as the API server does on decode. */
 export const applyDefaults = (value: unknown, schema: SchemaNode): unknown => {
-  if (Array.isArray(value)) return schema.items === undefined ? value : value.map((v) => applyDefaults(v, schema.items!))
+  const { items } = schema
+  if (Array.isArray(value)) return items === undefined ? value : value.map((v) => applyDefaults(v, items))
   if (!isRecord(value)) return value
   const out: Record<string, unknown> = { ...value }
   for (const [name, sub] of Object.entries(schema.properties ?? {})) {
@@ -56,7 +57,8 @@ const typeOf = (value: unknown): string =>
   : typeof value === "number" ? (Number.isInteger(value) ? "integer" : "number")
   : typeof value
 
-const typeFits = (expected: string, actual: string) => expected === actual || (expected === "number" && actual === "integer")
+const typeFits = (expected: string, actual: string) =>
+  expected === actual || (expected === "number" && actual === "integer")
 
 const checkString = (value: string, schema: SchemaNode, path: string, out: Array<string>) => {
   const length = [...value].length
@@ -124,7 +126,9 @@ const check = (value: unknown, schema: SchemaNode, path: string, out: Array<stri
     out.push(`${path}: Invalid value: "${actual}": must be of type ${schema.type}`)
     return
   }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) out.push(`${path}: Unsupported value: ${JSON.stringify(value)}`)
+  if (schema.enum !== undefined && !schema.enum.includes(value)) {
+    out.push(`${path}: Unsupported value: ${JSON.stringify(value)}`)
+  }
   if (schema.minimum !== undefined && typeof value === "number" && value < schema.minimum) {
     out.push(`${path}: Invalid value: should be greater than or equal to ${schema.minimum}`)
   }

@@ -18,7 +18,12 @@ const patternOf = (node: SchemaNode | undefined) => {
 }
 const errors = (object: unknown) => crdErrors(object, schema)
 
-const secretSync = (fields: { spec?: Record<string, unknown>; secretObject?: Record<string, unknown>; status?: unknown }) => ({
+interface Fields {
+  readonly spec?: Record<string, unknown>
+  readonly secretObject?: Record<string, unknown>
+  readonly status?: unknown
+}
+const secretSync = (fields: Fields) => ({
   apiVersion: "secret-sync.x-k8s.io/v1alpha1",
   kind: "SecretSync",
   metadata: { name: "sse2esecret", namespace: "default" },
@@ -30,7 +35,8 @@ const secretSync = (fields: { spec?: Record<string, unknown>; secretObject?: Rec
   },
   ...(fields.status === undefined ? {} : { status: fields.status })
 })
-const withData = (data: ReadonlyArray<{ sourcePath: string; targetKey: string }>) => secretSync({ secretObject: { data } })
+const withData = (data: ReadonlyArray<{ sourcePath: string; targetKey: string }>) =>
+  secretSync({ secretObject: { data } })
 
 const accepted = ["tls.crt", "ca.crt", ".dockerconfigjson", "foo_bar", "key/0/1", "a-"]
 const rejected = ["a.b", "a_b", "x.y.z", "FOO__BAR"]
@@ -133,8 +139,8 @@ describe("status", () => {
 
   it("takes the controller's status: syncHash, lastSuccessfulSyncTime, up to 16 conditions keyed by type", () => {
     const status = { syncHash: "v1:ab", lastSuccessfulSyncTime: "2026-01-01T00:00:00Z" }
-    expect(errors(secretSync({ status: { ...status, conditions: [condition("SecretCreated"), condition("SecretUpdated")] } })))
-      .toEqual([])
+    const both = [condition("SecretCreated"), condition("SecretUpdated")]
+    expect(errors(secretSync({ status: { ...status, conditions: both } }))).toEqual([])
     const sixteen = Array.from({ length: 16 }, (_, i) => condition(`Type${i}`))
     expect(errors(secretSync({ status: { conditions: sixteen } }))).toEqual([])
     expect(errors(secretSync({ status: { conditions: [...sixteen, condition("Type16")] } })))
