@@ -12,7 +12,7 @@ export interface TokenAudiences {
 
 // A provider name (the socket rule, non-empty) before "=": `vault=https://vault.example` is vault's only. An
 // audience URL such as `https://x?a=b` has characters before "=" that no provider name may hold, so it stays global.
-const scoped = /^([a-zA-Z0-9_-]{1,30})=(.+)$/
+const scoped = /^([a-zA-Z0-9_-]{1,30})=(.*)$/
 
 export const parseAudiences = (text: string): Result.Result<TokenAudiences, string> => {
   const all: Array<string> = []
