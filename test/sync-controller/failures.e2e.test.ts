@@ -88,7 +88,8 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
     }, 20_000)
     expect(condition["reason"]).toBe("SecretTypeNotAllowed")
     expect(condition["message"]).toMatch(/^InvalidRequest: .*kubernetes\.io\/service-account-token/)
-    expect(eventsFor(w.api, "db").map((e) => e["reason"])).toContain("SecretTypeNotAllowed")
+    // Events are sent in the background: wait for it.
+    await eventually(() => expect(eventsFor(w.api, "db").map((e) => e["reason"])).toContain("SecretTypeNotAllowed"), 20_000)
     expect(secretOf(w.api, "db")).toBeUndefined()
     expect(w.api.requestsMatching({ method: "PATCH", path: `/api/v1/namespaces/${ns}/secrets/db` })).toEqual([])
   })

@@ -59,9 +59,12 @@ describe("secrets-store-sync-controller re-syncs (built, end to end)", () => {
     await eventually(async () => expect(await providerCalls(c)).toBe(3), 20_000)
     await waitFor("a new hash", () =>
       (getObject(w.api, "SecretSync", "db")!["status"] as { syncHash: string }).syncHash !== hashBefore || undefined)
-    const metrics = await metricsOf(c)
-    expect(metricSum(metrics, "secretsync_secret_apply_total", `trigger="reapply"`, `result="changed"`)).toBeGreaterThanOrEqual(2)
-    expect(metricSum(metrics, "secretsync_sync_total", `result="success"`)).toBe(3)
+    // Metrics are recorded just after the writes the test saw: wait for them.
+    await eventually(async () => {
+      const metrics = await metricsOf(c)
+      expect(metricSum(metrics, "secretsync_secret_apply_total", `trigger="reapply"`, `result="changed"`)).toBeGreaterThanOrEqual(2)
+      expect(metricSum(metrics, "secretsync_sync_total", `result="success"`)).toBe(3)
+    }, 20_000)
   })
 
   it("the poll picks up a store change; a deleted SecretSync's Secret goes with it and is not re-applied", async () => {
