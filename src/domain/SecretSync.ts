@@ -80,8 +80,7 @@ export const forceSynchronizationPattern = /^[A-Za-z0-9]([-A-Za-z0-9]+([-._a-zA-
 
 // The CEL messages of the CRD, word for word.
 export const labelSizeMessage = "Labels should have < 63 characters for both keys and values."
-export const labelReservedMessage =
-  `Labels should not contain ${reservedKey}. This key is reserved for the controller.`
+export const labelReservedMessage = `Labels should not contain ${reservedKey}. This key is reserved for the controller.`
 export const annotationSizeMessage = "Annotations should have < 253 characters for both keys and values."
 export const annotationReservedMessage =
   `Annotations should not contain ${reservedKey}. This key is reserved for the controller.`
@@ -115,10 +114,14 @@ const dataProblems = (data: ReadonlyArray<SecretObjectData>): ReadonlyArray<stri
     for (const field of ["sourcePath", "targetKey"] as const) {
       const value = item[field]
       if (!lengthBetween(value, 1, 253) || !keyPattern.test(value)) {
-        problems.push(`spec.secretObject.data[${i}].${field}: ${JSON.stringify(value)} does not match ${keyPattern.source}`)
+        problems.push(
+          `spec.secretObject.data[${i}].${field}: ${JSON.stringify(value)} does not match ${keyPattern.source}`
+        )
       }
     }
-    if (seen.has(item.targetKey)) problems.push(`spec.secretObject.data[${i}]: duplicate targetKey ${JSON.stringify(item.targetKey)}`)
+    if (seen.has(item.targetKey)) {
+      problems.push(`spec.secretObject.data[${i}]: duplicate targetKey ${JSON.stringify(item.targetKey)}`)
+    }
     seen.add(item.targetKey)
   })
   return problems
@@ -135,7 +138,13 @@ export const secretSyncProblems = (ss: SecretSync): ReadonlyArray<string> => {
     ...(lengthBetween(object.type, 1, 253) ? [] : ["spec.secretObject.type: must be 1 to 253 characters"]),
     ...dataProblems(object.data),
     ...mapProblems("spec.secretObject.labels", object.labels, 63, labelSizeMessage, labelReservedMessage),
-    ...mapProblems("spec.secretObject.annotations", object.annotations, 253, annotationSizeMessage, annotationReservedMessage),
+    ...mapProblems(
+      "spec.secretObject.annotations",
+      object.annotations,
+      253,
+      annotationSizeMessage,
+      annotationReservedMessage
+    ),
     ...(force === undefined || (force.length <= 253 && forceSynchronizationPattern.test(force))
       ? []
       : [`spec.forceSynchronization: ${JSON.stringify(force)} does not match ${forceSynchronizationPattern.source}`])

@@ -86,7 +86,9 @@ export const eventObject = (input: WarningInput, meta: { nodeId: string; name: s
     apiVersion: "v1",
     kind: "Event",
     metadata: { name: meta.name, namespace },
-    involvedObject: { kind: input.involvedKind?.kind ?? "Pod", namespace, name, uid, apiVersion: input.involvedKind?.apiVersion ?? "v1" },
+    involvedObject: {
+      kind: input.involvedKind?.kind ?? "Pod", namespace, name, uid, apiVersion: input.involvedKind?.apiVersion ?? "v1"
+    },
     reason: input.reason,
     message: meta.message,
     type: "Warning",

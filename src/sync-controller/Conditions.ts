@@ -35,7 +35,9 @@ type Wanted = Pick<Condition, "type" | "status" | "reason" | "message">
 /** metav1 semantics: lastTransitionTime moves only when the status does. */
 const put = (conditions: ReadonlyArray<Condition>, wanted: Wanted, stamp: Stamp): ReadonlyArray<Condition> => {
   const existing = conditions.find((c) => c.type === wanted.type)
-  const lastTransitionTime = existing !== undefined && existing.status === wanted.status ? existing.lastTransitionTime : stamp.now
+  const lastTransitionTime = existing !== undefined && existing.status === wanted.status
+    ? existing.lastTransitionTime
+    : stamp.now
   const next: Condition = { ...wanted, lastTransitionTime, observedGeneration: stamp.generation }
   return existing === undefined ? [...conditions, next] : conditions.map((c) => (c.type === wanted.type ? next : c))
 }
@@ -66,11 +68,25 @@ export const nextConditions = (
   if (outcome._tag === "Synced") {
     const withCreated = created
       ? start
-      : put(start, { type: SECRET_CREATED, status: "True", reason: "CreateSuccessful", message: CREATED_MESSAGE }, stamp)
-    return put(withCreated, { type: SECRET_UPDATED, status: "True", reason: "SecretUpToDate", message: UP_TO_DATE_MESSAGE }, stamp)
+      : put(
+        start,
+        { type: SECRET_CREATED, status: "True", reason: "CreateSuccessful", message: CREATED_MESSAGE },
+        stamp
+      )
+    return put(withCreated, {
+      type: SECRET_UPDATED,
+      status: "True",
+      reason: "SecretUpToDate",
+      message: UP_TO_DATE_MESSAGE
+    }, stamp)
   }
   const type = created ? SECRET_UPDATED : SECRET_CREATED
-  return put(start, { type, status: "False", reason: outcome.condition, message: clip(`${outcome.reason}: ${outcome.message}`) }, stamp)
+  return put(start, {
+    type,
+    status: "False",
+    reason: outcome.condition,
+    message: clip(`${outcome.reason}: ${outcome.message}`)
+  }, stamp)
 }
 
 /** Equal for status purposes (the order and every field). */

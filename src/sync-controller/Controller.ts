@@ -10,7 +10,13 @@ import type * as Scope from "effect/Scope"
 import { parseGoDuration } from "../config/GoValues.js"
 import { group as spcGroup } from "../domain/SecretProviderClass.js"
 import {
-  decodeSecretSync, refreshIntervalAnnotation, type SecretSync, secretSyncKey, syncApiVersion, syncGroup, syncVersion
+  decodeSecretSync,
+  refreshIntervalAnnotation,
+  type SecretSync,
+  secretSyncKey,
+  syncApiVersion,
+  syncGroup,
+  syncVersion
 } from "../domain/SecretSync.js"
 import type { WatchEvent } from "../k8s/KubeApi.js"
 import { listWatch } from "../k8s/ListWatch.js"
@@ -30,7 +36,8 @@ export interface ControllerOptions {
 
 export type ControllerDeps = Omit<ReconcileDeps, "applied">
 
-const metaOf = (o: unknown) => (o as { metadata?: { namespace?: unknown; name?: unknown; generation?: unknown } } | undefined)?.metadata
+const metaOf = (o: unknown) =>
+  (o as { metadata?: { namespace?: unknown; name?: unknown; generation?: unknown } } | undefined)?.metadata
 const objectKey = (o: unknown) => `${String(metaOf(o)?.namespace ?? "")}/${String(metaOf(o)?.name ?? "")}`
 const generationOf = (o: unknown) => Number(metaOf(o)?.generation ?? 0)
 
@@ -45,8 +52,11 @@ export const refreshIntervalOf = (ss: SecretSync, floor: Duration.Duration): Dur
 
 const tick = Duration.seconds(1)
 
-export const runController = (deps: ControllerDeps, options: ControllerOptions): Effect.Effect<never, never, Scope.Scope> =>
-  Effect.gen(function*() {
+export const runController = (
+  deps: ControllerDeps,
+  options: ControllerOptions
+): Effect.Effect<never, never, Scope.Scope> =>
+  Effect.gen(function* () {
     const cache = new Map<string, SecretSync>()
     const spcGenerations = new Map<string, number>()
     const applied = new Map<string, Applied>()
@@ -57,60 +67,70 @@ export const runController = (deps: ControllerDeps, options: ControllerOptions):
     const queue = yield* makeWorkQueue({ base: Duration.seconds(1), max: Duration.minutes(5) })
     const reconcile = makeReconcile({ ...deps, applied })
 
-    const requestSync = (key: string) => Effect.suspend(() => {
-      wantsSync.add(key)
-      return queue.add(key)
-    })
-    const forgetKey = (key: string) => Effect.suspend(() => {
-      const ss = cache.get(key)
-      cache.delete(key)
-      applied.delete(key)
-      wantsSync.delete(key)
-      lastSync.delete(key)
-      lastApply.delete(key)
-      deps.hasher.forget(key)
-      if (ss !== undefined) deps.tokens.forget(ss.metadata.namespace, ss.spec.serviceAccountName)
-      return queue.forget(key)
-    })
+    const requestSync = (key: string) =>
+      Effect.suspend(() => {
+        wantsSync.add(key)
+        return queue.add(key)
+      })
+    const forgetKey = (key: string) =>
+      Effect.suspend(() => {
+        const ss = cache.get(key)
+        cache.delete(key)
+        applied.delete(key)
+        wantsSync.delete(key)
+        lastSync.delete(key)
+        lastApply.delete(key)
+        deps.hasher.forget(key)
+        if (ss !== undefined) deps.tokens.forget(ss.metadata.namespace, ss.spec.serviceAccountName)
+        return queue.forget(key)
+      })
 
     // Upstream's predicate: a create, or a change of generation (a spec edit). Here also a change of the refresh
     // annotation, which is metadata but changes when the next sync is due.
     const onSecretSync = (raw: unknown) =>
       decodeSecretSync(raw).pipe(
-        Effect.flatMap((ss) => Effect.suspend(() => {
-          const key = secretSyncKey(ss)
-          const before = cache.get(key)
-          cache.set(key, ss)
-          const changed = before === undefined || before.metadata.uid !== ss.metadata.uid ||
-            before.metadata.generation !== ss.metadata.generation ||
-            before.metadata.annotations?.[refreshIntervalAnnotation] !== ss.metadata.annotations?.[refreshIntervalAnnotation]
-          return changed ? requestSync(key) : Effect.void
-        })),
+        Effect.flatMap((ss) =>
+          Effect.suspend(() => {
+            const key = secretSyncKey(ss)
+            const before = cache.get(key)
+            cache.set(key, ss)
+            const changed = before === undefined || before.metadata.uid !== ss.metadata.uid ||
+              before.metadata.generation !== ss.metadata.generation ||
+              before.metadata.annotations?.[refreshIntervalAnnotation] !==
+                ss.metadata.annotations?.[refreshIntervalAnnotation]
+            return changed ? requestSync(key) : Effect.void
+          })
+        ),
         Effect.catch(() => Effect.logWarning(`secretsync ${objectKey(raw)} does not decode: skipped`))
       )
     const dependents = (spcKey: string) =>
       [...cache.values()].filter((ss) => `${ss.metadata.namespace}/${ss.spec.secretProviderClassName}` === spcKey)
-    const onClass = (raw: unknown, deleted: boolean) => Effect.suspend(() => {
-      const key = objectKey(raw)
-      const before = spcGenerations.get(key)
-      if (deleted) spcGenerations.delete(key)
-      else spcGenerations.set(key, generationOf(raw))
-      if (!deleted && before === generationOf(raw)) return Effect.void
-      return Effect.forEach(dependents(key), (ss) => requestSync(secretSyncKey(ss)), { discard: true })
-    })
+    const onClass = (raw: unknown, deleted: boolean) =>
+      Effect.suspend(() => {
+        const key = objectKey(raw)
+        const before = spcGenerations.get(key)
+        if (deleted) spcGenerations.delete(key)
+        else spcGenerations.set(key, generationOf(raw))
+        if (!deleted && before === generationOf(raw)) return Effect.void
+        return Effect.forEach(dependents(key), (ss) => requestSync(secretSyncKey(ss)), { discard: true })
+      })
 
     let listed = new Set<string>()
     const followSyncs = listWatch(deps.api, {
       path: `/apis/${syncGroup}/${syncVersion}/secretsyncs`,
       what: "secretsyncs",
       onListStart: Effect.sync(() => void (listed = new Set())),
-      onPage: (items) => Effect.forEach(items, (raw) => {
-        listed.add(objectKey(raw))
-        return onSecretSync(raw)
-      }, { discard: true }),
+      onPage: (items) =>
+        Effect.forEach(items, (raw) => {
+          listed.add(objectKey(raw))
+          return onSecretSync(raw)
+        }, { discard: true }),
       // A re-list replaces the cache: what it did not deliver was deleted while no watch ran.
-      onListed: Effect.suspend(() => Effect.forEach([...cache.keys()].filter((k) => !listed.has(k)), forgetKey, { discard: true })),
-      onEvent: (event: WatchEvent) => event.type === "DELETED" ? forgetKey(objectKey(event.object)) : onSecretSync(event.object)
+      onListed: Effect.suspend(() =>
+        Effect.forEach([...cache.keys()].filter((k) => !listed.has(k)), forgetKey, { discard: true })
+      ),
+      onEvent: (event: WatchEvent) =>
+        event.type === "DELETED" ? forgetKey(objectKey(event.object)) : onSecretSync(event.object)
     })
     let firstClassList = true
     const followClasses = listWatch(deps.api, {
@@ -118,34 +138,42 @@ export const runController = (deps: ControllerDeps, options: ControllerOptions):
       what: "secretproviderclasses",
       // The first list only learns generations (the SecretSync list syncs everything anyway); a re-list also
       // re-syncs the dependents of classes that changed while no watch ran.
-      onPage: (items) => Effect.forEach(items, (raw) =>
-        firstClassList ? Effect.sync(() => void spcGenerations.set(objectKey(raw), generationOf(raw))) : onClass(raw, false), {
-        discard: true
-      }),
-      onListed: Effect.sync(() => void (firstClassList = false)),
+      onPage: (items) =>
+        Effect.forEach(items, (raw) =>
+          firstClassList
+            ? Effect.sync(() =>
+              void spcGenerations.set(objectKey(raw), generationOf(raw))
+            )
+            : onClass(raw, false), {
+          discard: true
+        }),
+      onListed: Effect.sync(() =>
+        void (firstClassList = false)
+      ),
       onEvent: (event: WatchEvent) => onClass(event.object, event.type === "DELETED")
     })
 
-    const reapply = (key: string) => Effect.gen(function*() {
-      const entry = applied.get(key)
-      const ss = cache.get(key)
-      if (entry === undefined || ss === undefined || ss.metadata.uid !== entry.ssUid) return
-      lastApply.set(key, yield* Clock.currentTimeMillis)
-      const exit = yield* Effect.exit(applySecret(deps.api, entry.body, entry.secret.uid))
-      if (exit._tag === "Failure") {
-        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-        const reason = failure?._tag === "Fail" ? failure.error.reason : "InternalError"
-        yield* deps.metrics.secretApplyFailed("reapply", reason)
-        yield* Effect.logWarning(`re-apply of the secret of ${key} failed`, { reason })
-        return
-      }
-      const changed = exit.value.resourceVersion !== entry.secret.resourceVersion
-      applied.set(key, { ...entry, secret: exit.value })
-      yield* deps.metrics.secretApplied("reapply", changed)
-      if (changed) yield* Effect.logInfo(`restored the secret of secretsync ${key}`)
-    })
+    const reapply = (key: string) =>
+      Effect.gen(function* () {
+        const entry = applied.get(key)
+        const ss = cache.get(key)
+        if (entry === undefined || ss === undefined || ss.metadata.uid !== entry.ssUid) return
+        lastApply.set(key, yield* Clock.currentTimeMillis)
+        const exit = yield* Effect.exit(applySecret(deps.api, entry.body, entry.secret.uid))
+        if (exit._tag === "Failure") {
+          const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+          const reason = failure?._tag === "Fail" ? failure.error.reason : "InternalError"
+          yield* deps.metrics.secretApplyFailed("reapply", reason)
+          yield* Effect.logWarning(`re-apply of the secret of ${key} failed`, { reason })
+          return
+        }
+        const changed = exit.value.resourceVersion !== entry.secret.resourceVersion
+        applied.set(key, { ...entry, secret: exit.value })
+        yield* deps.metrics.secretApplied("reapply", changed)
+        if (changed) yield* Effect.logInfo(`restored the secret of secretsync ${key}`)
+      })
 
-    const worker = Effect.gen(function*() {
+    const worker = Effect.gen(function* () {
       const key = yield* queue.take
       const ss = cache.get(key)
       let failed = false
@@ -166,8 +194,9 @@ export const runController = (deps: ControllerDeps, options: ControllerOptions):
     }).pipe(Effect.forever)
 
     const due = (since: number | undefined, every: Duration.Duration | undefined, now: number) =>
-      every !== undefined && Duration.isPositive(every) && since !== undefined && now - since >= Duration.toMillis(every)
-    const timers = Effect.gen(function*() {
+      every !== undefined && Duration.isPositive(every) && since !== undefined &&
+      now - since >= Duration.toMillis(every)
+    const timers = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       for (const [key, ss] of cache) {
         const every = refreshIntervalOf(ss, options.minRefreshInterval) ?? options.rotationPollInterval

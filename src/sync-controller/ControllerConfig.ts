@@ -6,7 +6,14 @@ import * as Result from "effect/Result"
 import { readBuildInfo, versionJson } from "../config/BuildInfo.js"
 import { ConfigError } from "../config/ConfigError.js"
 import { displayFlag, parseGoFlags } from "../config/GoFlags.js"
-import { formatGoDuration, type HostPort, parseGoBool, parseGoDuration, parseGoInt, parseHostPort } from "../config/GoValues.js"
+import {
+  formatGoDuration,
+  type HostPort,
+  parseGoBool,
+  parseGoDuration,
+  parseGoInt,
+  parseHostPort
+} from "../config/GoValues.js"
 import * as Effect from "effect/Effect"
 import { parseAudiences, type TokenAudiences } from "./TokenAudiences.js"
 
@@ -66,68 +73,117 @@ const positiveInt: Parse<number> = (text) => {
 }
 
 export const controllerFlags: { readonly [K in keyof SyncControllerConfig]: FlagDef<K> } = {
-  providerVolume: { name: "provider-volume", type: "string", default: "/provider", usage: "Volume path for provider", parse: ok },
+  providerVolume: {
+    name: "provider-volume",
+    type: "string",
+    default: "/provider",
+    usage: "Volume path for provider",
+    parse: ok
+  },
   audiences: {
     name: "token-request-audience",
     type: "string",
     default: "",
-    usage: "comma-separated audiences of the service-account tokens; an entry provider=audience goes to that provider only",
+    usage:
+      "comma-separated audiences of the service-account tokens; an entry provider=audience goes to that provider only",
     parse: parseAudiences
   },
   rotationPollInterval: {
-    name: "rotation-poll-interval", type: "duration", default: "12h",
-    usage: "how often every SecretSync is synced from its provider again (0 turns it off)", parse: duration(notNegative)
+    name: "rotation-poll-interval",
+    type: "duration",
+    default: "12h",
+    usage: "how often every SecretSync is synced from its provider again (0 turns it off)",
+    parse: duration(notNegative)
   },
   maxCallRecvMsgSize: {
-    name: "max-call-recv-msg-size", type: "int", default: "4194304", usage: "maximum size in bytes of gRPC response from plugins",
+    name: "max-call-recv-msg-size",
+    type: "int",
+    default: "4194304",
+    usage: "maximum size in bytes of gRPC response from plugins",
     parse: positiveInt
   },
   metricsAddr: {
-    name: "metrics-bind-address", type: "string", default: ":8085", usage: "The address the metric endpoint binds to (0: off)",
+    name: "metrics-bind-address",
+    type: "string",
+    default: ":8085",
+    usage: "The address the metric endpoint binds to (0: off)",
     parse: address
   },
   healthProbeAddr: {
-    name: "health-probe-bind-address", type: "string", default: ":8081", usage: "The address the probe endpoint binds to (0: off)",
+    name: "health-probe-bind-address",
+    type: "string",
+    default: ":8081",
+    usage: "The address the probe endpoint binds to (0: off)",
     parse: address
   },
   leaderElect: {
-    name: "leader-elect", type: "bool", default: "false",
-    usage: "Enable leader election (a coordination.k8s.io Lease): only one replica syncs at a time", parse: bool
+    name: "leader-elect",
+    type: "bool",
+    default: "false",
+    usage: "Enable leader election (a coordination.k8s.io Lease): only one replica syncs at a time",
+    parse: bool
   },
   leaderElectionNamespace: {
-    name: "leader-election-namespace", type: "string", default: "",
-    usage: "Namespace of the leader election Lease (default: the controller's own namespace)", parse: ok
+    name: "leader-election-namespace",
+    type: "string",
+    default: "",
+    usage: "Namespace of the leader election Lease (default: the controller's own namespace)",
+    parse: ok
   },
   kubeconfig: {
-    name: "kubeconfig", type: "string", default: "", usage: "Paths to a kubeconfig. Only required if out-of-cluster.",
+    name: "kubeconfig",
+    type: "string",
+    default: "",
+    usage: "Paths to a kubeconfig. Only required if out-of-cluster.",
     parse: (text) => ok(text === "" ? undefined : text)
   },
-  logFormatJson: { name: "log-format-json", type: "bool", default: "false", usage: "set log formatter to json", parse: bool },
+  logFormatJson: {
+    name: "log-format-json",
+    type: "bool",
+    default: "false",
+    usage: "set log formatter to json",
+    parse: bool
+  },
   verbosity: {
-    name: "v", type: "level", default: "0", usage: "number for the log level verbosity",
+    name: "v",
+    type: "level",
+    default: "0",
+    usage: "number for the log level verbosity",
     parse: (text) => {
       const n = parseGoInt(text)
       return n === undefined ? Result.fail("must be an integer") : n < 0 ? Result.fail("must not be negative") : ok(n)
     }
   },
   providerTimeout: {
-    name: "provider-timeout", type: "duration", default: "30s", usage: "deadline of one provider Mount call", parse: duration(positive)
+    name: "provider-timeout",
+    type: "duration",
+    default: "30s",
+    usage: "deadline of one provider Mount call",
+    parse: duration(positive)
   },
   secretReapplyInterval: {
-    name: "secret-reapply-interval", type: "duration", default: "1m",
+    name: "secret-reapply-interval",
+    type: "duration",
+    default: "1m",
     usage: "how often the last applied Secrets are applied again, restoring deleted or edited ones (0 turns it off)",
     parse: duration(notNegative)
   },
   minRefreshInterval: {
-    name: "min-refresh-interval", type: "duration", default: "1m",
-    usage: "the smallest refresh-interval annotation honoured; smaller ones are raised to it", parse: duration(positive)
+    name: "min-refresh-interval",
+    type: "duration",
+    default: "1m",
+    usage: "the smallest refresh-interval annotation honoured; smaller ones are raised to it",
+    parse: duration(positive)
   }
 }
 
 /** controller-runtime's zap flags: accepted so upstream's manifests start, without effect. */
 const zapFlags = [
-  { name: "zap-devel", arity: "bool" }, { name: "zap-log-level", arity: "value" }, { name: "zap-encoder", arity: "value" },
-  { name: "zap-stacktrace-level", arity: "value" }, { name: "zap-time-encoding", arity: "value" }
+  { name: "zap-devel", arity: "bool" },
+  { name: "zap-log-level", arity: "value" },
+  { name: "zap-encoder", arity: "value" },
+  { name: "zap-stacktrace-level", arity: "value" },
+  { name: "zap-time-encoding", arity: "value" }
 ] as const
 
 const arity = new Map<string, "bool" | "value">([
@@ -139,7 +195,11 @@ const arity = new Map<string, "bool" | "value">([
 export const helpText = (): string => {
   const describe = (flag: { name: string; type: string; default: string; usage: string }) => {
     const nanos = flag.type === "duration" ? parseGoDuration(flag.default) : undefined
-    const shown = flag.type === "string" ? JSON.stringify(flag.default) : nanos === undefined ? flag.default : formatGoDuration(Duration.nanos(nanos))
+    const shown = flag.type === "string"
+      ? JSON.stringify(flag.default)
+      : nanos === undefined
+      ? flag.default
+      : formatGoDuration(Duration.nanos(nanos))
     return `  ${displayFlag(flag.name)} ${flag.type}\n    \t${flag.usage} (default ${shown})`
   }
   return [
@@ -160,10 +220,14 @@ const invalid = (name: string, value: string, why: string) =>
   new ConfigError({ message: `invalid value ${JSON.stringify(value)} for flag ${displayFlag(name)}: ${why}` })
 
 /** The config from flag values (defaults for absent ones); the first bad flag on the command line is reported. */
-export const decodeControllerFlags = (given: ReadonlyMap<string, string>): Result.Result<SyncControllerConfig, ConfigError> => {
+export const decodeControllerFlags = (
+  given: ReadonlyMap<string, string>
+): Result.Result<SyncControllerConfig, ConfigError> => {
   const config: Record<string, unknown> = {}
   const order = [...given.keys()]
-  const entries = Object.entries(controllerFlags) as Array<[keyof SyncControllerConfig, FlagDef<keyof SyncControllerConfig>]>
+  const entries = Object.entries(controllerFlags) as Array<
+    [keyof SyncControllerConfig, FlagDef<keyof SyncControllerConfig>]
+  >
   const sorted = entries.sort(([, a], [, b]) => order.indexOf(a.name) - order.indexOf(b.name))
   for (const [key, flag] of sorted) {
     const text = given.get(flag.name) ?? flag.default
@@ -176,7 +240,7 @@ export const decodeControllerFlags = (given: ReadonlyMap<string, string>): Resul
 
 export const controllerDefaults: SyncControllerConfig = Result.getOrThrow(decodeControllerFlags(new Map()))
 
-export const parseControllerArgs = Effect.fn("parseControllerArgs")(function*(
+export const parseControllerArgs = Effect.fn("parseControllerArgs")(function* (
   argv: ReadonlyArray<string>
 ): Effect.fn.Return<ControllerArgs, ConfigError> {
   const parsed = parseGoFlags(argv, arity)

@@ -22,36 +22,60 @@ export interface ControllerMetricsShape {
   readonly render: Effect.Effect<string>
 }
 
-const make = Effect.gen(function*() {
+const make = Effect.gen(function* () {
   const sync = counter("secretsync_sync_total", "SecretSync reconciles that called the provider, by result", [
-    "provider", "result", "error_type"
+    "provider",
+    "result",
+    "error_type"
   ])
-  const syncDuration = histogram("secretsync_sync_duration_sec", "Duration of one SecretSync sync", ["provider"], DURATION_BUCKETS)
-  const calls = counter("secretsync_provider_call_total", "Provider Mount calls, by result", ["provider", "result", "error_type"])
+  const syncDuration = histogram(
+    "secretsync_sync_duration_sec",
+    "Duration of one SecretSync sync",
+    ["provider"],
+    DURATION_BUCKETS
+  )
+  const calls = counter("secretsync_provider_call_total", "Provider Mount calls, by result", [
+    "provider",
+    "result",
+    "error_type"
+  ])
   const callDuration = histogram("secretsync_provider_call_duration_sec", "Duration of one provider Mount call", [
     "provider"
   ], DURATION_BUCKETS)
-  const applies = counter("secretsync_secret_apply_total", "Server-side applies of synced Secrets", ["trigger", "result", "error_type"])
+  const applies = counter("secretsync_secret_apply_total", "Server-side applies of synced Secrets", [
+    "trigger",
+    "result",
+    "error_type"
+  ])
   let leader = 0
-  const leaderGauge = sampled("secretsync_leader", "1 while this replica holds the leader Lease (or runs without election)", "gauge", () => leader)
+  const leaderGauge = sampled(
+    "secretsync_leader",
+    "1 while this replica holds the leader Lease (or runs without election)",
+    "gauge",
+    () => leader
+  )
   const processMetrics = yield* makeProcessMetrics
   const families = [sync, syncDuration, calls, callDuration, applies, leaderGauge]
   return ControllerMetrics.of({
-    syncSucceeded: (provider, seconds) => Effect.sync(() => {
-      sync.inc({ provider, result: "success", error_type: "" })
-      syncDuration.observe({ provider }, seconds)
-    }),
-    syncFailed: (provider, reason, seconds) => Effect.sync(() => {
-      sync.inc({ provider, result: "failure", error_type: reason })
-      syncDuration.observe({ provider }, seconds)
-    }),
-    providerCall: (provider, reason, seconds) => Effect.sync(() => {
-      calls.inc({ provider, result: reason === undefined ? "success" : "failure", error_type: reason ?? "" })
-      callDuration.observe({ provider }, seconds)
-    }),
+    syncSucceeded: (provider, seconds) =>
+      Effect.sync(() => {
+        sync.inc({ provider, result: "success", error_type: "" })
+        syncDuration.observe({ provider }, seconds)
+      }),
+    syncFailed: (provider, reason, seconds) =>
+      Effect.sync(() => {
+        sync.inc({ provider, result: "failure", error_type: reason })
+        syncDuration.observe({ provider }, seconds)
+      }),
+    providerCall: (provider, reason, seconds) =>
+      Effect.sync(() => {
+        calls.inc({ provider, result: reason === undefined ? "success" : "failure", error_type: reason ?? "" })
+        callDuration.observe({ provider }, seconds)
+      }),
     secretApplied: (trigger, changed) =>
       Effect.sync(() => applies.inc({ trigger, result: changed ? "changed" : "unchanged", error_type: "" })),
-    secretApplyFailed: (trigger, reason) => Effect.sync(() => applies.inc({ trigger, result: "failure", error_type: reason })),
+    secretApplyFailed: (trigger, reason) =>
+      Effect.sync(() => applies.inc({ trigger, result: "failure", error_type: reason })),
     setLeader: (value) => Effect.sync(() => void (leader = value ? 1 : 0)),
     render: Effect.sync(() => {
       const text = renderFamilies([...families, ...processMetrics.families])
@@ -61,6 +85,7 @@ const make = Effect.gen(function*() {
   })
 })
 
-export class ControllerMetrics extends Context.Service<ControllerMetrics, ControllerMetricsShape>()("ControllerMetrics") {
+export class ControllerMetrics
+  extends Context.Service<ControllerMetrics, ControllerMetricsShape>()("ControllerMetrics") {
   static readonly layer: Layer.Layer<ControllerMetrics> = Layer.effect(ControllerMetrics, make)
 }

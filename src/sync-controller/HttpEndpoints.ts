@@ -4,7 +4,14 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { HostPort } from "../config/GoValues.js"
 import { METRICS_CONTENT_TYPE } from "../metrics/MetricsServer.js"
-import { type HttpListenError, type HttpRequest, notFound, type Reply, serveHttp, textReply } from "../platform/HardenedHttpServer.js"
+import {
+  type HttpListenError,
+  type HttpRequest,
+  notFound,
+  type Reply,
+  serveHttp,
+  textReply
+} from "../platform/HardenedHttpServer.js"
 import type { ControllerMetricsShape } from "./ControllerMetrics.js"
 
 const get = (routes: Readonly<Record<string, Effect.Effect<Reply>>>) => ({ method, path }: HttpRequest) =>
@@ -17,7 +24,7 @@ export const serveEndpoints = (
   metrics: ControllerMetricsShape,
   addresses: { readonly metrics: HostPort | undefined; readonly health: HostPort | undefined }
 ): Effect.Effect<{ readonly metrics?: number; readonly health?: number }, HttpListenError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const ports: { metrics?: number; health?: number } = {}
     if (addresses.metrics !== undefined) {
       ports.metrics = yield* serveHttp({

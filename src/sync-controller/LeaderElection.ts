@@ -71,9 +71,13 @@ export const makeLeaderElector = (api: KubeApiShape, options: LeaseOptions) => {
   })
 
   /** One attempt: true when this replica holds the Lease afterwards. */
-  const tryAcquireOrRenew: Effect.Effect<boolean, KubernetesError> = Effect.gen(function*() {
+  const tryAcquireOrRenew: Effect.Effect<boolean, KubernetesError> = Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    const got = yield* api.request({ method: "GET", path: leasePath(options.namespace, options.name), description: `get ${what}` }).pipe(
+    const got = yield* api.request({
+      method: "GET",
+      path: leasePath(options.namespace, options.name),
+      description: `get ${what}`
+    }).pipe(
       Effect.map((body): unknown => body),
       Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
     )
@@ -82,8 +86,10 @@ export const makeLeaderElector = (api: KubeApiShape, options: LeaseOptions) => {
         method: "POST",
         path: leasePath(options.namespace),
         body: {
-          apiVersion: "coordination.k8s.io/v1", kind: "Lease",
-          metadata: { name: options.name, namespace: options.namespace }, spec: spec(now, 0, microTime(now))
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: options.name, namespace: options.namespace },
+          spec: spec(now, 0, microTime(now))
         },
         description: `create ${what}`
       })
@@ -110,41 +116,56 @@ export const makeLeaderElector = (api: KubeApiShape, options: LeaseOptions) => {
     Effect.catch((e) => Effect.logDebug(`leader election: ${e.message}`).pipe(Effect.as(false)))
   )
 
-  const acquire = Effect.gen(function*() {
+  const acquire = Effect.gen(function* () {
     yield* Effect.logInfo(`attempting to acquire leader lease ${options.namespace}/${options.name}`)
     while (!(yield* attempt)) yield* Effect.sleep(retryPeriod)
-    yield* Effect.logInfo(`successfully acquired lease ${options.namespace}/${options.name}`, { identity: options.identity })
+    yield* Effect.logInfo(`successfully acquired lease ${options.namespace}/${options.name}`, {
+      identity: options.identity
+    })
   })
 
   /** Renews every retry period; fails once no renewal succeeded for the renew deadline. */
-  const keep = Effect.gen(function*() {
+  const keep = Effect.gen(function* () {
     let lastRenew = yield* Clock.currentTimeMillis
     for (;;) {
       yield* Effect.sleep(retryPeriod)
       const now = yield* Clock.currentTimeMillis
       if (yield* attempt) lastRenew = now
       else if (now - lastRenew >= Duration.toMillis(renewDeadline)) {
-        return yield* new LeadershipLost({ message: `leader election lost: ${what} not renewed within ${Duration.format(renewDeadline)}` })
+        return yield* new LeadershipLost({
+          message: `leader election lost: ${what} not renewed within ${Duration.format(renewDeadline)}`
+        })
       }
     }
   })
 
   /** Gives the Lease up on a clean stop, so a standby replica takes over at once instead of after the lease. */
-  const release = Effect.gen(function*() {
-    const got = yield* api.request({ method: "GET", path: leasePath(options.namespace, options.name), description: `get ${what}` })
+  const release = Effect.gen(function* () {
+    const got = yield* api.request({
+      method: "GET",
+      path: leasePath(options.namespace, options.name),
+      description: `get ${what}`
+    })
     const record = recordOf(got)
     if (record.holder !== options.identity) return
     const now = yield* Clock.currentTimeMillis
-    const released = { ...asRecord(record.raw["spec"]), holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime(now) }
+    const released = {
+      ...asRecord(record.raw["spec"]),
+      holderIdentity: "",
+      leaseDurationSeconds: 1,
+      renewTime: microTime(now)
+    }
     yield* api.request({
-      method: "PUT", path: leasePath(options.namespace, options.name), body: { ...record.raw, spec: released },
+      method: "PUT",
+      path: leasePath(options.namespace, options.name),
+      body: { ...record.raw, spec: released },
       description: `release ${what}`
     })
   }).pipe(Effect.catch((e) => Effect.logWarning(`leader election: ${e.message}`)))
 
   /** Waits for the Lease, then runs `work` while holding it; fails with LeadershipLost when it is lost. */
   const lead = (work: Effect.Effect<never, never, Scope.Scope>, onLeader: (leader: boolean) => Effect.Effect<void>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* acquire
       yield* onLeader(true)
       yield* Effect.addFinalizer(() => Effect.andThen(onLeader(false), release))

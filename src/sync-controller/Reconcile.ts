@@ -10,7 +10,13 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { group as spcGroup, stripNulls } from "../domain/SecretProviderClass.js"
 import {
-  reservedKey, type SecretSync, type SecretSyncStatus, serviceAccountTokenType, syncApiVersion, syncGroup, syncVersion
+  reservedKey,
+  type SecretSync,
+  type SecretSyncStatus,
+  serviceAccountTokenType,
+  syncApiVersion,
+  syncGroup,
+  syncVersion
 } from "../domain/SecretSync.js"
 import type { EventsShape } from "../k8s/Events.js"
 import type { KubeApiShape } from "../k8s/KubeApi.js"
@@ -18,7 +24,7 @@ import { isNotFound } from "../k8s/KubernetesError.js"
 import type { ProviderClientShape } from "../provider/ProviderClient.js"
 import { isValidProviderName } from "../provider/providerSocket.js"
 import { type ApplyResult, applySecret, desiredSecret, type SecretBody } from "./SecretApply.js"
-import { mountRequest, type ControllerPod, secretData } from "./SecretData.js"
+import { type ControllerPod, mountRequest, secretData } from "./SecretData.js"
 import { nextConditions, sameConditions, type SyncOutcome } from "./Conditions.js"
 import type { ControllerMetricsShape } from "./ControllerMetrics.js"
 import { fromTyped, type SecretSyncFailure, syncFailure } from "./SyncFailure.js"
@@ -59,7 +65,9 @@ const SpcView = Schema.Struct({
 const decodeSpc = Schema.decodeUnknownEffect(SpcView)
 
 export const statusPath = (namespace: string, name: string) =>
-  `/apis/${syncGroup}/${syncVersion}/namespaces/${encodeURIComponent(namespace)}/secretsyncs/${encodeURIComponent(name)}/status`
+  `/apis/${syncGroup}/${syncVersion}/namespaces/${encodeURIComponent(namespace)}/secretsyncs/${
+    encodeURIComponent(name)
+  }/status`
 
 const spcPath = (namespace: string, name: string) =>
   `/apis/${spcGroup}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasses/${encodeURIComponent(name)}`
@@ -70,15 +78,27 @@ const ref = (ss: SecretSync) => `secretsync ${ss.metadata.namespace}/${ss.metada
 const precheck = (ss: SecretSync): SecretSyncFailure | undefined => {
   const object = ss.spec.secretObject
   if (Object.keys(object.labels ?? {}).some((k) => k.startsWith(reservedKey))) {
-    return syncFailure("InvalidRequest", "InvalidClusterSecretLabelError", `${ref(ss)}: label ${reservedKey} is reserved for the controller`)
+    return syncFailure(
+      "InvalidRequest",
+      "InvalidClusterSecretLabelError",
+      `${ref(ss)}: label ${reservedKey} is reserved for the controller`
+    )
   }
   if (Object.keys(object.annotations ?? {}).some((k) => k.startsWith(reservedKey))) {
-    return syncFailure("InvalidRequest", "InvalidClusterSecretAnnotationError",
-      `${ref(ss)}: annotation ${reservedKey} is reserved for the controller`)
+    return syncFailure(
+      "InvalidRequest",
+      "InvalidClusterSecretAnnotationError",
+      `${ref(ss)}: annotation ${reservedKey} is reserved for the controller`
+    )
   }
   if (object.type.trim() === serviceAccountTokenType) {
-    return syncFailure("InvalidRequest", "SecretTypeNotAllowed",
-      `${ref(ss)}: type ${serviceAccountTokenType} is refused: the token controller would fill it with a long-lived token`)
+    return syncFailure(
+      "InvalidRequest",
+      "SecretTypeNotAllowed",
+      `${
+        ref(ss)
+      }: type ${serviceAccountTokenType} is refused: the token controller would fill it with a long-lived token`
+    )
   }
   return undefined
 }
@@ -86,22 +106,43 @@ const precheck = (ss: SecretSync): SecretSyncFailure | undefined => {
 const getSpc = (api: KubeApiShape, ss: SecretSync) => {
   const { namespace } = ss.metadata
   const name = ss.spec.secretProviderClassName
-  return api.request({ method: "GET", path: spcPath(namespace, name), description: `get secretproviderclass ${namespace}/${name}` }).pipe(
+  return api.request({
+    method: "GET",
+    path: spcPath(namespace, name),
+    description: `get secretproviderclass ${namespace}/${name}`
+  }).pipe(
     Effect.mapError((e) =>
       isNotFound(e)
-        ? syncFailure("SecretProviderClassNotFound", "SecretProviderClassMisconfigured",
-          `secretproviderclass ${namespace}/${name} named by ${ref(ss)} not found`)
+        ? syncFailure(
+          "SecretProviderClassNotFound",
+          "SecretProviderClassMisconfigured",
+          `secretproviderclass ${namespace}/${name} named by ${ref(ss)} not found`
+        )
         : fromTyped("SecretProviderClassMisconfigured")(e)
     ),
-    Effect.flatMap((body) => decodeSpc(stripNulls(body)).pipe(Effect.mapError(() =>
-      syncFailure("InvalidSecretProviderClass", "SecretProviderClassMisconfigured",
-        `secretproviderclass ${namespace}/${name} does not decode`)
-    ))),
+    Effect.flatMap((body) =>
+      decodeSpc(stripNulls(body)).pipe(
+        Effect.mapError(() =>
+          syncFailure(
+            "InvalidSecretProviderClass",
+            "SecretProviderClassMisconfigured",
+            `secretproviderclass ${namespace}/${name} does not decode`
+          )
+        )
+      )
+    ),
     Effect.flatMap((spc) => {
       const provider = spc.spec.provider ?? ""
       if (provider === "" || !isValidProviderName(provider)) {
-        return Effect.fail(syncFailure("InvalidSecretProviderClass", "SecretProviderClassMisconfigured",
-          `secretproviderclass ${namespace}/${name}: provider ${JSON.stringify(provider)} is empty or not a valid name`))
+        return Effect.fail(
+          syncFailure(
+            "InvalidSecretProviderClass",
+            "SecretProviderClassMisconfigured",
+            `secretproviderclass ${namespace}/${name}: provider ${
+              JSON.stringify(provider)
+            } is empty or not a valid name`
+          )
+        )
       }
       return Effect.succeed({ ...spc, provider })
     })
@@ -121,7 +162,10 @@ const writeStatus = (api: KubeApiShape, ss: SecretSync, status: SecretSyncStatus
 
 /** The new status, or undefined when it equals the current one (nothing is written then). */
 const nextStatus = (ss: SecretSync, outcome: SyncOutcome, now: number, extra: Partial<SecretSyncStatus>) => {
-  const conditions = nextConditions(ss.status.conditions, outcome, { now: timestamp(now), generation: ss.metadata.generation })
+  const conditions = nextConditions(ss.status.conditions, outcome, {
+    now: timestamp(now),
+    generation: ss.metadata.generation
+  })
   const status: SecretSyncStatus = { ...ss.status, ...extra, conditions }
   const same = sameConditions(ss.status.conditions, conditions) && status.syncHash === ss.status.syncHash &&
     status.lastSuccessfulSyncTime === ss.status.lastSuccessfulSyncTime
@@ -139,11 +183,13 @@ export const makeReconcile = (deps: ReconcileDeps) => {
   const key = (ss: SecretSync) => `${ss.metadata.namespace}/${ss.metadata.name}`
 
   const callProvider = (provider: string, ss: SecretSync, parameters: Readonly<Record<string, string>>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const audiences = audiencesFor(deps.audiences, provider)
       const tokens = yield* deps.tokens.tokensFor(ss.metadata.namespace, ss.spec.serviceAccountName, audiences)
       const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(providers.mount(provider, mountRequest({ ss, parameters, pod: deps.pod, tokens })))
+      const exit = yield* Effect.exit(
+        providers.mount(provider, mountRequest({ ss, parameters, pod: deps.pod, tokens }))
+      )
       const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
       const reason = Option.getOrUndefined(Option.map(Exit.findErrorOption(exit), (e) => e.reason))
       yield* metrics.providerCall(provider, Exit.isFailure(exit) ? reason ?? "InternalError" : undefined, seconds)
@@ -151,7 +197,7 @@ export const makeReconcile = (deps: ReconcileDeps) => {
     })
 
   const sync = (ss: SecretSync, seen: { provider: string }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const refused = precheck(ss)
       if (refused !== undefined) return yield* refused
       const spc = yield* getSpc(api, ss)
@@ -177,7 +223,7 @@ export const makeReconcile = (deps: ReconcileDeps) => {
       return { provider: spc.provider, syncHash, wrote }
     })
 
-  return Effect.fn("SyncController.reconcile")(function*(ss: SecretSync) {
+  return Effect.fn("SyncController.reconcile")(function* (ss: SecretSync) {
     const started = yield* Clock.currentTimeMillis
     const seen = { provider: "" }
     const exit = yield* Effect.exit(sync(ss, seen))
@@ -188,15 +234,26 @@ export const makeReconcile = (deps: ReconcileDeps) => {
       const changed = syncHash !== ss.status.syncHash
       const extra = changed || wrote ? { syncHash, lastSuccessfulSyncTime: timestamp(now) } : { syncHash }
       const status = nextStatus(ss, { _tag: "Synced" }, now, extra)
-      if (status !== undefined) yield* writeStatus(api, ss, status).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
+      if (status !== undefined) {
+        yield* writeStatus(api, ss, status).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
+      }
       yield* metrics.syncSucceeded(provider, seconds)
       if (changed || wrote) yield* Effect.logInfo(`synced secret ${key(ss)}`, { secretsync: key(ss), provider })
       return { ok: true } as ReconcileResult
     }
     const failure = failureOf(exit)
-    if (Option.isNone(Exit.findErrorOption(exit))) yield* Effect.logError(`sync of ${key(ss)} died`, Cause.pretty(exit.cause))
-    const status = nextStatus(ss, { _tag: "Failed", reason: failure.reason, condition: failure.condition, message: failure.message }, now, {})
-    if (status !== undefined) yield* writeStatus(api, ss, status).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
+    if (Option.isNone(Exit.findErrorOption(exit))) {
+      yield* Effect.logError(`sync of ${key(ss)} died`, Cause.pretty(exit.cause))
+    }
+    const status = nextStatus(
+      ss,
+      { _tag: "Failed", reason: failure.reason, condition: failure.condition, message: failure.message },
+      now,
+      {}
+    )
+    if (status !== undefined) {
+      yield* writeStatus(api, ss, status).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
+    }
     yield* metrics.syncFailed(seen.provider, failure.reason, seconds)
     yield* Effect.logWarning(`sync of ${key(ss)} failed`, { reason: failure.reason, error: failure.message })
     yield* deps.events.warning({
@@ -211,5 +268,7 @@ export const makeReconcile = (deps: ReconcileDeps) => {
 }
 
 const failureOf = (exit: Exit.Exit<unknown, SecretSyncFailure>): SecretSyncFailure =>
-  Option.getOrElse(Exit.findErrorOption(exit), () =>
-    syncFailure("InternalError", "ControllerSyncError", "internal error of the controller (see its log)"))
+  Option.getOrElse(
+    Exit.findErrorOption(exit),
+    () => syncFailure("InternalError", "ControllerSyncError", "internal error of the controller (see its log)")
+  )

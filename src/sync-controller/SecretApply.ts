@@ -34,8 +34,15 @@ export const desiredSecret = (ss: SecretSync, data: Readonly<Record<string, stri
       name: ss.metadata.name.trim(),
       namespace: ss.metadata.namespace,
       labels: { ...object.labels, [reservedKey]: "" },
-      ...(object.annotations === undefined || Object.keys(object.annotations).length === 0 ? {} : { annotations: object.annotations }),
-      ownerReferences: [{ apiVersion: syncApiVersion, kind: "SecretSync", name: ss.metadata.name, uid: ss.metadata.uid }]
+      ...(object.annotations === undefined || Object.keys(object.annotations).length === 0
+        ? {}
+        : { annotations: object.annotations }),
+      ownerReferences: [{
+        apiVersion: syncApiVersion,
+        kind: "SecretSync",
+        name: ss.metadata.name,
+        uid: ss.metadata.uid
+      }]
     },
     type: object.type === "" ? "Opaque" : object.type,
     data

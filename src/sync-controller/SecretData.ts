@@ -60,12 +60,19 @@ export const secretData = (
     const sourcePath = item.sourcePath.trim()
     const targetKey = item.targetKey.trim()
     if (sourcePath === "" || targetKey === "") {
-      return Result.fail(syncFailure("InvalidRequest", "RemoteSecretStoreFetchFailed", `${ssRef(ss)}: empty sourcePath or targetKey`))
+      return Result.fail(
+        syncFailure("InvalidRequest", "RemoteSecretStoreFetchFailed", `${ssRef(ss)}: empty sourcePath or targetKey`)
+      )
     }
     const contents = byPath.get(sourcePath)
     if (contents === undefined) {
-      return Result.fail(syncFailure("InvalidRequest", "RemoteSecretStoreFetchFailed",
-        `${ssRef(ss)}: file matching sourcePath ${sourcePath} not found in the provider's response`))
+      return Result.fail(
+        syncFailure(
+          "InvalidRequest",
+          "RemoteSecretStoreFetchFailed",
+          `${ssRef(ss)}: file matching sourcePath ${sourcePath} not found in the provider's response`
+        )
+      )
     }
     let bytes = contents
     if (type === tlsSecretType) {

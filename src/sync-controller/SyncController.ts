@@ -42,7 +42,7 @@ const leaseNamespace = (config: SyncControllerConfig, env: ControllerEnv) =>
   config.leaderElectionNamespace || env.SYNC_CONTROLLER_POD_NAMESPACE || inClusterNamespace()
 
 const program = (config: SyncControllerConfig, env: ControllerEnv) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const api = yield* KubeApi
     const metrics = yield* ControllerMetrics
     yield* serveEndpoints(metrics, { metrics: config.metricsAddr, health: config.healthProbeAddr })

@@ -28,5 +28,6 @@ export const syncFailure = (reason: FailureReason, condition: ConditionReason, m
   new SecretSyncFailure({ reason, condition, message, ...(cause === undefined ? {} : { cause }) })
 
 /** From another module's typed error (provider client, Kubernetes), keeping its reason and message. */
-export const fromTyped = (condition: ConditionReason) => (error: { readonly reason: FailureReason; readonly message: string }) =>
-  syncFailure(error.reason, condition, error.message, error)
+export const fromTyped =
+  (condition: ConditionReason) => (error: { readonly reason: FailureReason; readonly message: string }) =>
+    syncFailure(error.reason, condition, error.message, error)

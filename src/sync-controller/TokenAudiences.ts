@@ -34,5 +34,8 @@ export const parseAudiences = (text: string): Result.Result<TokenAudiences, stri
 
 /** The audiences a provider's SecretSyncs get tokens for: the global ones, then its own, each once. */
 export const audiencesFor = (audiences: TokenAudiences, provider: string): ReadonlyArray<string> => [
-  ...new Set([...audiences.all, ...(Object.hasOwn(audiences.byProvider, provider) ? audiences.byProvider[provider]! : [])])
+  ...new Set([
+    ...audiences.all,
+    ...(Object.hasOwn(audiences.byProvider, provider) ? audiences.byProvider[provider]! : [])
+  ])
 ]

@@ -42,7 +42,7 @@ export const makeTokenSource = (api: KubeApiShape): TokenSource => {
   const keyOf = (namespace: string, account: string, audience: string) => JSON.stringify([namespace, account, audience])
 
   const mint = (namespace: string, account: string, audience: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const body = yield* api.request({
         method: "POST",
         path: tokenPath(namespace, account),
@@ -53,8 +53,11 @@ export const makeTokenSource = (api: KubeApiShape): TokenSource => {
       const token = status["token"]
       const expirationTimestamp = status["expirationTimestamp"]
       if (typeof token !== "string" || token === "" || typeof expirationTimestamp !== "string") {
-        return yield* syncFailure("KubernetesApiError", "ControllerSyncError",
-          `create token for serviceaccount ${namespace}/${account}: the answer holds no token`)
+        return yield* syncFailure(
+          "KubernetesApiError",
+          "ControllerSyncError",
+          `create token for serviceaccount ${namespace}/${account}: the answer holds no token`
+        )
       }
       const now = yield* Clock.currentTimeMillis
       const expires = Date.parse(expirationTimestamp)
@@ -63,7 +66,7 @@ export const makeTokenSource = (api: KubeApiShape): TokenSource => {
     })
 
   const one = (namespace: string, account: string, audience: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const key = keyOf(namespace, account, audience)
       const cached = cache.get(key)
       if (cached !== undefined && (yield* Clock.currentTimeMillis) < cached.refreshAt) return cached
@@ -75,15 +78,16 @@ export const makeTokenSource = (api: KubeApiShape): TokenSource => {
   const tokensFor: TokenSource["tokensFor"] = (namespace, account, audiences) =>
     audiences.length === 0
       ? Effect.succeed(undefined)
-      : Effect.forEach(audiences, (audience) => Effect.map(one(namespace, account, audience), (m) => [audience, m] as const)).pipe(
-        Effect.map((entries) => {
-          const json: Record<string, { token: string; expirationTimestamp: string }> = {}
-          for (const [audience, m] of entries) {
-            json[audience] = { token: Redacted.value(m.token), expirationTimestamp: m.expirationTimestamp }
-          }
-          return Redacted.make(JSON.stringify(json))
-        })
-      )
+      : Effect.forEach(audiences, (audience) =>
+        Effect.map(one(namespace, account, audience), (m) => [audience, m] as const)).pipe(
+          Effect.map((entries) => {
+            const json: Record<string, { token: string; expirationTimestamp: string }> = {}
+            for (const [audience, m] of entries) {
+              json[audience] = { token: Redacted.value(m.token), expirationTimestamp: m.expirationTimestamp }
+            }
+            return Redacted.make(JSON.stringify(json))
+          })
+        )
 
   const forget = (namespace: string, account: string) => {
     for (const key of [...cache.keys()]) {

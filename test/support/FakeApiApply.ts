@@ -12,8 +12,13 @@ const SEP = "\u0001"
 const shown = (path: string) => `.${path.split(SEP).join(".")}`
 
 // What the server owns or a client names, not content: never a field of the apply.
-const identity = new Set(["apiVersion", "kind", ...["name", "namespace", "uid", "resourceVersion", "creationTimestamp",
-  "generation", "managedFields"].map((k) => `metadata${SEP}${k}`)])
+const identity = new Set([
+  "apiVersion",
+  "kind",
+  ...["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"].map((k) =>
+    `metadata${SEP}${k}`
+  )
+])
 
 /** Leaf paths of an object: objects are walked, everything else (lists, scalars) is one leaf. */
 export const leaves = (o: unknown, prefix = "", out: Leaves = new Map()): Leaves => {
@@ -74,14 +79,19 @@ export const apply = (
   const uid = metaOf(current).uid!
   const wanted = metaOf(body).uid
   if (wanted !== undefined && wanted !== uid) {
-    return { _tag: "Conflict", message: `Precondition failed: UID in precondition: ${wanted}, UID in object meta: ${uid}` }
+    return {
+      _tag: "Conflict",
+      message: `Precondition failed: UID in precondition: ${wanted}, UID in object meta: ${uid}`
+    }
   }
   const owners = ownersOf(store, uid)
   const have = leaves(current)
   const conflicts: Array<string> = []
   for (const [path, value] of applied) {
     for (const [other, paths] of owners) {
-      if (other !== manager && paths.has(path) && !same(have.get(path), value)) conflicts.push(`conflict with "${other}": ${shown(path)}`)
+      if (other !== manager && paths.has(path) && !same(have.get(path), value)) {
+        conflicts.push(`conflict with "${other}": ${shown(path)}`)
+      }
     }
   }
   if (conflicts.length > 0 && !force) {
@@ -95,7 +105,9 @@ export const apply = (
   }
   for (const [path, value] of applied) {
     setPath(next, path, value)
-    for (const [other, paths] of owners) if (other !== manager && (force || !same(have.get(path), value))) paths.delete(path)
+    for (const [other, paths] of owners) {
+      if (other !== manager && (force || !same(have.get(path), value))) paths.delete(path)
+    }
   }
   owners.set(manager, new Set(applied.keys()))
   if (same(next, current)) return { _tag: "Written", object: current, created: false }

@@ -19,8 +19,16 @@ describe("sync controller flags", () => {
     expect(controllerDefaults.audiences).toEqual({ all: [], byProvider: {} })
   })
   it("the chart's command line parses; zap flags are accepted and reported as without effect", async () => {
-    const result = await run(["--provider-volume=/provider", "--token-request-audience=a, b", "--health-probe-bind-address=:8081",
-      "--metrics-bind-address=:8085", "--leader-elect", "--rotation-poll-interval=1h", "--zap-log-level", "debug"])
+    const result = await run([
+      "--provider-volume=/provider",
+      "--token-request-audience=a, b",
+      "--health-probe-bind-address=:8081",
+      "--metrics-bind-address=:8085",
+      "--leader-elect",
+      "--rotation-poll-interval=1h",
+      "--zap-log-level",
+      "debug"
+    ])
     const args = Result.getOrThrow(result)
     if (args._tag !== "Run") throw new Error(args._tag)
     expect(args.config.audiences.all).toEqual(["a", "b"])
@@ -29,12 +37,18 @@ describe("sync controller flags", () => {
   })
   it("a bad value names the flag; 0 turns a server off", async () => {
     const bad = await run(["--rotation-poll-interval=soon"])
-    expect(Result.isFailure(bad) && bad.failure.message).toMatch(/^invalid value "soon" for flag --rotation-poll-interval/)
+    expect(Result.isFailure(bad) && bad.failure.message).toMatch(
+      /^invalid value "soon" for flag --rotation-poll-interval/
+    )
     const off = Result.getOrThrow(await run(["--metrics-bind-address=0"]))
     expect(off._tag === "Run" && off.config.metricsAddr).toBeUndefined()
   })
   it("audiences: trimmed, deduplicated, provider=audience only for that provider", () => {
-    const a = Result.getOrThrow(parseAudiences(" sts.amazonaws.com ,vault=vault-aud, azure=api://AzureADTokenExchange,https://x?a=b, sts.amazonaws.com"))
+    const a = Result.getOrThrow(
+      parseAudiences(
+        " sts.amazonaws.com ,vault=vault-aud, azure=api://AzureADTokenExchange,https://x?a=b, sts.amazonaws.com"
+      )
+    )
     expect(audiencesFor(a, "vault")).toEqual(["sts.amazonaws.com", "https://x?a=b", "vault-aud"])
     expect(audiencesFor(a, "azure")).toEqual(["sts.amazonaws.com", "https://x?a=b", "api://AzureADTokenExchange"])
     expect(audiencesFor(a, "gcp")).toEqual(["sts.amazonaws.com", "https://x?a=b"])

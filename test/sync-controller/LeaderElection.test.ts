@@ -10,30 +10,40 @@ import { makeLeaderElector } from "../../src/sync-controller/LeaderElection.js"
 import { fakeApiServer } from "../support/FakeApiServer.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
 
-const setup = Effect.gen(function*() {
+const setup = Effect.gen(function* () {
   const server = yield* fakeApiServer()
   const api = Context.get(yield* Layer.build(KubeApi.layer({ kubeconfig: server.kubeconfigPath })), KubeApi)
   const elector = (identity: string, leaseMillis = 300) =>
-    makeLeaderElector(api, { namespace: "kube-system", name: "lease", identity, leaseDuration: Duration.millis(leaseMillis) })
-  const holder = () => (server.store.get(resourceByKind("Lease")!, "kube-system", "lease")?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity
+    makeLeaderElector(api, {
+      namespace: "kube-system",
+      name: "lease",
+      identity,
+      leaseDuration: Duration.millis(leaseMillis)
+    })
+  const holder = () =>
+    (server.store.get(resourceByKind("Lease")!, "kube-system", "lease")?.["spec"] as
+      | { holderIdentity?: string }
+      | undefined)?.holderIdentity
   return { server, elector, holder }
 })
 
-
 describe("leader election", () => {
   it.live("of two simultaneous candidates exactly one wins", () =>
-    Effect.scoped(Effect.gen(function*() {
+    Effect.scoped(Effect.gen(function* () {
       const { elector, holder } = yield* setup
       const [a, b] = [elector("a"), elector("b")]
-      const results = yield* Effect.all([a.tryAcquireOrRenew, b.tryAcquireOrRenew].map((x) => Effect.orElseSucceed(x, () => false)), {
-        concurrency: "unbounded"
-      })
+      const results = yield* Effect.all(
+        [a.tryAcquireOrRenew, b.tryAcquireOrRenew].map((x) => Effect.orElseSucceed(x, () => false)),
+        {
+          concurrency: "unbounded"
+        }
+      )
       assert.strictEqual(results.filter(Boolean).length, 1)
       assert.strictEqual(holder(), results[0] ? "a" : "b")
     })))
 
   it.live("a candidate waits while the holder renews, and takes over once renewals stop", () =>
-    Effect.scoped(Effect.gen(function*() {
+    Effect.scoped(Effect.gen(function* () {
       const { elector, holder } = yield* setup
       const a = elector("a", 60_000)
       const b = elector("b", 60_000)

@@ -16,31 +16,42 @@ import { fakeApiServer } from "../support/FakeApiServer.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
 import { ns, secretSync, spc } from "./world.js"
 
-const files = [{ path: "username", mode: 0o644, contents: Buffer.from("app") }, { path: "password", mode: 0o644, contents: Buffer.from("pw") }]
+const files = [{ path: "username", mode: 0o644, contents: Buffer.from("app") }, {
+  path: "password",
+  mode: 0o644,
+  contents: Buffer.from("pw")
+}]
 
-const setup = Effect.gen(function*() {
+const setup = Effect.gen(function* () {
   const server = yield* fakeApiServer()
   server.seed({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "app", namespace: ns } })
   server.seed(spc())
   const ss = yield* decodeSecretSync(server.seed(secretSync("db")))
   const layer = Layer.mergeAll(
-    KubeApi.layer({ kubeconfig: server.kubeconfigPath }), Events.layerInMemory, ControllerMetrics.layer,
+    KubeApi.layer({ kubeconfig: server.kubeconfigPath }),
+    Events.layerInMemory,
+    ControllerMetrics.layer,
     ProviderClient.layerInMemory({ reference: { objectVersions: [{ id: "a", version: "1" }], files } })
   )
   const context = yield* Layer.build(layer)
   const api = Context.get(context, KubeApi)
   const reconcile = makeReconcile({
-    api, providers: Context.get(context, ProviderClient), tokens: makeTokenSource(api), hasher: makeSyncHasher(),
-    audiences: { all: ["aud-a"], byProvider: { reference: ["aud-b"] } }, pod: { name: "ssc-0", uid: "ssc-uid" },
-    events: Context.get(context, Events), metrics: Context.get(context, ControllerMetrics), applied: new Map()
+    api,
+    providers: Context.get(context, ProviderClient),
+    tokens: makeTokenSource(api),
+    hasher: makeSyncHasher(),
+    audiences: { all: ["aud-a"], byProvider: { reference: ["aud-b"] } },
+    pod: { name: "ssc-0", uid: "ssc-uid" },
+    events: Context.get(context, Events),
+    metrics: Context.get(context, ControllerMetrics),
+    applied: new Map()
   })
   return { server, ss, reconcile, context }
 })
 
-
 describe("SecretSync reconcile", () => {
   it.live("sends upstream's Mount request: pod keys, tokens by audience, secrets {}, permission 420, dummy path", () =>
-    Effect.scoped(Effect.gen(function*() {
+    Effect.scoped(Effect.gen(function* () {
       const { ss, reconcile, context } = yield* setup
       const result = yield* reconcile(ss)
       assert.isTrue(result.ok)
@@ -56,20 +67,36 @@ describe("SecretSync reconcile", () => {
       assert.strictEqual(attributes["csi.storage.k8s.io/pod.namespace"], ns)
       assert.strictEqual(attributes["csi.storage.k8s.io/serviceAccount.name"], "app")
       assert.isString(attributes["objects"])
-      const tokens = JSON.parse(attributes["csi.storage.k8s.io/serviceAccount.tokens"]!) as Record<string, { token: string; expirationTimestamp: string }>
+      const tokens = JSON.parse(attributes["csi.storage.k8s.io/serviceAccount.tokens"]!) as Record<
+        string,
+        { token: string; expirationTimestamp: string }
+      >
       assert.deepStrictEqual(Object.keys(tokens), ["aud-a", "aud-b"])
-      const claims = JSON.parse(Buffer.from(tokens["aud-b"]!.token.split(".")[1]!, "base64url").toString()) as { aud: Array<string> }
+      const claims = JSON.parse(Buffer.from(tokens["aud-b"]!.token.split(".")[1]!, "base64url").toString()) as {
+        aud: Array<string>
+      }
       assert.deepStrictEqual(claims.aud, ["aud-b"])
     })))
 
   it.live("never takes over a foreign Secret of the same name: a typed ControllerPatchError, the Secret intact", () =>
-    Effect.scoped(Effect.gen(function*() {
+    Effect.scoped(Effect.gen(function* () {
       const { server, ss, reconcile, context } = yield* setup
       // Someone else's Secret, written by another field manager through server-side apply.
-      const foreign = { apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: ns }, data: { user: "Zm9yZWlnbg==" } }
+      const foreign = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "db", namespace: ns },
+        data: { user: "Zm9yZWlnbg==" }
+      }
       const { route } = yield* Effect.promise(() => import("../support/FakeApiRoutes.js"))
-      route(server.store, "PATCH", { resource: resourceByKind("Secret")!, version: "v1", namespace: ns, name: "db" },
-        new URLSearchParams({ fieldManager: "someone" }), foreign, "application/apply-patch+yaml")
+      route(
+        server.store,
+        "PATCH",
+        { resource: resourceByKind("Secret")!, version: "v1", namespace: ns, name: "db" },
+        new URLSearchParams({ fieldManager: "someone" }),
+        foreign,
+        "application/apply-patch+yaml"
+      )
       const result = yield* reconcile(ss)
       assert.isFalse(result.ok)
       if (result.ok) return
@@ -79,7 +106,12 @@ describe("SecretSync reconcile", () => {
       assert.deepStrictEqual(secret["data"], { user: "Zm9yZWlnbg==" })
       assert.isUndefined(secret.metadata["ownerReferences"])
       // No force was tried: this process never applied that Secret.
-      assert.deepStrictEqual(server.requestsMatching({ method: "PATCH", path: `/api/v1/namespaces/${ns}/secrets/db` }).map((r) => r.query["force"]), [undefined])
+      assert.deepStrictEqual(
+        server.requestsMatching({ method: "PATCH", path: `/api/v1/namespaces/${ns}/secrets/db` }).map((r) =>
+          r.query["force"]
+        ),
+        [undefined]
+      )
       const events = yield* Context.get(context, EventsInMemory).list
       assert.strictEqual(events[0]!.reason, "ControllerPatchError")
       assert.match(events[0]!.message, /^KubernetesApiError: failed to apply secret apps\/db/)

@@ -6,7 +6,11 @@ import { type HashInputs, makeSyncHasher } from "../../src/sync-controller/SyncH
 
 const base: HashInputs = {
   data: { user: Buffer.from("app").toString("base64"), pass: Buffer.from("pw").toString("base64") },
-  spcUid: "spc-1", spcGeneration: 1, ssUid: "ss-1", ssGeneration: 1, forceSynchronization: ""
+  spcUid: "spc-1",
+  spcGeneration: 1,
+  ssUid: "ss-1",
+  ssGeneration: 1,
+  forceSynchronization: ""
 }
 const hashOf = (inputs: HashInputs) => Effect.runPromise(makeSyncHasher().hash("k", inputs))
 

@@ -2,9 +2,7 @@
 // never a value), and leaves the existing Secret untouched; a service-account-token Secret is refused.
 import { afterEach, describe, expect, it } from "vitest"
 import { eventually } from "../support/ChildProcess.js"
-import {
-  conditionOf, editObject, eventsFor, ns, secretOf, secretSync, spc, startWorld, type World
-} from "./world.js"
+import { conditionOf, editObject, eventsFor, ns, secretOf, secretSync, spc, startWorld, type World } from "./world.js"
 
 let world: World | undefined
 afterEach(async () => {
@@ -26,7 +24,12 @@ const failedWith = async (w: World, reason: string, lead: string) => {
     return e
   }, 30_000)
   expect(event["type"]).toBe("Warning")
-  expect(event["involvedObject"]).toMatchObject({ kind: "SecretSync", apiVersion: "secret-sync.x-k8s.io/v1alpha1", name: "db", namespace: ns })
+  expect(event["involvedObject"]).toMatchObject({
+    kind: "SecretSync",
+    apiVersion: "secret-sync.x-k8s.io/v1alpha1",
+    name: "db",
+    namespace: ns
+  })
   expect(String(event["message"])).not.toContain("pw1")
   return condition
 }
@@ -35,14 +38,15 @@ const editSpec = (w: World, patch: Record<string, unknown>) =>
   editObject(w.api, "SecretSync", "db", (o) => ({ ...o, spec: { ...(o["spec"] as object), ...patch } }))
 
 describe("secrets-store-sync-controller failures (built, end to end)", () => {
-  it("missing sourcePath, provider error, missing SPC, dead provider: typed condition and Event, Secret untouched", async () => {
+  it("missing sourcePath, provider error, missing SPC, dead provider: typed condition, Event, Secret kept", async () => {
     const w = world = await startWorld()
     w.api.seed(spc())
     w.api.seed(secretSync("db"))
     await w.startController()
     const first = await eventually(() => secretOf(w.api, "db") ?? Promise.reject(new Error("no secret")), 20_000)
     await eventually(() => expect(conditionOf(w.api, "db", "SecretUpdated")?.["status"]).toBe("True"), 20_000)
-    const untouched = () => expect(secretOf(w.api, "db")!.metadata["resourceVersion"]).toBe(first.metadata["resourceVersion"])
+    const untouched = () =>
+      expect(secretOf(w.api, "db")!.metadata["resourceVersion"]).toBe(first.metadata["resourceVersion"])
 
     const data = [{ sourcePath: "username", targetKey: "user" }, { sourcePath: "nope", targetKey: "pass" }]
     editSpec(w, { secretObject: { type: "Opaque", labels: { team: "payments" }, data } })
@@ -50,11 +54,22 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
     expect(missing["message"]).toContain("sourcePath nope")
     untouched()
 
-    editSpec(w, { secretObject: { type: "Opaque", labels: { team: "payments" }, data: [{ sourcePath: "username", targetKey: "user" }] } })
+    editSpec(w, {
+      secretObject: {
+        type: "Opaque",
+        labels: { team: "payments" },
+        data: [{ sourcePath: "username", targetKey: "user" }]
+      }
+    })
     await eventually(() => expect(conditionOf(w.api, "db", "SecretUpdated")?.["status"]).toBe("True"), 20_000)
     const rewritten = secretOf(w.api, "db")!
 
-    editObject(w.api, "SecretProviderClass", "ref", (o) => ({ ...o, spec: { provider: "reference", parameters: { objects: "- objectName: absent\n" } } }))
+    editObject(
+      w.api,
+      "SecretProviderClass",
+      "ref",
+      (o) => ({ ...o, spec: { provider: "reference", parameters: { objects: "- objectName: absent\n" } } })
+    )
     await failedWith(w, "ProviderError", "ProviderError")
     expect(secretOf(w.api, "db")!.metadata["resourceVersion"]).toBe(rewritten.metadata["resourceVersion"])
 
@@ -78,7 +93,10 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
     const w = world = await startWorld()
     w.api.seed(spc())
     w.api.seed(secretSync("db", {
-      secretObject: { type: "kubernetes.io/service-account-token", data: [{ sourcePath: "username", targetKey: "token" }] }
+      secretObject: {
+        type: "kubernetes.io/service-account-token",
+        data: [{ sourcePath: "username", targetKey: "token" }]
+      }
     }))
     await w.startController()
     const condition = await eventually(() => {
@@ -89,7 +107,10 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
     expect(condition["reason"]).toBe("SecretTypeNotAllowed")
     expect(condition["message"]).toMatch(/^InvalidRequest: .*kubernetes\.io\/service-account-token/)
     // Events are sent in the background: wait for it.
-    await eventually(() => expect(eventsFor(w.api, "db").map((e) => e["reason"])).toContain("SecretTypeNotAllowed"), 20_000)
+    await eventually(
+      () => expect(eventsFor(w.api, "db").map((e) => e["reason"])).toContain("SecretTypeNotAllowed"),
+      20_000
+    )
     expect(secretOf(w.api, "db")).toBeUndefined()
     expect(w.api.requestsMatching({ method: "PATCH", path: `/api/v1/namespaces/${ns}/secrets/db` })).toEqual([])
   })

@@ -2,7 +2,7 @@
 // releases the Lease and the standby takes over at once.
 import { afterEach, describe, expect, it } from "vitest"
 import { eventually } from "../support/ChildProcess.js"
-import { metricSum, metricsOf, secretOf, secretSync, spc, startWorld, type World } from "./world.js"
+import { metricsOf, metricSum, secretOf, secretSync, spc, startWorld, type World } from "./world.js"
 
 let world: World | undefined
 afterEach(async () => {
@@ -23,7 +23,11 @@ describe("secrets-store-sync-controller leader election (built, end to end)", ()
     await eventually(() => secretOf(w.api, "db") ?? Promise.reject(new Error("no secret")), 30_000)
     await eventually(async () => expect(await leader(a)).toBe(1), 20_000)
     const b = await w.startController(election)
-    await eventually(() => expect(b.output()).toMatch(/attempting to acquire leader lease kube-system\/29f1d54e\.secret-sync\.x-k8s\.io/), 20_000)
+    await eventually(
+      () =>
+        expect(b.output()).toMatch(/attempting to acquire leader lease kube-system\/29f1d54e\.secret-sync\.x-k8s\.io/),
+      20_000
+    )
     w.api.seed(secretSync("second"))
     await eventually(() => secretOf(w.api, "second") ?? Promise.reject(new Error("no second secret")), 30_000)
     expect(await leader(b)).toBe(0)

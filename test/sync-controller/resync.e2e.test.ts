@@ -7,8 +7,19 @@ import { eventually } from "../support/ChildProcess.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
 import { route } from "../support/FakeApiRoutes.js"
 import {
-  decodedData, editObject, getObject, metricSum, metricsOf, ns, providerCalls, secretOf, secretSync, spc, startWorld,
-  storeYaml, type World
+  decodedData,
+  editObject,
+  getObject,
+  metricsOf,
+  metricSum,
+  ns,
+  providerCalls,
+  secretOf,
+  secretSync,
+  spc,
+  startWorld,
+  storeYaml,
+  type World
 } from "./world.js"
 
 let world: World | undefined
@@ -32,7 +43,14 @@ describe("secrets-store-sync-controller re-syncs (built, end to end)", () => {
 
     // An SPC edit re-syncs at once (upstream waits for the next poll).
     editObject(w.api, "SecretProviderClass", "ref", (o) => ({
-      ...o, spec: { provider: "reference", parameters: { objects: "- objectName: db-username\n  fileName: username\n- objectName: db-password-v2\n  fileName: password\n" } }
+      ...o,
+      spec: {
+        provider: "reference",
+        parameters: {
+          objects:
+            "- objectName: db-username\n  fileName: username\n- objectName: db-password-v2\n  fileName: password\n"
+        }
+      }
     }))
     await waitFor("the new password", () => decodedData(secretOf(w.api, "db"))["pass"] === "pw2" || undefined)
     await eventually(async () => expect(await providerCalls(c)).toBe(2), 20_000)
@@ -45,24 +63,42 @@ describe("secrets-store-sync-controller re-syncs (built, end to end)", () => {
     expect(decodedData(restored)).toEqual({ user: "app", pass: "pw2" })
 
     // A hand edit (another field manager) is taken back: a forced apply, this Secret's uid as precondition.
-    const reply = route(w.api.store, "PATCH", {
-      resource: resourceByKind("Secret")!, version: "v1", namespace: ns, name: "db"
-    }, new URLSearchParams({ fieldManager: "kubectl-edit" }), { data: { pass: Buffer.from("hacked").toString("base64") } },
-      "application/merge-patch+json")
+    const reply = route(
+      w.api.store,
+      "PATCH",
+      {
+        resource: resourceByKind("Secret")!,
+        version: "v1",
+        namespace: ns,
+        name: "db"
+      },
+      new URLSearchParams({ fieldManager: "kubectl-edit" }),
+      { data: { pass: Buffer.from("hacked").toString("base64") } },
+      "application/merge-patch+json"
+    )
     expect(reply.status).toBe(200)
     await waitFor("the edit undone", () => decodedData(secretOf(w.api, "db"))["pass"] === "pw2" || undefined)
     expect(await providerCalls(c)).toBe(2)
 
     // forceSynchronization: one more provider call and a new hash.
     const hashBefore = (getObject(w.api, "SecretSync", "db")!["status"] as { syncHash: string }).syncHash
-    editObject(w.api, "SecretSync", "db", (o) => ({ ...o, spec: { ...(o["spec"] as object), forceSynchronization: "2024-01-02" } }))
+    editObject(
+      w.api,
+      "SecretSync",
+      "db",
+      (o) => ({ ...o, spec: { ...(o["spec"] as object), forceSynchronization: "2024-01-02" } })
+    )
     await eventually(async () => expect(await providerCalls(c)).toBe(3), 20_000)
-    await waitFor("a new hash", () =>
-      (getObject(w.api, "SecretSync", "db")!["status"] as { syncHash: string }).syncHash !== hashBefore || undefined)
+    await waitFor(
+      "a new hash",
+      () =>
+        (getObject(w.api, "SecretSync", "db")!["status"] as { syncHash: string }).syncHash !== hashBefore || undefined
+    )
     // Metrics are recorded just after the writes the test saw: wait for them.
     await eventually(async () => {
       const metrics = await metricsOf(c)
-      expect(metricSum(metrics, "secretsync_secret_apply_total", `trigger="reapply"`, `result="changed"`)).toBeGreaterThanOrEqual(2)
+      expect(metricSum(metrics, "secretsync_secret_apply_total", `trigger="reapply"`, `result="changed"`))
+        .toBeGreaterThanOrEqual(2)
       expect(metricSum(metrics, "secretsync_sync_total", `result="success"`)).toBe(3)
     }, 20_000)
   })

@@ -33,14 +33,19 @@ describe("secrets-store-sync-controller (built, end to end)", () => {
     // Never a read of Secrets: RBAC gives create and patch only.
     expect(w.api.requests.filter((q) => q.method === "GET" && /\/secrets(\/|$)/.test(q.path))).toEqual([])
     // One TokenRequest per audience (the global one and the provider's own, not "other"'s), 600 s, one audience.
-    const tokens = w.api.requestsMatching({ method: "POST", path: `/api/v1/namespaces/${ns}/serviceaccounts/app/token` })
+    const tokens = w.api.requestsMatching({
+      method: "POST",
+      path: `/api/v1/namespaces/${ns}/serviceaccounts/app/token`
+    })
     expect(tokens.map((t) => (t.body as { spec: unknown }).spec)).toEqual([
       { audiences: ["aud-all"], expirationSeconds: 600 },
       { audiences: ["aud-ref"], expirationSeconds: 600 }
     ])
     await eventually(() => expect(conditionOf(w.api, "db", "SecretUpdated")?.["status"]).toBe("True"), 20_000)
     expect(conditionOf(w.api, "db", "SecretCreated")).toMatchObject({
-      status: "True", reason: "CreateSuccessful", message: "Secret created successfully."
+      status: "True",
+      reason: "CreateSuccessful",
+      message: "Secret created successfully."
     })
     const status = getObject(w.api, "SecretSync", "db")!["status"] as Record<string, unknown>
     expect(String(status["syncHash"])).toMatch(/^v2:[0-9a-f]{64}$/)

@@ -3,22 +3,29 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { eventually, startProgram, type RunningProcess, waitForFile } from "../support/ChildProcess.js"
+import { eventually, type RunningProcess, startProgram, waitForFile } from "../support/ChildProcess.js"
 import { FakeApiServer, type KubeObject } from "../support/FakeApiServer.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
 
 export const ns = "apps"
 export const storeYaml = (password: string, extra = "") =>
-  `db-username:\n  contents: app\n  version: "1"\ndb-password:\n  contents: ${password}\n  version: "${password}"\n${extra}`
+  `db-username:\n  contents: app\n  version: "1"\n` +
+  `db-password:\n  contents: ${password}\n  version: "${password}"\n${extra}`
 
-export const spc = (objects = "- objectName: db-username\n  fileName: username\n- objectName: db-password\n  fileName: password\n") => ({
+export const spc = (
+  objects = "- objectName: db-username\n  fileName: username\n- objectName: db-password\n  fileName: password\n"
+) => ({
   apiVersion: "secrets-store.csi.x-k8s.io/v1",
   kind: "SecretProviderClass",
   metadata: { name: "ref", namespace: ns },
   spec: { provider: "reference", parameters: { objects } }
 })
 
-export const secretSync = (name: string, spec: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}) => ({
+export const secretSync = (
+  name: string,
+  spec: Record<string, unknown> = {},
+  metadata: Record<string, unknown> = {}
+) => ({
   apiVersion: "secret-sync.x-k8s.io/v1alpha1",
   kind: "SecretSync",
   metadata: { name, namespace: ns, ...metadata },
@@ -50,9 +57,14 @@ const r = (kind: string) => resourceByKind(kind)!
 export const getObject = (api: FakeApiServer, kind: string, name: string) => api.store.get(r(kind), ns, name)
 export const secretOf = (api: FakeApiServer, name: string) => getObject(api, "Secret", name)
 export const decodedData = (secret: KubeObject | undefined) =>
-  Object.fromEntries(Object.entries((secret?.["data"] ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]))
+  Object.fromEntries(
+    Object.entries((secret?.["data"] ?? {}) as Record<string, string>).map((
+      [k, v]
+    ) => [k, Buffer.from(v, "base64").toString()])
+  )
 export const conditionOf = (api: FakeApiServer, name: string, type: string) =>
-  ((getObject(api, "SecretSync", name)?.["status"] as { conditions?: Array<Record<string, string>> } | undefined)?.conditions ?? [])
+  ((getObject(api, "SecretSync", name)?.["status"] as { conditions?: Array<Record<string, string>> } | undefined)
+    ?.conditions ?? [])
     .find((c) => c["type"] === type)
 export const eventsFor = (api: FakeApiServer, name: string) =>
   api.store.list(r("Event"), ns).filter((e) => (e["involvedObject"] as { name?: string; kind?: string }).name === name)
@@ -93,21 +105,45 @@ export const startWorld = async (): Promise<World> => {
   const controllers: Array<RunningProcess> = []
   const startProvider = async () => {
     fs.rmSync(path.join(providers, "reference.sock"), { force: true })
-    const p = startProgram("reference-provider/main.js", ["--provider-dir", providers, "--name", "reference", "--store", storePath])
+    const p = startProgram("reference-provider/main.js", [
+      "--provider-dir",
+      providers,
+      "--name",
+      "reference",
+      "--store",
+      storePath
+    ])
     await waitForFile(path.join(providers, "reference.sock"), 20_000)
     return p
   }
   const world: World = {
-    api, dir, storePath, controllers, provider: await startProvider(), startProvider,
+    api,
+    dir,
+    storePath,
+    controllers,
+    provider: await startProvider(),
+    startProvider,
     startController: async (extra = []) => {
       const c = startProgram("sync-controller/main.js", [
-        `--kubeconfig=${api.kubeconfigPath}`, `--provider-volume=${providers}`, "--metrics-bind-address=127.0.0.1:0",
-        "--health-probe-bind-address=127.0.0.1:0", "--rotation-poll-interval=0", "--secret-reapply-interval=1s",
-        "--provider-timeout=5s", "--token-request-audience=aud-all, reference=aud-ref, other=aud-other", ...extra
-      ], { SYNC_CONTROLLER_POD_NAME: "ssc-0", SYNC_CONTROLLER_POD_UID: "ssc-uid", SYNC_CONTROLLER_POD_NAMESPACE: "kube-system" })
+        `--kubeconfig=${api.kubeconfigPath}`,
+        `--provider-volume=${providers}`,
+        "--metrics-bind-address=127.0.0.1:0",
+        "--health-probe-bind-address=127.0.0.1:0",
+        "--rotation-poll-interval=0",
+        "--secret-reapply-interval=1s",
+        "--provider-timeout=5s",
+        "--token-request-audience=aud-all, reference=aud-ref, other=aud-other",
+        ...extra
+      ], {
+        SYNC_CONTROLLER_POD_NAME: "ssc-0",
+        SYNC_CONTROLLER_POD_UID: "ssc-uid",
+        SYNC_CONTROLLER_POD_NAMESPACE: "kube-system"
+      })
       controllers.push(c)
       await eventually(() => {
-        if (!/sync controller started|attempting to acquire/.test(c.output())) throw new Error(`not started: ${c.output()}`)
+        if (!/sync controller started|attempting to acquire/.test(c.output())) {
+          throw new Error(`not started: ${c.output()}`)
+        }
       }, 20_000)
       return c
     },
