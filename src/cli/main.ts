@@ -11,13 +11,14 @@ import { isTypedFailure } from "../domain/FailureReason.js"
 import { runMain } from "../platform/runMain.js"
 import { exitCodeFor, reasonLine } from "./ExitCode.js"
 import { mountCommand, unmountCommand } from "./MountCommand.js"
+import { syncCommand } from "./SyncCommand.js"
 import { usageOutputLayer } from "./UsageOutput.js"
 import { validateCommand } from "./ValidateCommand.js"
 import { watchCommand } from "./WatchCommand.js"
 
 const cli = Command.make("secrets-store").pipe(
   Command.withDescription("The Secrets Store CSI driver's publish path, run locally against a provider socket"),
-  Command.withSubcommands([mountCommand, unmountCommand, validateCommand, watchCommand])
+  Command.withSubcommands([mountCommand, unmountCommand, validateCommand, watchCommand, syncCommand])
 )
 
 const exitWith = (code: number, line?: string) =>

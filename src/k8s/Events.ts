@@ -30,6 +30,8 @@ export interface WarningInput {
   readonly message: string
   /** `source.component`; defaults to `secrets-store-csi-driver`. */
   readonly component?: string
+  /** The involved object's kind and apiVersion when it is not a Pod (the sync controller's SecretSync). */
+  readonly involvedKind?: { readonly kind: string; readonly apiVersion: string }
 }
 
 export interface EventsShape {
@@ -84,7 +86,9 @@ export const eventObject = (input: WarningInput, meta: { nodeId: string; name: s
     apiVersion: "v1",
     kind: "Event",
     metadata: { name: meta.name, namespace },
-    involvedObject: { kind: "Pod", namespace, name, uid, apiVersion: "v1" },
+    involvedObject: {
+      kind: input.involvedKind?.kind ?? "Pod", namespace, name, uid, apiVersion: input.involvedKind?.apiVersion ?? "v1"
+    },
     reason: input.reason,
     message: meta.message,
     type: "Warning",
@@ -114,7 +118,8 @@ const makeSender = Effect.fnUntraced(function*() {
       method: "POST", path: eventsPath(namespace), body: event, description: `create event ${namespace}/${event.metadata.name}`
     }))
     if (Exit.isFailure(exit)) {
-      yield* Effect.logWarning("could not create event", { reason: event.reason, object: `pod ${namespace}/${name}`, ...failureDetail(exit) })
+      const object = `${event.involvedObject.kind.toLowerCase()} ${namespace}/${name}`
+      yield* Effect.logWarning("could not create event", { reason: event.reason, object, ...failureDetail(exit) })
     }
   })
 })

@@ -11,6 +11,7 @@ import {
   type ResourceDef,
   resources
 } from "./FakeApiStore.js"
+import { apply, recordWrite } from "./FakeApiApply.js"
 
 export interface Target {
   readonly resource: ResourceDef
@@ -18,6 +19,8 @@ export interface Target {
   /** undefined on the cluster-wide list/watch paths. */
   readonly namespace: string | undefined
   readonly name: string | undefined
+  /** `status` or `token` after the name, when the path has one. */
+  readonly subresource?: string
 }
 
 export interface Reply {
@@ -62,10 +65,13 @@ export const parsePath = (pathname: string): Target | undefined => {
   else return undefined
   let namespace: string | undefined
   if (rest[0] === "namespaces" && rest.length >= 3) [namespace, rest] = [rest[1], rest.slice(2)]
-  if (rest.length < 1 || rest.length > 2) return undefined
+  if (rest.length < 1 || rest.length > 3) return undefined
   const resource = resources.find((r) => r.group === group && r.plural === rest[0] && r.versions.includes(version))
-  if (resource === undefined || (rest.length === 2 && namespace === undefined)) return undefined
-  return { resource, version, namespace, name: rest[1] }
+  if (resource === undefined || (rest.length >= 2 && namespace === undefined)) return undefined
+  const subresource = rest[2]
+  if (subresource !== undefined && !(subresource === "status" && resource.statusSubresource) &&
+    !(subresource === "token" && resource.plural === "serviceaccounts")) return undefined
+  return { resource, version, namespace, name: rest[1], ...(subresource === undefined ? {} : { subresource }) }
 }
 
 /** What a client sees: the apiVersion it asked for (v1alpha1 is served from the same store). */
@@ -188,10 +194,13 @@ const update = (store: FakeApiStore, t: Target, name: string, body: unknown): Re
     return fail(422, `${t.resource.kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`)
   }
   if (rv !== undefined && rv !== "" && rv !== metaOf(current).resourceVersion) return conflict(t, name)
-  return { status: 200, body: present(t, store.replace(t.resource, current, o)) }
+  const written = store.replace(t.resource, current, withSubresource(t, current, o))
+  recordWrite(store, current, written, "unknown")
+  return { status: 200, body: present(t, written) }
 }
 
-const patch = (store: FakeApiStore, t: Target, name: string, body: unknown, contentType: string): Reply => {
+const patch = (store: FakeApiStore, t: Target, name: string, body: unknown, contentType: string, query: URLSearchParams): Reply => {
+  if (contentType.startsWith("application/apply-patch+yaml")) return applyPatch(store, t, name, body, query)
   if (!contentType.startsWith("application/merge-patch+json") && !contentType.startsWith("application/strategic-merge-patch+json")) {
     return fail(415, `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`)
   }
@@ -199,9 +208,49 @@ const patch = (store: FakeApiStore, t: Target, name: string, body: unknown, cont
   if (current === undefined) return notFound(t, name)
   const rv = (body as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion
   if (typeof rv === "string" && rv !== metaOf(current).resourceVersion) return conflict(t, name)
-  const next = asObject(mergePatch(current, body))
-  if (next === undefined) return fail(422, `${t.resource.kind} "${name}" is invalid: metadata: Required value`)
-  return { status: 200, body: present(t, store.replace(t.resource, current, next)) }
+  const merged = asObject(mergePatch(current, body))
+  if (merged === undefined) return fail(422, `${t.resource.kind} "${name}" is invalid: metadata: Required value`)
+  const next = withSubresource(t, current, merged)
+  const written = store.replace(t.resource, current, next)
+  recordWrite(store, current, written, query.get("fieldManager") ?? "unknown")
+  return { status: 200, body: present(t, written) }
+}
+
+/** With a status subresource, `/status` writes change only the status and other writes never do. */
+const withSubresource = (t: Target, current: KubeObject, next: KubeObject): KubeObject => {
+  if (t.resource.statusSubresource !== true) return next
+  if (t.subresource === "status") return { ...current, status: next["status"] }
+  const { status: _ignored, ...rest } = next
+  return current["status"] === undefined ? rest as KubeObject : { ...rest, metadata: next.metadata, status: current["status"] }
+}
+
+const applyPatch = (store: FakeApiStore, t: Target, name: string, body: unknown, query: URLSearchParams): Reply => {
+  const o = asObject(body)
+  const manager = query.get("fieldManager")
+  if (o === undefined || metaOf(o).name !== name) return fail(400, "the name of the object does not match the name on the URL")
+  if (manager === null || manager === "") return fail(422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+  const invalid = validate(t, o)
+  if (invalid !== undefined) return invalid
+  const outcome = apply(store, t.resource, t.namespace!, o, manager, query.get("force") === "true")
+  if (outcome._tag === "Conflict") return fail(409, outcome.message, "Conflict", details(t, name))
+  return { status: outcome.created ? 201 : 200, body: present(t, outcome.object) }
+}
+
+/** POST serviceaccounts/<sa>/token: a fake JWT (header.claims.signature) naming the account and audiences. */
+const tokenRequest = (store: FakeApiStore, t: Target, name: string, body: unknown): Reply => {
+  if (store.get(t.resource, t.namespace!, name) === undefined) return notFound(t, name)
+  const spec = (body as { spec?: { audiences?: Array<string>; expirationSeconds?: number } } | undefined)?.spec ?? {}
+  const seconds = spec.expirationSeconds ?? 3600
+  const exp = Math.floor(Date.now() / 1000) + seconds
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")
+  const claims = { aud: spec.audiences ?? [], sub: `system:serviceaccount:${t.namespace}:${name}`, exp }
+  return {
+    status: 201,
+    body: {
+      apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", metadata: { name, namespace: t.namespace }, spec,
+      status: { token: `${part({ alg: "none" })}.${part(claims)}.fake`, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") }
+    }
+  }
 }
 
 const remove = (store: FakeApiStore, t: Target, name: string): Reply => {
@@ -223,6 +272,9 @@ export const route = (
   contentType: string
 ): Reply => {
   const name = t.name
+  if (t.subresource === "token" && name !== undefined) {
+    return method === "POST" ? tokenRequest(store, t, name, body) : fail(405, "the server does not allow this method on the requested resource")
+  }
   if (name === undefined) {
     if (method === "GET") return list(store, t, query)
     if (method === "POST") return create(store, t, body)
@@ -231,7 +283,7 @@ export const route = (
       ? notFound(t, name)
       : { status: 200, body: present(t, store.get(t.resource, t.namespace!, name)!) }
     if (method === "PUT") return update(store, t, name, body)
-    if (method === "PATCH") return patch(store, t, name, body, contentType)
+    if (method === "PATCH") return patch(store, t, name, body, contentType, query)
     if (method === "DELETE") return remove(store, t, name)
   }
   return fail(405, `the server does not allow this method on the requested resource`)

@@ -9,6 +9,8 @@ export interface ResourceDef {
   readonly kind: string
   /** Custom resources refuse an update without metadata.resourceVersion; core types allow it. */
   readonly custom: boolean
+  /** A `status` subresource: writes to the object keep its status, writes to `/status` keep everything else. */
+  readonly statusSubresource?: boolean
 }
 
 const csiGroup = "secrets-store.csi.x-k8s.io"
@@ -18,7 +20,13 @@ export const resources: ReadonlyArray<ResourceDef> = [
   { group: "", versions: ["v1"], plural: "secrets", kind: "Secret", custom: false },
   { group: "", versions: ["v1"], plural: "events", kind: "Event", custom: false },
   { group: csiGroup, versions: ["v1", "v1alpha1"], plural: "secretproviderclasses", kind: "SecretProviderClass", custom: true },
-  { group: csiGroup, versions: ["v1", "v1alpha1"], plural: "secretproviderclasspodstatuses", kind: "SecretProviderClassPodStatus", custom: true }
+  { group: csiGroup, versions: ["v1", "v1alpha1"], plural: "secretproviderclasspodstatuses", kind: "SecretProviderClassPodStatus", custom: true },
+  { group: "", versions: ["v1"], plural: "serviceaccounts", kind: "ServiceAccount", custom: false },
+  { group: "coordination.k8s.io", versions: ["v1"], plural: "leases", kind: "Lease", custom: false },
+  {
+    group: "secret-sync.x-k8s.io", versions: ["v1alpha1"], plural: "secretsyncs", kind: "SecretSync", custom: true,
+    statusSubresource: true
+  }
 ]
 
 export const resourceByKind = (kind: string) => resources.find((r) => r.kind === kind)
@@ -69,6 +77,8 @@ export class FakeApiStore {
   private revision = 0
   /** The newest revision whose event was dropped from the history: watches from before it get 410 Expired. */
   compactedRevision = 0
+  /** Server-side apply's field ownership: object uid -> field manager -> field paths (FakeApiApply.ts). */
+  readonly fieldOwners = new Map<string, Map<string, Set<string>>>()
 
   private readonly historyLimit: number
 
@@ -101,7 +111,10 @@ export class FakeApiStore {
     const object: KubeObject = {
       ...clone(body),
       kind: r.kind,
-      metadata: { ...clone(body.metadata), name, namespace, uid: randomUUID(), creationTimestamp: now() }
+      metadata: {
+        ...clone(body.metadata), name, namespace, uid: randomUUID(), creationTimestamp: now(),
+        ...(r.custom ? { generation: 1 } : {})
+      }
     }
     return this.commit("ADDED", r, object)
   }
@@ -109,6 +122,10 @@ export class FakeApiStore {
   /** Replaces the object, keeping what the server owns (uid, creationTimestamp). */
   replace(r: ResourceDef, current: KubeObject, next: KubeObject): KubeObject {
     const keep = metaOf(current)
+    // Like the API server, a custom resource's generation counts changes of everything but metadata (and status,
+    // when it is a subresource).
+    const content = (o: KubeObject) => JSON.stringify({ ...o, metadata: undefined, ...(r.statusSubresource ? { status: undefined } : {}) })
+    const generation = Number(current.metadata["generation"] ?? 1) + (content(current) === content(next) ? 0 : 1)
     const object: KubeObject = {
       ...clone(next),
       kind: r.kind,
@@ -117,7 +134,8 @@ export class FakeApiStore {
         name: keep.name,
         namespace: keep.namespace,
         uid: keep.uid,
-        creationTimestamp: current.metadata["creationTimestamp"]
+        creationTimestamp: current.metadata["creationTimestamp"],
+        ...(r.custom ? { generation } : {})
       }
     }
     return this.commit("MODIFIED", r, object)
@@ -130,6 +148,7 @@ export class FakeApiStore {
     this.objects.delete(key(r, namespace, name))
     const gone = this.emit("DELETED", r, { ...current, metadata: { ...current.metadata, resourceVersion: String(++this.revision) } })
     const uid = metaOf(current).uid
+    if (uid !== undefined) this.fieldOwners.delete(uid)
     for (const dependent of [...this.objects.values()]) {
       if ((metaOf(dependent).ownerReferences ?? []).some((o) => o.uid === uid)) {
         const dr = resourceByKind(String(dependent["kind"]))
