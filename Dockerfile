@@ -36,11 +36,12 @@ COPY --from=build /src/build-info.json ./build-info.json
 COPY --from=build /src/vendor ./vendor
 # mount(2)/umount2(2) as an N-API addon (native/mount.c): no mount(8) process per publish.
 COPY --from=build /src/build/Release/secrets_store_mount.node ./build/Release/secrets_store_mount.node
-# The three programs on PATH under their package.json bin names (they start with #!/usr/bin/env node).
-RUN chmod 0755 dist/main.js dist/reference-provider/main.js dist/cli/main.js \
+# The four programs on PATH under their package.json bin names (they start with #!/usr/bin/env node).
+RUN chmod 0755 dist/main.js dist/reference-provider/main.js dist/cli/main.js dist/sync-controller/main.js \
  && ln -s /app/dist/main.js /usr/local/bin/secrets-store-csi-driver \
  && ln -s /app/dist/reference-provider/main.js /usr/local/bin/secrets-store-reference-provider \
- && ln -s /app/dist/cli/main.js /usr/local/bin/secrets-store
+ && ln -s /app/dist/cli/main.js /usr/local/bin/secrets-store \
+ && ln -s /app/dist/sync-controller/main.js /usr/local/bin/secrets-store-sync-controller
 # Root, and the DaemonSet runs it privileged: the driver mount(2)s a tmpfs onto each pod's volume directory under
 # the kubelet pods dir, mounted with Bidirectional propagation so the host (and the pod) see the mount. Mounting
 # needs CAP_SYS_ADMIN in the host's mount namespace, and Bidirectional propagation needs a privileged container;

@@ -30,7 +30,7 @@ export interface LocalDriverOptions {
 }
 
 /** The driver's default search order: additional (legacy /etc) paths, then --provider-volume. */
-const defaultProviderDirs: ReadonlyArray<string> = [
+export const defaultProviderDirs: ReadonlyArray<string> = [
   ...defaultDriverConfig.additionalProviderVolumePaths,
   defaultDriverConfig.providerVolume
 ]

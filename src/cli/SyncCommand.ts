@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import { DriverConfig } from "../config/DriverConfig.js"
+import { defaultDriverConfig } from "../config/DriverConfig.js"
 import { decodeSecretSync, type SecretSync, secretSyncProblems, serviceAccountTokenType } from "../domain/SecretSync.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { readClassFile, readDocuments } from "../standalone/ClassFiles.js"
@@ -119,10 +119,10 @@ export const syncCommand = Command.make("sync", {
       onSome: (d) => [nodePath.resolve(d)]
     }),
     maxCallRecvMsgSize: controllerDefaults.maxCallRecvMsgSize,
-    maxProviderFiles: DriverConfig.defaults.maxProviderFiles,
+    maxProviderFiles: defaultDriverConfig.maxProviderFiles,
     providerTimeout: controllerDefaults.providerTimeout,
     healthCheck: false,
-    healthCheckInterval: DriverConfig.defaults.providerHealthCheckInterval
+    healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
   })))).pipe(
     Command.withDescription(
       "Print the Secret the sync controller would write for a SecretSync, calling the provider locally"

@@ -94,7 +94,7 @@ export const parseGoInt = (text: string): number | undefined => {
   return undefined
 }
 
-interface HostPort {
+export interface HostPort {
   readonly host: string
   readonly port: number
 }

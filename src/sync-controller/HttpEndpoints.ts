@@ -27,14 +27,14 @@ export const serveEndpoints = (
   Effect.gen(function* () {
     const ports: { metrics?: number; health?: number } = {}
     if (addresses.metrics !== undefined) {
-      ports.metrics = yield* serveHttp({
+      ports.metrics = yield* serveHttp<never>({
         ...addresses.metrics,
         handle: get({ "/metrics": Effect.map(metrics.render, (text) => textReply(200, text, METRICS_CONTENT_TYPE)) })
       })
       yield* Effect.logInfo("metrics server listening", { address: `${addresses.metrics.host}:${ports.metrics}` })
     }
     if (addresses.health !== undefined) {
-      ports.health = yield* serveHttp({ ...addresses.health, handle: get({ "/healthz": ping, "/readyz": ping }) })
+      ports.health = yield* serveHttp<never>({ ...addresses.health, handle: get({ "/healthz": ping, "/readyz": ping }) })
       yield* Effect.logInfo("health probe server listening", { address: `${addresses.health.host}:${ports.health}` })
     }
     return ports

@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ConfigError } from "../config/ConfigError.js"
-import { loggerLayer } from "../config/Logging.js"
+import { Logging } from "../config/Logging.js"
 import { Events } from "../k8s/Events.js"
 import { KubeApi } from "../k8s/KubeApi.js"
 import { serviceAccountDir } from "../k8s/KubeConfigSource.js"
@@ -86,6 +86,6 @@ export const runSyncController = (config: SyncControllerConfig, env: ControllerE
   const events = Events.layer({ nodeId: env.SYNC_CONTROLLER_POD_NAME || os.hostname() })
   return program(config, env).pipe(
     Effect.provide(Layer.mergeAll(events.pipe(Layer.provideMerge(kube)), providers, ControllerMetrics.layer)),
-    Effect.provide(loggerLayer(config))
+    Effect.provide(Logging.layer(config))
   )
 }

@@ -1,11 +1,8 @@
 #!/usr/bin/env node
 // secrets-store-sync-controller: flags -> config -> the controller, until SIGTERM/SIGINT (or a lost leader Lease).
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
+import { runMain } from "../platform/runMain.js"
 import { parseControllerArgs } from "./ControllerConfig.js"
 import { runSyncController } from "./SyncController.js"
 
@@ -37,7 +34,4 @@ const program = Effect.gen(function* () {
   })
 )
 
-const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
-
-NodeRuntime.runMain(program, { teardown })
+runMain(program)

@@ -131,7 +131,7 @@ export const startWorld = async (): Promise<World> => {
         "--health-probe-bind-address=127.0.0.1:0",
         "--rotation-poll-interval=0",
         "--secret-reapply-interval=1s",
-        "--provider-timeout=5s",
+        "--provider-timeout=20s",
         "--token-request-audience=aud-all, reference=aud-ref, other=aud-other",
         ...extra
       ], {
