@@ -3,7 +3,9 @@
 // has with values of their types, and RBAC that never lets its service account read or delete a Secret.
 import { readFileSync } from "node:fs"
 import { beforeAll, describe, expect, it } from "vitest"
+import * as Effect from "effect/Effect"
 import { parseGoBool, parseGoDuration, parseGoInt } from "../../src/config/GoValues.js"
+import { controllerFlags, parseControllerArgs } from "../../src/sync-controller/ControllerConfig.js"
 import {
   type Container,
   containerNamed,
@@ -15,23 +17,10 @@ import {
   repoRoot
 } from "./render.js"
 
-/**
- * The controller's flags: upstream v0.0.4's table plus this project's -v, --log-format-json and --kubeconfig.
- * When src/sync-controller has its flag table, check against that instead.
- */
-const controllerFlags: Readonly<Record<string, "bool" | "duration" | "int" | "string">> = {
-  "metrics-bind-address": "string",
-  "health-probe-bind-address": "string",
-  "leader-elect": "bool",
-  "leader-election-namespace": "string",
-  "token-request-audience": "string",
-  "provider-volume": "string",
-  "rotation-poll-interval": "duration",
-  "max-call-recv-msg-size": "int",
-  version: "bool",
-  v: "int",
-  "log-format-json": "bool",
-  kubeconfig: "string"
+/** The controller's own flag table (src/sync-controller/ControllerConfig.ts), by Go name, plus --version. */
+const controllerFlagTypes: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(Object.values(controllerFlags).map((flag) => [flag.name, flag.type])),
+  version: "bool"
 }
 
 const parseArg = (arg: string) => {
@@ -43,7 +32,7 @@ const fits = (type: string, value: string | undefined) =>
   : value.includes("$(") ? type === "string"
   : type === "bool" ? parseGoBool(value) !== undefined
   : type === "duration" ? parseGoDuration(value) !== undefined
-  : type === "int" ? parseGoInt(value) !== undefined
+  : type === "int" || type === "level" ? parseGoInt(value) !== undefined
   : true
 
 const targets = ["components", "overlays/dev"] as const
@@ -71,7 +60,7 @@ describe("flag checking of the test itself", () => {
     expect(fits("duration", "soon")).toBe(false)
     expect(fits("int", "x")).toBe(false)
     expect(fits("string", undefined)).toBe(false)
-    expect(controllerFlags["zap-devel"]).toBeUndefined()
+    expect(controllerFlagTypes["zap-devel"]).toBeUndefined()
   })
 })
 
@@ -98,13 +87,17 @@ describe.each(targets)("%s: the sync controller Deployment", (target) => {
     expect(manager.command).toEqual(["secrets-store-sync-controller"])
     const names = (manager.args ?? []).map((arg) => {
       const parsed = parseArg(arg)
-      const type = parsed === undefined ? undefined : controllerFlags[parsed.name]
+      const type = parsed === undefined ? undefined : controllerFlagTypes[parsed.name]
       expect(type, `${arg} is not a controller flag`).toBeDefined()
       expect(fits(type!, parsed!.value), `${arg} has a value of the wrong type`).toBe(true)
       return parsed!.name
     })
     expect(new Set(names).size).toBe(names.length)
     expect(manager.args).toEqual(expect.arrayContaining(["--provider-volume=/provider", "--leader-elect"]))
+    // The controller's own parser accepts the whole command line (downward-API variables as the kubelet expands them).
+    const expanded = (manager.args ?? []).map((arg) => arg.replace(/\$\([A-Z_]+\)/g, "kube-system"))
+    const parsed = Effect.runSync(Effect.result(parseControllerArgs(expanded)))
+    expect(parsed._tag === "Success" && parsed.success._tag, JSON.stringify(parsed)).toBe("Run")
     for (const arg of manager.args ?? []) {
       for (const [, variable] of arg.matchAll(/\$\(([A-Z_]+)\)/g)) {
         expect(manager.env?.map((e) => e.name), `${arg} expands ${variable}`).toContain(variable)
