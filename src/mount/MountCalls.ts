@@ -6,7 +6,7 @@ import { createRequire } from "node:module"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { FailureReason } from "../domain/FailureReason.js"
-import { errnoCode } from "../writer/TargetFiles.js"
+import { errnoCode } from "../platform/errno.js"
 
 export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   reason: FailureReason.pick(["MountFailed"]),

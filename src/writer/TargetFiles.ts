@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { errnoCode } from "../platform/errno.js"
 
 /** The symlink readers follow; swapped atomically by renaming `..data_tmp` over it. */
 export const DATA_LINK = "..data"
@@ -35,11 +36,6 @@ export class TargetReadError extends Schema.TaggedError<TargetReadError>()("Targ
   path: Schema.String,
   cause: Schema.optional(Schema.Defect())
 }) {}
-
-export const errnoCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
-    ? cause.code
-    : undefined
 
 /** The path a Node fs error names, relative to the target when inside it. */
 const failedPath = (target: string, fallback: string, cause: unknown): string => {

@@ -7,6 +7,7 @@ import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { errnoCode } from "../platform/errno.js"
 import type { ProviderFile, ValidatedPayload } from "./Payload.js"
 import { quotePath, sameBytes } from "./Payload.js"
 import {
@@ -14,7 +15,6 @@ import {
   DATA_LINK,
   DATA_LINK_TMP,
   dataDirName,
-  errnoCode,
   isDataDirName,
   listFiles,
   type TargetReadError,
