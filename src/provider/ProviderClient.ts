@@ -10,8 +10,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type { Client } from "nice-grpc"
+import type { ProviderFile } from "../domain/ProviderFile.js"
 import type { MountRequest, VersionResponse } from "../gen/provider/v1alpha1/service.js"
-import type { ProviderFile } from "../writer/Payload.js"
 import {
   fromCallFailure,
   invalidProviderName,

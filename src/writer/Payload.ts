@@ -4,13 +4,7 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-
-/** One file as a provider returns it (`File` of the provider protocol). */
-export interface ProviderFile {
-  readonly path: string
-  readonly mode: number
-  readonly contents: Uint8Array
-}
+import type { ProviderFile } from "../domain/ProviderFile.js"
 
 declare const ValidatedTypeId: unique symbol
 

@@ -7,8 +7,9 @@ import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import type { ProviderFile } from "../domain/ProviderFile.js"
 import { errnoCode } from "../platform/errno.js"
-import type { ProviderFile, ValidatedPayload } from "./Payload.js"
+import type { ValidatedPayload } from "./Payload.js"
 import { quotePath, sameBytes } from "./Payload.js"
 import {
   currentDataDir,

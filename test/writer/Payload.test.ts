@@ -3,7 +3,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { MAX_DIRECTORIES, type ProviderFile, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
+import type { ProviderFile } from "../../src/domain/ProviderFile.js"
+import { MAX_DIRECTORIES, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
 import { hostile, path4096, providerFile as file, SECRET } from "./fixtures.js"
 
 describe("validatePayload", () => {
