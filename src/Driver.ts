@@ -59,7 +59,7 @@ const kubernetesLayer = (config: DriverConfigShape) =>
     onSome: (dir) =>
       Layer.unwrap(Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
         Effect.map((standalone) =>
-          Layer.mergeAll(standalone.standaloneKubernetesLayer(dir), Events.layerInMemory, ApiServerReadiness.none)
+          Layer.mergeAll(standalone.standaloneKubernetesLayer(dir), Events.layerInMemory)
         )
       ))
   })
@@ -89,9 +89,10 @@ const serverLayer = (config: DriverConfigShape) =>
 const metricsServerLayer = (config: DriverConfigShape) =>
   Layer.unwrap(Effect.gen(function*() {
     const providers = yield* ProviderClient
-    const api = yield* ApiServerReadiness
+    // Standalone mode provides no ApiServerReadiness: there is no API server to check.
+    const api = yield* Effect.serviceOption(ApiServerReadiness)
     const checks = [
-      ...(api.check === undefined ? [] : [{ name: "apiserver", check: api.check }]),
+      ...(Option.isSome(api) ? [{ name: "apiserver", check: api.value.check }] : []),
       ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
     ]
     return MetricsServer.layer({
