@@ -13,10 +13,10 @@ import type * as Scope from "effect/Scope"
 import { errnoCode } from "../platform/errno.js"
 import { describeCause, mountCalls, type MountError, mountFailed } from "./MountCalls.js"
 import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
-import { InMemoryMounts, makeInMemoryState } from "./MounterInMemory.js"
+import { MounterInMemory, makeInMemoryState } from "./MounterInMemory.js"
 
 export { MountError, mountFailed } from "./MountCalls.js"
-export { InMemoryMounts, type InMemoryMountsShape } from "./MounterInMemory.js"
+export { MounterInMemory, type MounterInMemoryShape } from "./MounterInMemory.js"
 
 export type MountState =
   | { readonly _tag: "Missing" }
@@ -231,8 +231,8 @@ export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter")
    * Mount state kept in memory; directories stay real on disk so a writer can write into them.
    * Unmounting the last layer empties the directory, as a real tmpfs's contents vanish with it.
    */
-  static readonly layerInMemory: Layer.Layer<Mounter | InMemoryMounts> = Layer.syncContext(() => {
+  static readonly layerInMemory: Layer.Layer<Mounter | MounterInMemory> = Layer.syncContext(() => {
     const state = makeInMemoryState()
-    return Context.make(Mounter, state.mounter).pipe(Context.add(InMemoryMounts, state.control))
+    return Context.make(Mounter, state.mounter).pipe(Context.add(MounterInMemory, state.control))
   })
 }

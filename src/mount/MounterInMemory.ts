@@ -1,5 +1,5 @@
 // The Mounter's in-memory twin: mount state kept in a map, directories real on disk so a writer can write into them,
-// and the InMemoryMounts handle tests inspect it with. Unmounting the last layer empties the directory, as a real
+// and the MounterInMemory handle tests inspect it with. Unmounting the last layer empties the directory, as a real
 // tmpfs's contents vanish with it.
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -11,9 +11,9 @@ import { ensureDir, fsCall, makeMountTmpfsScoped, type MounterShape, type MountS
 
 /**
  * The in-memory twin's control surface. A test gets at it by yielding the service:
- * `const mounts = yield* InMemoryMounts` under `Mounter.layerInMemory` (which provides both).
+ * `const mounts = yield* MounterInMemory` under `Mounter.layerInMemory` (which provides both).
  */
-export interface InMemoryMountsShape {
+export interface MounterInMemoryShape {
   /** Absolute paths currently "mounted" (stacked mounts listed once). */
   readonly mounted: Effect.Effect<ReadonlySet<string>>
   /** Successful mountTmpfs calls so far (republish tests assert it did not grow). */
@@ -22,7 +22,7 @@ export interface InMemoryMountsShape {
   readonly failNextMount: (message?: string) => Effect.Effect<void>
 }
 
-export class InMemoryMounts extends Context.Service<InMemoryMounts, InMemoryMountsShape>()("InMemoryMounts") {}
+export class MounterInMemory extends Context.Service<MounterInMemory, MounterInMemoryShape>()("MounterInMemory") {}
 
 /** The twin's Mounter and its control handle, sharing one map of stacked mounts. */
 export const makeInMemoryState = () => {
@@ -70,7 +70,7 @@ export const makeInMemoryState = () => {
     unmount: memUnmount,
     cleanupMountPoint: memCleanup
   }
-  const control: InMemoryMountsShape = {
+  const control: MounterInMemoryShape = {
     mounted: Effect.sync(() => new Set(stacks.keys())),
     mountCount: Effect.sync(() => mounts),
     failNextMount: (message = "injected mount failure") => Effect.sync(() => void (nextFailure = message))

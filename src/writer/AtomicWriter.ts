@@ -1,6 +1,6 @@
 // The AtomicWriter service: writes validated payloads into target directories and reads them back.
 // `layer` is the real filesystem (TargetWrite.ts, TargetFiles.ts); `layerInMemory` keeps payloads in a
-// map for unit tests of callers, with `InMemoryTargets` to inspect them and to inject a write failure.
+// map for unit tests of callers, with `AtomicWriterInMemory` to inspect them and to inject a write failure.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -30,12 +30,12 @@ export class AtomicWriter extends Context.Service<AtomicWriter, AtomicWriterShap
     read: (targetDir) => readTarget(path.resolve(targetDir))
   })
 
-  /** In memory, plus `InMemoryTargets` to inspect what was written and to make the next write fail. */
-  static readonly layerInMemory: Layer.Layer<AtomicWriter | InMemoryTargets> = Layer.syncContext(() => makeInMemory())
+  /** In memory, plus `AtomicWriterInMemory` to inspect what was written and to make the next write fail. */
+  static readonly layerInMemory: Layer.Layer<AtomicWriter | AtomicWriterInMemory> = Layer.syncContext(() => makeInMemory())
 }
 
 /** Test handle of `AtomicWriter.layerInMemory`. Target paths are compared after `path.resolve`. */
-export interface InMemoryTargetsShape {
+export interface AtomicWriterInMemoryShape {
   /** The last payload written successfully to `targetDir`, if any. */
   readonly lastWrite: (targetDir: string) => Effect.Effect<Option.Option<ValidatedPayload>>
   /** The target of every write call so far, in order, failed ones included. */
@@ -46,7 +46,7 @@ export interface InMemoryTargetsShape {
   readonly forget: (targetDir: string) => Effect.Effect<void>
 }
 
-export class InMemoryTargets extends Context.Service<InMemoryTargets, InMemoryTargetsShape>()("InMemoryTargets") {}
+export class AtomicWriterInMemory extends Context.Service<AtomicWriterInMemory, AtomicWriterInMemoryShape>()("AtomicWriterInMemory") {}
 
 
 /** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */
@@ -68,7 +68,7 @@ const outcome = (prev: ValidatedPayload | undefined, next: ValidatedPayload): Wr
 const byPath = (a: { readonly path: string }, b: { readonly path: string }): number =>
   a.path < b.path ? -1 : a.path > b.path ? 1 : 0
 
-const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
+const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> => {
   const targets = new Map<string, ValidatedPayload>()
   const attempts: Array<string> = []
   let nextFailure: string | undefined
@@ -101,7 +101,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
     return new Map(files.map((f) => [f.path, { contents: f.contents, mode: f.mode }])) as ReadonlyMap<string, TargetFile>
   })
 
-  const handle: InMemoryTargetsShape = {
+  const handle: AtomicWriterInMemoryShape = {
     lastWrite: (targetDir) => Effect.sync(() => Option.fromUndefinedOr(targets.get(path.resolve(targetDir)))),
     attempts: Effect.sync(() => [...attempts]),
     failNextWrite: (message = "injected write failure") =>
@@ -113,5 +113,5 @@ const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
         targets.delete(path.resolve(targetDir))
       })
   }
-  return Context.make(AtomicWriter, { write, read }).pipe(Context.add(InMemoryTargets, handle))
+  return Context.make(AtomicWriter, { write, read }).pipe(Context.add(AtomicWriterInMemory, handle))
 }

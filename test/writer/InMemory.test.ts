@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { AtomicWriter, InMemoryTargets } from "../../src/writer/AtomicWriter.js"
+import { AtomicWriter, AtomicWriterInMemory } from "../../src/writer/AtomicWriter.js"
 import { payload } from "./fixtures.js"
 
 const T = "/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/v/mount"
@@ -12,7 +12,7 @@ describe("AtomicWriter.layerInMemory", () => {
   it.effect("stores the last payload per target and reports changes like the live writer", () =>
     Effect.gen(function*() {
       const writer = yield* AtomicWriter
-      const memory = yield* InMemoryTargets
+      const memory = yield* AtomicWriterInMemory
       assert.isTrue(Option.isNone(yield* memory.lastWrite(T)))
       const first = payload({ "a": "1", "d/b": ["2", 0o600] })
       assert.deepInclude(yield* writer.write(T, first), { changed: true, swapped: true, written: ["a", "d/b"] })
@@ -33,7 +33,7 @@ describe("AtomicWriter.layerInMemory", () => {
   it.effect("failNextWrite fails exactly one write and keeps the stored payload", () =>
     Effect.gen(function*() {
       const writer = yield* AtomicWriter
-      const memory = yield* InMemoryTargets
+      const memory = yield* AtomicWriterInMemory
       const good = payload({ a: "1" })
       yield* writer.write(T, good)
       yield* memory.failNextWrite("disk on fire")
@@ -47,7 +47,7 @@ describe("AtomicWriter.layerInMemory", () => {
   it.effect("reading a target never written (or forgotten) fails like a missing directory", () =>
     Effect.gen(function*() {
       const writer = yield* AtomicWriter
-      const memory = yield* InMemoryTargets
+      const memory = yield* AtomicWriterInMemory
       yield* writer.write(T, payload({ a: "1" }))
       yield* memory.forget(T)
       const error = yield* Effect.flip(writer.read(T))
@@ -57,7 +57,7 @@ describe("AtomicWriter.layerInMemory", () => {
 
   it.effect("each layer build starts empty", () =>
     Effect.gen(function*() {
-      const memory = yield* InMemoryTargets
+      const memory = yield* AtomicWriterInMemory
       assert.deepStrictEqual(yield* memory.attempts, [])
     }).pipe(Effect.provide(AtomicWriter.layerInMemory)))
 })
