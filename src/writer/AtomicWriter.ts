@@ -7,20 +7,20 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import { sameBytes, type ValidatedPayload } from "./Payload.js"
-import { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
-import { WriteError, type WriteOutcome, writeTarget } from "./TargetWrite.js"
+import { readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
+import { type WriteOutcome, writeTarget } from "./TargetWrite.js"
 
-export { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
-export { WriteError, type WriteOutcome } from "./TargetWrite.js"
+export { readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
+export type { WriteOutcome } from "./TargetWrite.js"
 
 export interface AtomicWriterShape {
   /**
    * Makes `targetDir` (which must exist) show exactly `payload`: readers see the old files or the new
    * ones, never a mix. Calls for one target must not overlap (callers serialize per target).
    */
-  readonly write: (targetDir: string, payload: ValidatedPayload) => Effect.Effect<WriteOutcome, WriteError>
+  readonly write: (targetDir: string, payload: ValidatedPayload) => Effect.Effect<WriteOutcome, TargetFilesError>
   /** The visible files of a target, path relative to the target -> bytes and mode (see `readTarget`). */
-  readonly read: (targetDir: string) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError>
+  readonly read: (targetDir: string) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetFilesError>
 }
 
 export class AtomicWriter extends Context.Service<AtomicWriter, AtomicWriterShape>()("AtomicWriter") {
@@ -79,7 +79,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> =>
     const failure = nextFailure
     if (failure !== undefined) {
       nextFailure = undefined
-      return yield* new WriteError({ reason: "FileWriteError", target, path: ".", message: failure })
+      return yield* new TargetFilesError({ reason: "FileWriteError", target, path: ".", message: failure })
     }
     const result = outcome(targets.get(target), payload)
     targets.set(target, payload)
@@ -90,7 +90,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> =>
     const target = path.resolve(targetDir)
     const payload = targets.get(target)
     if (payload === undefined) {
-      return yield* new TargetReadError({
+      return yield* new TargetFilesError({
         reason: "FileWriteError",
         target,
         path: ".",

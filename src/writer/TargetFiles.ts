@@ -29,7 +29,8 @@ export const isDataDirName = (name: string): boolean => DATA_DIR_PATTERN.test(na
 /** The link target of the user-visible top-level entry `name`. */
 export const visibleLinkTarget = (name: string): string => `${DATA_LINK}/${name}`
 
-export class TargetReadError extends Schema.TaggedError<TargetReadError>()("TargetReadError", {
+/** Why a target's files could not be read or written; `path` is relative to the target when inside it. */
+export class TargetFilesError extends Schema.TaggedError<TargetFilesError>()("TargetFilesError", {
   reason: Schema.Literal("FileWriteError"),
   message: Schema.String,
   target: Schema.String,
@@ -45,9 +46,9 @@ const failedPath = (target: string, fallback: string, cause: unknown): string =>
   return p.startsWith(`${target}/`) ? p.slice(target.length + 1) : p
 }
 
-const readFailure = (target: string, rel: string, cause: unknown): TargetReadError => {
+const readFailure = (target: string, rel: string, cause: unknown): TargetFilesError => {
   const where = failedPath(target, rel, cause)
-  return new TargetReadError({
+  return new TargetFilesError({
     reason: "FileWriteError",
     target,
     path: where,
@@ -56,11 +57,11 @@ const readFailure = (target: string, rel: string, cause: unknown): TargetReadErr
   })
 }
 
-const attempt = <A>(target: string, rel: string, run: () => Promise<A>): Effect.Effect<A, TargetReadError> =>
+const attempt = <A>(target: string, rel: string, run: () => Promise<A>): Effect.Effect<A, TargetFilesError> =>
   Effect.tryPromise({ try: run, catch: (cause) => readFailure(target, rel, cause) })
 
 /** `..data`'s current data directory name, or undefined when absent or not one of ours. */
-export const currentDataDir = (target: string): Effect.Effect<string | undefined, TargetReadError> =>
+export const currentDataDir = (target: string): Effect.Effect<string | undefined, TargetFilesError> =>
   attempt(target, DATA_LINK, async () => {
     try {
       const link = await fs.readlink(path.join(target, DATA_LINK))
@@ -82,7 +83,7 @@ export interface FileStat {
 export const listFiles = (
   target: string,
   dir: string
-): Effect.Effect<ReadonlyMap<string, FileStat>, TargetReadError> =>
+): Effect.Effect<ReadonlyMap<string, FileStat>, TargetFilesError> =>
   attempt(target, path.relative(target, dir), async () => {
     const out = new Map<string, FileStat>()
     const walk = async (abs: string, rel: string): Promise<void> => {
@@ -195,7 +196,7 @@ export interface ReadTargetOptions {
 export const readTarget = (
   target: string,
   options: ReadTargetOptions = {}
-): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError> =>
+): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetFilesError> =>
   Effect.uninterruptible(attempt(target, ".", () => readOnce(target, options.device))).pipe(
     Effect.retry({ times: 3, while: (e) => errnoCode(e.cause) === "ENOENT" })
   )

@@ -38,7 +38,7 @@ describe("AtomicWriter.layerInMemory", () => {
       yield* writer.write(T, good)
       yield* memory.failNextWrite("disk on fire")
       const error = yield* Effect.flip(writer.write(T, payload({ a: "2" })))
-      assert.deepInclude(error, { _tag: "WriteError", reason: "FileWriteError", message: "disk on fire", target: T })
+      assert.deepInclude(error, { _tag: "TargetFilesError", reason: "FileWriteError", message: "disk on fire", target: T })
       assert.strictEqual(Option.getOrThrow(yield* memory.lastWrite(T)), good)
       assert.deepInclude(yield* writer.write(T, payload({ a: "2" })), { changed: true })
       assert.strictEqual((yield* memory.attempts).length, 3)
@@ -51,7 +51,7 @@ describe("AtomicWriter.layerInMemory", () => {
       yield* writer.write(T, payload({ a: "1" }))
       yield* memory.forget(T)
       const error = yield* Effect.flip(writer.read(T))
-      assert.deepInclude(error, { _tag: "TargetReadError", reason: "FileWriteError", target: T })
+      assert.deepInclude(error, { _tag: "TargetFilesError", reason: "FileWriteError", target: T })
       assert.isTrue(Option.isNone(yield* memory.lastWrite(T)))
     }).pipe(Effect.provide(AtomicWriter.layerInMemory)))
 
