@@ -6,7 +6,6 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
 export const group = "secrets-store.csi.x-k8s.io"
-export const servedVersions = ["v1", "v1alpha1"] as const
 export const nodeNameLabel = "internal.secrets-store.csi.k8s.io/node-name"
 
 const StringMap = Schema.Record(Schema.String, Schema.String)
