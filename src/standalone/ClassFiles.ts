@@ -6,11 +6,10 @@ import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Yaml from "effect/encoding/Yaml"
 import * as Schema from "effect/Schema"
-import { FailureReason } from "../domain/FailureReason.js"
 import { decodeSecretProviderClass, type SecretProviderClass } from "../domain/SecretProviderClass.js"
 
 export class ClassFileError extends Schema.TaggedError<ClassFileError>()("ClassFileError", {
-  reason: FailureReason.pick(["InvalidSecretProviderClass"]),
+  reason: Schema.Literal("InvalidSecretProviderClass"),
   /** `file:line: what is wrong`, one line. */
   message: Schema.String
 }) {}
