@@ -41,7 +41,7 @@ const secretSyncLayer = (config: DriverConfigShape) =>
       // Upstream's reason, so existing alerts keep matching; our typed reason leads the message.
       onFailure: ({ pod, reason, message }) =>
         events.warning({ pod, reason: "FailedToCreateSecret", message: `${reason}: ${message}`, component: "csi-secrets-store-controller" })
-    })))
+    }).pipe(Layer.provide(Layer.mergeAll(Mounter.layer, AtomicWriter.layer)))))
   }))
 
 /** The cluster-facing layers on one KubeApi: SPC lookup, pod statuses, Events, readiness, secret sync. */

@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { errnoCode } from "../platform/errno.js"
 import { describeCause, mountCalls, type MountError, mountFailed } from "./MountCalls.js"
-import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
+import { findMountInText, tmpfsMountCheck, tmpfsMountDevice } from "./MountInfo.js"
 import { MounterInMemory, makeInMemoryState } from "./MounterInMemory.js"
 
 export { MountError, mountFailed } from "./MountCalls.js"
@@ -55,6 +55,12 @@ export interface MounterShape {
    * is left alone and logged; nothing is ever deleted recursively. Missing is success.
    */
   readonly cleanupMountPoint: (path: string) => Effect.Effect<void, MountError>
+  /**
+   * The device of the tmpfs mounted at exactly `path`; None when `path` is not the root of a tmpfs mount, is
+   * missing or unreadable, or is itself a symlink (never followed). A reader can then insist that every file it
+   * reads comes from this filesystem.
+   */
+  readonly tmpfsDevice: (path: string) => Effect.Effect<Option.Option<number>>
 }
 
 export const fsCall = <A>(what: string, path: string, run: () => Promise<A>) =>
@@ -217,6 +223,10 @@ const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function*(path:
   yield* removeTargetDir(path)
 })
 
+const tmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function*(path: string) {
+  return Option.fromUndefinedOr(yield* Effect.promise(() => tmpfsMountDevice(path)))
+})
+
 export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter") {
   static readonly layer: Layer.Layer<Mounter> = Layer.succeed(Mounter, {
     mountState,
@@ -224,7 +234,8 @@ export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter")
     mountTmpfs,
     mountTmpfsScoped: makeMountTmpfsScoped({ mountState, mountTmpfs, unmount, unmountLazy: mountCalls.unmountLazy }),
     unmount,
-    cleanupMountPoint
+    cleanupMountPoint,
+    tmpfsDevice
   })
 
   /**

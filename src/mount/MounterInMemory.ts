@@ -60,6 +60,12 @@ export const makeInMemoryState = () => {
     stacks.delete(key(path))
     yield* fsCall("removing target", path, () => fs.rm(path, { recursive: true, force: true }))
   })
+  // A "mounted" directory's own device: real on disk, so a reader's same-filesystem check still holds.
+  const memTmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function*(path: string) {
+    if (!stacks.has(key(path))) return Option.none<number>()
+    const stat = yield* Effect.option(Effect.tryPromise(() => fs.lstat(path)))
+    return Option.map(Option.filter(stat, (s) => s.isDirectory()), (s) => s.dev)
+  })
   const mounter: MounterShape = {
     mountState: memMountState,
     ensureDir,
@@ -68,7 +74,8 @@ export const makeInMemoryState = () => {
       mountState: memMountState, mountTmpfs: memMountTmpfs, unmount: memUnmount, unmountLazy: memUnmount
     }),
     unmount: memUnmount,
-    cleanupMountPoint: memCleanup
+    cleanupMountPoint: memCleanup,
+    tmpfsDevice: memTmpfsDevice
   }
   const control: MounterInMemoryShape = {
     mounted: Effect.sync(() => new Set(stacks.keys())),

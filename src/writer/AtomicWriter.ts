@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import { sameBytes, type ValidatedPayload } from "./Payload.js"
-import { readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
+import { type ReadTargetOptions, readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
 import { type WriteOutcome, writeTarget } from "./TargetWrite.js"
 
 export { readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
@@ -19,15 +19,21 @@ export interface AtomicWriterShape {
    * ones, never a mix. Calls for one target must not overlap (callers serialize per target).
    */
   readonly write: (targetDir: string, payload: ValidatedPayload) => Effect.Effect<WriteOutcome, TargetFilesError>
-  /** The visible files of a target, path relative to the target -> bytes and mode (see `readTarget`). */
-  readonly read: (targetDir: string) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetFilesError>
+  /**
+   * The visible files of a target, path relative to the target -> bytes and mode (see `readTarget`); with
+   * `options.device`, a file on another filesystem fails the read (the in-memory twin has no devices to check).
+   */
+  readonly read: (
+    targetDir: string,
+    options?: ReadTargetOptions
+  ) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetFilesError>
 }
 
 export class AtomicWriter extends Context.Service<AtomicWriter, AtomicWriterShape>()("AtomicWriter") {
   /** The real filesystem. */
   static readonly layer: Layer.Layer<AtomicWriter> = Layer.succeed(AtomicWriter, {
     write: writeTarget,
-    read: (targetDir) => readTarget(path.resolve(targetDir))
+    read: (targetDir, options) => readTarget(path.resolve(targetDir), options)
   })
 
   /** In memory, plus `AtomicWriterInMemory` to inspect what was written and to make the next write fail. */
