@@ -59,7 +59,10 @@ const kubernetesLayer = (config: DriverConfigShape) =>
     onSome: (dir) =>
       Layer.unwrap(Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
         Effect.map((standalone) =>
-          Layer.mergeAll(standalone.standaloneKubernetesLayer(dir), Events.layerInMemory)
+          Layer.mergeAll(
+            standalone.StandaloneKubernetes.layer(dir).pipe(Layer.provide(AtomicWriter.layer)),
+            Events.layerInMemory
+          )
         )
       ))
   })
