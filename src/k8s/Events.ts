@@ -1,6 +1,6 @@
-// Events: Warning Events on the pod (SPEC.md §3.3, §3.4; upstream §7.1 step 7), fire and forget. `warning` only
-// rate-limits and enqueues, so a slow or failing API server never slows or fails a publish; one fiber owned by the
-// layer's scope creates the core v1 Event objects, and the layer's close flushes what is left for at most 2 s.
+// Warning Events on the pod (docs/contract.md#typed-failure-reasons, docs/upstream.md#secret-sync-failures), fire and
+// forget: `warning` only rate-limits and enqueues, so a slow API server never slows or fails a publish; a fiber of
+// the layer's scope creates the core v1 Events, and the layer's close flushes what is left for at most 2 s.
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"

@@ -1,6 +1,6 @@
-// PodStatuses: the SecretProviderClassPodStatus a successful publish leaves behind (upstream §5.3): created in the
-// pod's namespace, owned by the pod (so GC removes it), labelled with the node; an existing one is updated in
-// place, keeping labels that others set, with optimistic-concurrency retries.
+// PodStatuses: the SecretProviderClassPodStatus a successful publish leaves (docs/upstream.md#pod-status-writes),
+// in the pod's namespace, owned by the pod, labelled with the node; an existing one is updated in place, keeping
+// labels others set, with optimistic-concurrency retries.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

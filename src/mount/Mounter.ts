@@ -1,6 +1,6 @@
-// Mounter: the per-pod tmpfs at a CSI target path: mount-point detection (stat/statfs, /proc/self/mountinfo),
-// mounting (MountCalls.ts), the scoped mount that a failed first publish rolls back, and the unpublish cleanup
-// (upstream §2.8, §6.4, §6.5): unmount first, only a tmpfs, then rmdir; nothing is deleted recursively.
+// Mounter: the per-pod tmpfs at a target path: mount-point detection (docs/upstream.md#mount-point-detection), the
+// mount (MountCalls.ts), the scoped mount a failed first publish rolls back, and the unpublish cleanup
+// (docs/upstream.md#unpublish): unmount first, only a tmpfs, then rmdir; nothing is deleted recursively.
 import type { Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -91,7 +91,7 @@ const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
   yield* mountCalls.mountTmpfs(path)
 })
 
-// Upstream §6.5: a mount point that cannot be listed is corrupt; unmount it and fail this call so the
+// docs/upstream.md#mount-point-detection: a mount point that cannot be listed is corrupt; unmount it and fail this call so the
 // kubelet retry mounts fresh.
 const checkListable = (resolved: string, fsType: string) =>
   Effect.tryPromise(() => fs.readdir(resolved)).pipe(

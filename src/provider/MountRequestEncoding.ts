@@ -1,6 +1,6 @@
-// The driver -> provider MountRequest, byte-for-byte as upstream's Go driver builds it (upstream §3.3):
-// attributes and secrets are Go `encoding/json` encodings of a map[string]string. Redacted secrets are
-// unwrapped here and nowhere else.
+// The driver -> provider MountRequest, byte-for-byte as upstream's Go driver builds it
+// (docs/upstream.md#mount-request-encoding): attributes and secrets are Go `encoding/json` encodings of a
+// map[string]string. Redacted secrets are unwrapped here and nowhere else.
 import * as Redacted from "effect/Redacted"
 import { TOKENS_KEY } from "../domain/VolumeContext.js"
 import type { MountRequest } from "../gen/provider/v1alpha1/service.js"

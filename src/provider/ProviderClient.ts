@@ -1,6 +1,6 @@
-// ProviderClient: the driver's calls to a provider (Mount, Version) over cached, self-healing
-// channels, with the driver's own deadline, UNAVAILABLE-only retries (SPEC §3.5), upstream's response
-// checks (upstream §3.4) and the optional Version health-check loop.
+// ProviderClient: the driver's Mount calls to a provider over cached, self-healing channels, with the driver's own
+// deadline, UNAVAILABLE-only retries (docs/contract.md#provider-deadline-and-retries), upstream's response checks
+// (docs/upstream.md#mount-response-handling) and the optional Version health-check loop.
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -37,7 +37,7 @@ export interface ObjectVersion {
 
 export interface MountResult {
   readonly objectVersions: ReadonlyArray<ObjectVersion>
-  /** Empty when the provider wrote the files itself (legacy providers, upstream §3.4 step 5). */
+  /** Empty when the provider wrote the files itself (legacy providers, docs/upstream.md#mount-response-handling). */
   readonly files: ReadonlyArray<ProviderFile>
 }
 
@@ -71,12 +71,12 @@ export interface ProviderClientOptions {
   readonly retryBaseDelay?: Duration.Input
 }
 
-// Upstream §3.4 step 4: a Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced.
+// docs/upstream.md#mount-response-handling: a Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced.
 const SECRET_SIZE_LIMIT = 1024 * 1024
 // Upstream's health check gives each Version call 5 seconds.
 const HEALTH_CHECK_TIMEOUT = Duration.seconds(5)
 
-// SPEC §3.5: only UNAVAILABLE is retried, 3 attempts in all, backoff from the base delay (1 s)
+// docs/contract.md#provider-deadline-and-retries: only UNAVAILABLE is retried, 3 attempts in all, backoff from the base delay (1 s)
 // doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
 const UNAVAILABLE_RETRIES = 2
 const unavailableBackoff = (base: Duration.Input) =>

@@ -1,6 +1,6 @@
-// One reconcile of secret sync (upstream §7.1 steps 1-7) for a SecretProviderClassPodStatus key: read the status,
-// its SPC (from the SPC watch cache) and pod (a fresh GET), check the target path, read the mounted files, create or
-// patch each Secret, and report every failure to the callbacks. Returns whether the key is done or must be retried.
+// One reconcile of secret sync (docs/upstream.md#secret-sync-reconcile) for a SecretProviderClassPodStatus key: the
+// status, its SPC (watch cache) and pod (a fresh GET), the target path check, the mounted files, each Secret created
+// or patched, every failure reported to the callbacks. Returns whether the key is done or must be retried.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

@@ -1,5 +1,5 @@
-// The per-node secret sync controller (upstream §7.1, SPEC §2 and §3.6): this node's SecretProviderClassPodStatus
-// objects, followed by a watch, feed a work queue; a few workers reconcile keys (Reconciler.ts). Nothing of the
+// The per-node secret sync controller (docs/upstream.md#secret-sync, docs/contract.md#secret-sync): this node's pod
+// statuses, listed and watched, feed a work queue; a few workers reconcile keys (Reconciler.ts). Nothing of the
 // cluster is cached; the workers, the watch and the resync timer are fibers of the layer's scope.
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"

@@ -1,6 +1,6 @@
-// Making one desired Secret exist: create it, or JSON-merge-patch the one that exists so its data, type, our labels
-// and annotations match while foreign labels, annotations and owners survive (SPEC §3.6, upstream #2051: upstream
-// v1.6 full-Updates and wipes owners until its 5 s patcher re-adds them). Owners are only ever added.
+// Making one desired Secret exist: create it, or JSON-merge-patch it so data, type, our labels and annotations match
+// while foreign labels, annotations and owners survive (docs/contract.md#patch-not-replace-synced-secrets; upstream
+// v1.6 full-Updates and wipes owners until its 5 s patcher re-adds them, #2051). Owners are only ever added.
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { OwnerReference } from "../domain/SecretProviderClass.js"

@@ -1,6 +1,6 @@
-// The on-disk layout of a target directory (upstream §6.1) and reading it back: the names the atomic
-// writer uses, the listing of a data directory, and `readTarget` (upstream's GetMountedFiles, §6.5),
-// which reads the visible files through one resolution of `..data` so a reader never mixes versions.
+// A target directory's layout (docs/upstream.md#atomic-writer-layout) and reading it back: the writer's names, the
+// listing of a data dir, the one error of reads and writes, and `readTarget` (docs/upstream.md#reading-mounted-files),
+// which reads the visible files through one resolution of `..data`, so a reader never mixes versions.
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"

@@ -1,5 +1,5 @@
-// The live atomic write (upstream §6.1–§6.3): a validated payload becomes a timestamped data dir published
-// by renaming `..data_tmp` over `..data`, so readers see the old or the new version, never a mix. Callers
+// The live atomic write (docs/upstream.md#atomic-writer-layout, #republish-and-rotation): a new timestamped data dir
+// published by renaming `..data_tmp` over `..data`, so readers see the old or the new version, never a mix. Callers
 // serialize writes per target (mount/TargetLocks); one writer per target at a time is assumed here.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -246,7 +246,7 @@ const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function*(target: stri
   }
 })
 
-/** Writes `payload` into `targetDir` (which must exist) following upstream §6.1; see WriteOutcome. */
+/** Writes `payload` into `targetDir` (which must exist) following docs/upstream.md#atomic-writer-layout; see WriteOutcome. */
 export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: string, payload: ValidatedPayload) {
   const target = path.resolve(targetDir)
   const current = yield* currentDataDir(target)

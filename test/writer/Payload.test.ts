@@ -1,4 +1,4 @@
-// The path and mode rules of a provider payload (upstream §3.4 plus range-checked modes): each hostile
+// The path and mode rules of a provider payload (docs/upstream.md#file-path-rules plus range-checked modes): each hostile
 // case is rejected with InvalidProviderResponse naming the JSON-quoted path and never the contents.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
