@@ -91,8 +91,8 @@ const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
   yield* mountCalls.mountTmpfs(path)
 })
 
-// docs/upstream.md#mount-point-detection: a mount point that cannot be listed is corrupt; unmount it and fail this call so the
-// kubelet retry mounts fresh.
+// A mount point that cannot be listed is corrupt (docs/upstream.md#mount-point-detection): unmount it and fail this
+// call so the kubelet retry mounts fresh.
 const checkListable = (resolved: string, fsType: string) =>
   Effect.tryPromise(() => fs.readdir(resolved)).pipe(
     Effect.as<MountState>({ _tag: "Mounted", fsType }),

@@ -71,13 +71,13 @@ export interface ProviderClientOptions {
   readonly retryBaseDelay?: Duration.Input
 }
 
-// docs/upstream.md#mount-response-handling: a Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced.
+// A Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced (docs/upstream.md#mount-response-handling).
 const SECRET_SIZE_LIMIT = 1024 * 1024
 // Upstream's health check gives each Version call 5 seconds.
 const HEALTH_CHECK_TIMEOUT = Duration.seconds(5)
 
-// docs/contract.md#provider-deadline-and-retries: only UNAVAILABLE is retried, 3 attempts in all, backoff from the base delay (1 s)
-// doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
+// Only UNAVAILABLE is retried (docs/contract.md#provider-deadline-and-retries), 3 attempts in all, backoff from the
+// base delay (1 s) doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
 const UNAVAILABLE_RETRIES = 2
 const unavailableBackoff = (base: Duration.Input) =>
   Schedule.min([Schedule.exponential(base, 2), Schedule.spaced("10 seconds")]).pipe(Schedule.jittered)

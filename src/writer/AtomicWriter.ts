@@ -37,7 +37,9 @@ export class AtomicWriter extends Context.Service<AtomicWriter, AtomicWriterShap
   })
 
   /** In memory, plus `AtomicWriterInMemory` to inspect what was written and to make the next write fail. */
-  static readonly layerInMemory: Layer.Layer<AtomicWriter | AtomicWriterInMemory> = Layer.syncContext(() => makeInMemory())
+  static readonly layerInMemory: Layer.Layer<AtomicWriter | AtomicWriterInMemory> = Layer.syncContext(() =>
+    makeInMemory()
+  )
 }
 
 /** Test handle of `AtomicWriter.layerInMemory`. Target paths are compared after `path.resolve`. */
@@ -52,7 +54,9 @@ export interface AtomicWriterInMemoryShape {
   readonly forget: (targetDir: string) => Effect.Effect<void>
 }
 
-export class AtomicWriterInMemory extends Context.Service<AtomicWriterInMemory, AtomicWriterInMemoryShape>()("AtomicWriterInMemory") {}
+export class AtomicWriterInMemory extends Context.Service<AtomicWriterInMemory, AtomicWriterInMemoryShape>()(
+  "AtomicWriterInMemory"
+) {}
 
 
 /** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */

@@ -49,7 +49,12 @@ const writeFailure = (target: string, rel: string, what: string, cause: unknown)
     cause
   })
 
-const step = <A>(target: string, rel: string, what: string, run: () => Promise<A>): Effect.Effect<A, TargetFilesError> =>
+const step = <A>(
+  target: string,
+  rel: string,
+  what: string,
+  run: () => Promise<A>
+): Effect.Effect<A, TargetFilesError> =>
   Effect.tryPromise({ try: run, catch: (cause) => writeFailure(target, rel, what, cause) })
 
 /**
@@ -246,7 +251,7 @@ const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function*(target: stri
   }
 })
 
-/** Writes `payload` into `targetDir` (which must exist) following docs/upstream.md#atomic-writer-layout; see WriteOutcome. */
+/** Writes `payload` into `targetDir` (which must exist): docs/upstream.md#atomic-writer-layout; see WriteOutcome. */
 export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: string, payload: ValidatedPayload) {
   const target = path.resolve(targetDir)
   const current = yield* currentDataDir(target)

@@ -15,7 +15,8 @@ describe("SecretSync reads through its services", () => {
     Effect.scoped(Effect.gen(function*() {
       const w = yield* world
       const pod = seedPod(w.server, "web-0")
-      seedSpc(w.server, "spc1", [{ secretName: "app-secret", type: "Opaque", data: [{ objectName: "user", key: "u" }] }])
+      const secretObject = { secretName: "app-secret", type: "Opaque", data: [{ objectName: "user", key: "u" }] }
+      seedSpc(w.server, "spc1", [secretObject])
       const target = targetPathFor(w.root, uidOf(pod))
       const volumes = yield* Layer.build(Layer.mergeAll(Mounter.layerInMemory, AtomicWriter.layerInMemory))
       yield* Effect.promise(() => fs.mkdir(target, { recursive: true }))

@@ -1,5 +1,5 @@
-// The path and mode rules of a provider payload (docs/upstream.md#file-path-rules plus range-checked modes): each hostile
-// case is rejected with InvalidProviderResponse naming the JSON-quoted path and never the contents.
+// The path and mode rules of a provider payload (docs/upstream.md#file-path-rules, plus range-checked modes): each
+// hostile case is rejected with InvalidProviderResponse naming the JSON-quoted path and never the contents.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
