@@ -48,7 +48,7 @@ export interface EventsOptions {
   readonly queueCapacity?: number
 }
 
-export const defaultComponent = "secrets-store-csi-driver"
+const defaultComponent = "secrets-store-csi-driver"
 /** The API server refuses longer event messages. */
 export const maxMessageBytes = 1024
 const flushDeadline = Duration.seconds(2)
@@ -77,7 +77,7 @@ export const eventName = (podName: string, millis: number, counter: number): str
 // metav1.Time: RFC 3339 with second precision.
 const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
-export const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; millis: number; message: string }) => {
+const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; millis: number; message: string }) => {
   const component = input.component ?? defaultComponent
   const { name, namespace, uid } = input.pod
   return {

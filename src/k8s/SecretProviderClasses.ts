@@ -15,7 +15,7 @@ export interface SecretProviderClassesShape {
   readonly get: (namespace: string, name: string) => Effect.Effect<SecretProviderClass, KubernetesError>
 }
 
-export const spcPath = (namespace: string, name: string) =>
+const spcPath = (namespace: string, name: string) =>
   `/apis/${group}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasses/${encodeURIComponent(name)}`
 
 // Upstream's wording, kept because users grep for it (troubleshooting docs quote it).

@@ -12,7 +12,7 @@ import { IdentityDefinition } from "../gen/csi/v1/csi.js"
 export type CsiEndpoint = Endpoint
 
 /** livenessprobe's default --probe-timeout. */
-export const PROBE_TIMEOUT: Duration.Input = "3 seconds"
+const PROBE_TIMEOUT: Duration.Input = "3 seconds"
 
 /** nice-grpc wants `unix://` + an absolute path; a server listening on every interface is reached on loopback. */
 export const channelAddress = (endpoint: CsiEndpoint): string =>

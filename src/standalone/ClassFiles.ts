@@ -49,7 +49,7 @@ export const splitDocuments = (file: string, text: string): ReadonlyArray<Docume
 
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim()
 
-export const problemAt = (file: string, line: number, message: string) =>
+const problemAt = (file: string, line: number, message: string) =>
   new ClassFileError({ reason: "InvalidSecretProviderClass", message: `${file}:${line}: ${message}` })
 
 /** JSON first when it looks like JSON (exact), YAML otherwise; parse errors point at the file line. */

@@ -42,7 +42,7 @@ export const isFinished = (pod: Pod): boolean =>
   pod.metadata.deletionTimestamp !== undefined || pod.status.phase === "Succeeded" || pod.status.phase === "Failed"
 
 /** Names of the pod's CSI volumes served by `driverName` that mount SPC `spcName`. */
-export const spcVolumes = (pod: Pod, driverName: string, spcName: string): ReadonlyArray<string> =>
+const spcVolumes = (pod: Pod, driverName: string, spcName: string): ReadonlyArray<string> =>
   (pod.spec.volumes ?? [])
     .filter((v) => v.csi?.driver === driverName && v.csi.volumeAttributes?.["secretProviderClass"] === spcName)
     .map((v) => v.name)

@@ -62,7 +62,7 @@ export const secretPatch = (existing: unknown, desired: DesiredSecret, owners: R
   }
 }
 
-export const newSecret = (desired: DesiredSecret, owners: ReadonlyArray<OwnerReference>) => ({
+const newSecret = (desired: DesiredSecret, owners: ReadonlyArray<OwnerReference>) => ({
   apiVersion: "v1",
   kind: "Secret",
   metadata: {
@@ -78,7 +78,7 @@ export const newSecret = (desired: DesiredSecret, owners: ReadonlyArray<OwnerRef
 
 // Another writer (a second pod of the same Deployment on this node, a user) changed the Secret between our read
 // and write, or created it first: read again and recompute.
-export const secretWriteRetry = {
+const secretWriteRetry = {
   schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered),
   times: 5,
   while: (e: KubernetesError) => isConflict(e) || isAlreadyExists(e)

@@ -6,8 +6,8 @@ import * as Result from "effect/Result"
 import { invalidSecretObject, type SecretSyncError } from "./SyncError.js"
 
 export const tlsSecretType = "kubernetes.io/tls"
-export const tlsCertKey = "tls.crt"
-export const tlsPrivateKeyKey = "tls.key"
+const tlsCertKey = "tls.crt"
+const tlsPrivateKeyKey = "tls.key"
 
 interface PemBlock {
   readonly label: string
