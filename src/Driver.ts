@@ -4,9 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { BuildInfo } from "./config/BuildInfo.js"
-import { DriverConfig, type DriverConfigShape } from "./config/DriverConfig.js"
-import { loggerLayer } from "./config/Logging.js"
-import { pprofLayer } from "./config/Pprof.js"
+import type { DriverConfigShape } from "./config/DriverConfig.js"
+import { Logging } from "./config/Logging.js"
+import { Pprof } from "./config/Pprof.js"
 import { serveCsi } from "./csi/GrpcServer.js"
 import { KubeletRoot } from "./csi/NodeRequests.js"
 import { KubeApi } from "./k8s/KubeApi.js"
@@ -16,7 +16,8 @@ import { Mounter } from "./mount/Mounter.js"
 import { TargetLocks } from "./mount/TargetLocks.js"
 import { ProviderClient } from "./provider/ProviderClient.js"
 import { PublishedLayout } from "./publish/PublishedLayout.js"
-import { publisherLayer } from "./publish/PublishVolume.js"
+import { Publisher } from "./publish/Publisher.js"
+import { PublishReport } from "./publish/PublishReport.js"
 import { AtomicWriter } from "./writer/AtomicWriter.js"
 import { ApiServerReadiness } from "./k8s/ApiServerReadiness.js"
 import { Events } from "./k8s/Events.js"
@@ -112,7 +113,7 @@ const metricsServerLayer = (config: DriverConfigShape) =>
  */
 export const driverLayer = (config: DriverConfigShape) => {
   const shared = Layer.mergeAll(kubernetesLayer(config), providerLayer(config)).pipe(Layer.provideMerge(Metrics.layer))
-  const publisher = publisherLayer({
+  const publisher = Publisher.layer({
     nodeId: config.nodeId,
     kubeletRoot: config.kubeletRootDir,
     enableSecretRotation: config.enableSecretRotation,
@@ -120,12 +121,14 @@ export const driverLayer = (config: DriverConfigShape) => {
   }).pipe(
     Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer, PublishedLayout.layer)),
     // The CSI edge refuses a target outside the same kubelet root, before the publisher sees it.
+    // The CSI edge reports the requests it refuses as the publisher reports its failures.
+    Layer.merge(PublishReport.layer),
     Layer.merge(Layer.succeed(KubeletRoot, config.kubeletRootDir))
   )
   const csi = serverLayer(config).pipe(Layer.provide(Layer.mergeAll(publisher, BuildInfo.layer)))
   return Layer.mergeAll(csi, metricsServerLayer(config)).pipe(
     Layer.provide(shared),
-    Layer.provideMerge(Layer.mergeAll(DriverConfig.layer(config), pprofLayer(config))),
-    Layer.provide(loggerLayer(config))
+    Layer.provideMerge(Pprof.layer(config)),
+    Layer.provide(Logging.layer(config))
   )
 }

@@ -1,14 +1,11 @@
 #!/usr/bin/env node
 // secrets-store-csi-driver: flags -> config -> Driver layer -> run until SIGTERM/SIGINT.
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Cause from "effect/Cause"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import { parseDriverArgs } from "./config/parseDriverArgs.js"
 import { driverLayer } from "./Driver.js"
+import { runMain } from "./platform/runMain.js"
 
 const program = Effect.gen(function*() {
   const args = yield* parseDriverArgs(process.argv.slice(2))
@@ -26,8 +23,4 @@ const program = Effect.gen(function*() {
     }))
 )
 
-// SIGTERM/SIGINT interrupt the driver: after a clean drain that is a normal exit, not 130.
-const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
-
-NodeRuntime.runMain(program, { teardown })
+runMain(program)

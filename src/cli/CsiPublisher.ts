@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { ClientError, createChannel, createClient } from "nice-grpc"
-import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
+import type { PublishRequest, UnpublishRequest } from "../domain/PublishRequest.js"
 import { FailureReason } from "../domain/FailureReason.js"
 import { NodeDefinition, VolumeCapability_AccessMode_Mode } from "../gen/csi/v1/csi.js"
 import { channelAddress } from "../metrics/HealthChecks.js"
@@ -57,9 +57,6 @@ export const csiPublisherLayer = (endpoint: string): Layer.Layer<Publisher> =>
     return Publisher.of({
       publish: (request) => call((signal) => node.nodePublishVolume(publishMessage(request), { signal })),
       unpublish: (request: UnpublishRequest) =>
-        call((signal) => node.nodeUnpublishVolume({ volumeId: request.volumeId, targetPath: request.targetPath }, { signal })),
-      // The remote driver counts and reports what it refuses; the CLI only prints the error.
-      publishRejected: () => Effect.void,
-      unpublishRejected: () => Effect.void
+        call((signal) => node.nodeUnpublishVolume({ volumeId: request.volumeId, targetPath: request.targetPath }, { signal }))
     })
   }))

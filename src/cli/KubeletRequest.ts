@@ -1,13 +1,14 @@
-// The NodePublishVolume request kubelet would send for a pod with one inline secrets-store volume (upstream §2.5):
-// pod info in the volume context, tokens in kubelet's JSON shape, the nodePublishSecretRef data as secrets.
+// The NodePublishVolume request kubelet would send for a pod with one inline secrets-store volume
+// (docs/upstream.md#publish-request): pod info in the volume context, tokens in kubelet's JSON shape, the
+// nodePublishSecretRef data as secrets.
 import { createHash, randomUUID } from "node:crypto"
 import * as Redacted from "effect/Redacted"
-import type { PublishRequest, UnpublishRequest } from "../csi/NodeRequests.js"
+import type { PublishRequest, UnpublishRequest } from "../domain/PublishRequest.js"
 import { TOKENS_KEY } from "../domain/VolumeContext.js"
 import { parseVolumeTarget } from "../domain/VolumeTarget.js"
 
 /** The name the pod spec gives the volume; kubelet hashes it into the volume id. */
-export const VOLUME_NAME = "secrets-store"
+const VOLUME_NAME = "secrets-store"
 // kubelet's default for tokenRequests without expirationSeconds.
 const TOKEN_LIFETIME_MS = 3_600_000
 
@@ -32,11 +33,11 @@ export interface KubeletInput {
 export const generatePodUid = (): string => randomUUID()
 
 /** `csi-` + hex sha256(pod uid + volume name), as kubelet names inline volumes. */
-export const volumeIdFor = (podUid: string): string =>
+const volumeIdFor = (podUid: string): string =>
   `csi-${createHash("sha256").update(podUid + VOLUME_NAME).digest("hex")}`
 
 /** `{"<aud>": {"token": "...", "expirationTimestamp": "..."}}`, or undefined without tokens. */
-export const tokensJson = (tokens: KubeletInput["tokens"], nowMillis: number): Redacted.Redacted<string> | undefined => {
+const tokensJson = (tokens: KubeletInput["tokens"], nowMillis: number): Redacted.Redacted<string> | undefined => {
   const entries = Object.entries(tokens)
   if (entries.length === 0) return undefined
   const expirationTimestamp = new Date(nowMillis + TOKEN_LIFETIME_MS).toISOString().replace(/\.\d{3}Z$/, "Z")

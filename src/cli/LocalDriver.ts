@@ -1,11 +1,11 @@
 // The driver's own publish path, composed for one laptop process: the real Publisher, provider client, atomic
 // writer and (as root) tmpfs mounter; only Kubernetes is replaced, by the SPC from a file and in-memory pod
-// statuses. Nothing here re-implements a step: it is Driver.ts's publishLayer with two layers swapped.
+// statuses. Nothing here re-implements a step: it is Driver.ts's publisher with two layers swapped.
 import * as os from "node:os"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { DriverConfig } from "../config/DriverConfig.js"
+import { defaultDriverConfig } from "../config/DriverConfig.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { Events } from "../k8s/Events.js"
 import { PodStatuses } from "../k8s/PodStatuses.js"
@@ -15,7 +15,7 @@ import { Mounter } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { PublishedLayout } from "../publish/PublishedLayout.js"
-import { publisherLayer } from "../publish/PublishVolume.js"
+import { Publisher } from "../publish/Publisher.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 
 export interface LocalDriverOptions {
@@ -30,13 +30,13 @@ export interface LocalDriverOptions {
 }
 
 /** The driver's default search order: additional (legacy /etc) paths, then --provider-volume. */
-export const defaultProviderDirs: ReadonlyArray<string> = [
-  ...DriverConfig.defaults.additionalProviderVolumePaths,
-  DriverConfig.defaults.providerVolume
+const defaultProviderDirs: ReadonlyArray<string> = [
+  ...defaultDriverConfig.additionalProviderVolumePaths,
+  defaultDriverConfig.providerVolume
 ]
 
 /** Only root may mount tmpfs; anyone else gets the in-memory mounter over a plain directory. */
-export const canMountTmpfs = (): boolean => process.getuid?.() === 0
+const canMountTmpfs = (): boolean => process.getuid?.() === 0
 
 const mounterLayer = (): Layer.Layer<Mounter> =>
   canMountTmpfs()
@@ -46,7 +46,7 @@ const mounterLayer = (): Layer.Layer<Mounter> =>
     )).pipe(Layer.provideMerge(Mounter.layerInMemory))
 
 export const localDriverLayer = (options: LocalDriverOptions) =>
-  publisherLayer({
+  Publisher.layer({
     nodeId: os.hostname(),
     kubeletRoot: options.kubeletRoot,
     enableSecretRotation: true,
@@ -64,11 +64,11 @@ export const localDriverLayer = (options: LocalDriverOptions) =>
       Metrics.layer,
       ProviderClient.layer({
         providerDirs: options.providerDirs.length > 0 ? options.providerDirs : defaultProviderDirs,
-        maxCallRecvMsgSize: DriverConfig.defaults.maxCallRecvMsgSize,
-        maxProviderFiles: DriverConfig.defaults.maxProviderFiles,
-        providerTimeout: DriverConfig.defaults.providerTimeout,
+        maxCallRecvMsgSize: defaultDriverConfig.maxCallRecvMsgSize,
+        maxProviderFiles: defaultDriverConfig.maxProviderFiles,
+        providerTimeout: defaultDriverConfig.providerTimeout,
         healthCheck: false,
-        healthCheckInterval: DriverConfig.defaults.providerHealthCheckInterval
+        healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
       })
     ))
   )

@@ -1,6 +1,6 @@
-// What upstream only finds out at mount or sync time (upstream §2.5 steps 11–12, §5.1, §7.1 step 5), checked on
-// a SecretProviderClass document before it reaches a cluster. Pure: a parsed document in, problems with the
-// YAML path they are about out.
+// What upstream only finds out at mount or sync time (docs/upstream.md#publish-spc-lookup, #secretproviderclass,
+// #secret-sync-reconcile), checked on a SecretProviderClass document before it reaches a cluster. Pure: a parsed
+// document in, problems with the YAML path they are about out.
 import * as Yaml from "effect/encoding/Yaml"
 import { group } from "../domain/SecretProviderClass.js"
 import { isValidProviderName } from "../provider/providerSocket.js"
@@ -11,8 +11,8 @@ export interface Problem {
   readonly message: string
 }
 
-/** The Secret types upstream documents for secretObjects (§5.1). */
-export const secretTypes: ReadonlyArray<string> = [
+/** The Secret types upstream documents for secretObjects (docs/upstream.md#secretproviderclass). */
+const secretTypes: ReadonlyArray<string> = [
   "Opaque",
   "kubernetes.io/basic-auth",
   "bootstrap.kubernetes.io/token",
@@ -58,7 +58,7 @@ const checkParameters = (spec: Json): Array<Problem> => {
 }
 
 /** File names an `objects` parameter in the common list convention mounts; undefined when it is not one. */
-export const objectFileNames = (parameters: unknown): ReadonlySet<string> | undefined => {
+const objectFileNames = (parameters: unknown): ReadonlySet<string> | undefined => {
   const raw = isRecord(parameters) ? parameters["objects"] : undefined
   if (typeof raw !== "string") return undefined
   try {

@@ -1,17 +1,14 @@
 #!/usr/bin/env node
 // secrets-store: the driver's real publish path on a laptop, without a cluster (mount, unmount, watch) and the
 // SecretProviderClass checks upstream only makes at mount time (validate). Exit 0 ok, 1 user error, 2 failure.
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import * as Cause from "effect/Cause"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
 import { readBuildInfo } from "../config/BuildInfo.js"
-import { loggerLayer } from "../config/Logging.js"
+import { Logging } from "../config/Logging.js"
 import { isTypedFailure } from "../domain/FailureReason.js"
+import { runMain } from "../platform/runMain.js"
 import { exitCodeFor, reasonLine } from "./ExitCode.js"
 import { mountCommand, unmountCommand } from "./MountCommand.js"
 import { usageOutputLayer } from "./UsageOutput.js"
@@ -43,12 +40,9 @@ const program = Effect.gen(function*() {
 }).pipe(
   Effect.catch(report),
   Effect.provide(usageOutputLayer),
-  Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+  Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
   Effect.provide(NodeServices.layer)
 )
 
 // Ctrl-C ends `watch` normally (after its unmount), not with 130.
-const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
-
-NodeRuntime.runMain(program, { teardown })
+runMain(program)

@@ -14,7 +14,7 @@ export interface BuildInfoShape {
 }
 
 /** Both src/config/ (vitest) and dist/config/ (built) sit two levels below the package root. */
-export const packageRoot: URL = new URL("../../", import.meta.url)
+const packageRoot: URL = new URL("../../", import.meta.url)
 
 const UNKNOWN = "unknown"
 

@@ -1,11 +1,9 @@
-// The driver's configuration: every flag of upstream v1.6 plus --provider-timeout and --standalone-classes,
-// decoded once from the command line's Go-syntax strings by DriverConfigFromFlags, then trusted everywhere as
-// the DriverConfig service.
+// The driver's configuration: every flag of upstream v1.6 plus the driver's own (--provider-timeout,
+// --standalone-classes, ...), decoded once from the command line's Go-syntax strings by DriverConfigFromFlags into a
+// DriverConfigShape that src/Driver.ts hands to each layer's options.
 import * as nodePath from "node:path"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -128,13 +126,5 @@ export type DriverConfigShape = typeof DriverConfigFromFlags.Type
 /** The encoded side: one Go-syntax string per flag, keyed like the decoded config. */
 export type DriverConfigFlags = typeof DriverConfigFromFlags.Encoded
 
-export class DriverConfig extends Context.Service<DriverConfig, DriverConfigShape>()("DriverConfig") {
-  /** Upstream's defaults, decoded by the same schema as a command line without flags. */
-  static readonly defaults: DriverConfigShape = Schema.decodeSync(DriverConfigFromFlags)(driverFlagDefaults)
-
-  static readonly layer = (config: DriverConfigShape): Layer.Layer<DriverConfig> => Layer.succeed(DriverConfig, config)
-
-  /** The defaults with some fields replaced: for tests of the layers that read the config. */
-  static readonly layerTest = (overrides: Partial<DriverConfigShape> = {}): Layer.Layer<DriverConfig> =>
-    Layer.succeed(DriverConfig, { ...DriverConfig.defaults, ...overrides })
-}
+/** Upstream's defaults, decoded by the same schema as a command line without flags. */
+export const defaultDriverConfig: DriverConfigShape = Schema.decodeSync(DriverConfigFromFlags)(driverFlagDefaults)

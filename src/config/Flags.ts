@@ -5,7 +5,7 @@ import type { DriverConfigFlags } from "./DriverConfig.js"
 import type { FlagArity } from "./GoFlags.js"
 import { formatGoDuration, parseGoDuration } from "./GoValues.js"
 
-export type FlagType = "string" | "bool" | "int" | "duration" | "level"
+type FlagType = "string" | "bool" | "int" | "duration" | "level"
 
 export interface FlagSpec {
   readonly name: string
@@ -85,7 +85,7 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
   verbosity: { name: "v", type: "level", default: "0", usage: "number for the log level verbosity" }
 }
 
-export const versionFlag: FlagSpec = { name: "version", type: "bool", default: "false", usage: "Print the version and exit" }
+const versionFlag: FlagSpec = { name: "version", type: "bool", default: "false", usage: "Print the version and exit" }
 
 /** klog's other flags: accepted so existing manifests keep starting, but without effect (logs go to stderr). */
 export const klogCompatFlags: ReadonlyArray<FlagSpec> = [

@@ -6,7 +6,7 @@ import * as Result from "effect/Result"
 /** The only thing syntax needs to know about a flag: whether it takes its value from the next argument. */
 export type FlagArity = "bool" | "value"
 
-export type GoFlagsOutcome =
+type GoFlagsOutcome =
   | { readonly _tag: "Help" }
   | { readonly _tag: "Parsed"; readonly values: ReadonlyMap<string, string> }
 

@@ -94,7 +94,7 @@ export const parseGoInt = (text: string): number | undefined => {
   return undefined
 }
 
-export interface HostPort {
+interface HostPort {
   readonly host: string
   readonly port: number
 }

@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type { DriverConfigShape } from "./DriverConfig.js"
 
-/** The `-v` level of this process; 0 unless loggerLayer (or a test) provides another. */
+/** The `-v` level of this process; 0 unless Logging.layer (or a test) provides another. */
 export const Verbosity = Context.Reference<number>("Verbosity", { defaultValue: () => 0 })
 
 /**
@@ -19,12 +19,14 @@ export const logV = (level: number, message: string, annotations?: Readonly<Reco
       ? Effect.void
       : Effect.logInfo(message).pipe(Effect.annotateLogs({ ...annotations, v: level })))
 
-/** The line format alone, without where it goes: loggerLayer sends it to stderr, tests capture it. */
-export const lineFormat = (json: boolean): Logger.Logger<unknown, string> => (json ? Logger.formatJson : Logger.formatLogFmt)
+/** The line format alone, without where it goes: Logging.layer sends it to stderr, tests capture it. */
+const lineFormat = (json: boolean): Logger.Logger<unknown, string> => (json ? Logger.formatJson : Logger.formatLogFmt)
 
-/** Replaces Effect's default loggers: one line per entry on stderr, spans still get their log events. */
-export const loggerLayer = (config: Pick<DriverConfigShape, "logFormatJson" | "verbosity">): Layer.Layer<never> =>
-  Layer.mergeAll(
-    Logger.layer([Logger.withConsoleError(lineFormat(config.logFormatJson)), Logger.tracerLogger]),
-    Layer.succeed(Verbosity, config.verbosity)
-  )
+export const Logging = {
+  /** Replaces Effect's default loggers: one line per entry on stderr, spans still get their log events. */
+  layer: (config: Pick<DriverConfigShape, "logFormatJson" | "verbosity">): Layer.Layer<never> =>
+    Layer.mergeAll(
+      Logger.layer([Logger.withConsoleError(lineFormat(config.logFormatJson)), Logger.tracerLogger]),
+      Layer.succeed(Verbosity, config.verbosity)
+    )
+} as const

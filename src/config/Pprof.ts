@@ -20,12 +20,12 @@ import {
 import type { DriverConfigShape } from "./DriverConfig.js"
 
 /** Loopback only: reach it with `kubectl port-forward`. */
-export const PPROF_HOST = "127.0.0.1"
+const PPROF_HOST = "127.0.0.1"
 export const PROFILE_PATH = "/debug/pprof/profile"
 export const HEAP_PATH = "/debug/pprof/heap"
 /** Go's default profile length. */
-export const DEFAULT_SECONDS = 30
-export const MAX_SECONDS = 60
+const DEFAULT_SECONDS = 30
+const MAX_SECONDS = 60
 
 /** One operator at a time: few connections, few handlers. */
 const PPROF_LIMITS: HttpLimits = { ...DEFAULT_LIMITS, maxConnections: 16, maxInFlight: 8 }
@@ -116,18 +116,19 @@ const route = (oneAtATime: Semaphore.Semaphore) => {
   }
 }
 
-/** Serves while the layer lives, closed on shutdown; nothing at all without --enable-pprof. */
-export const pprofLayer = (
-  config: Pick<DriverConfigShape, "enablePprof" | "pprofPort">
-): Layer.Layer<never, PprofError> =>
-  config.enablePprof
-    ? Layer.effectDiscard(Effect.gen(function*() {
-      const handle = route(yield* Semaphore.make(1))
-      const port = yield* serveHttp({ host: PPROF_HOST, port: config.pprofPort, handle, limits: PPROF_LIMITS }).pipe(
-        Effect.mapError(({ address, cause }) =>
-          new PprofError({ message: `cannot listen on ${address} for --enable-pprof`, cause })
-        )
+const serve = (config: Pick<DriverConfigShape, "pprofPort">) =>
+  Effect.gen(function*() {
+    const handle = route(yield* Semaphore.make(1))
+    const port = yield* serveHttp({ host: PPROF_HOST, port: config.pprofPort, handle, limits: PPROF_LIMITS }).pipe(
+      Effect.mapError(({ address, cause }) =>
+        new PprofError({ message: `cannot listen on ${address} for --enable-pprof`, cause })
       )
-      yield* Effect.logInfo("pprof server listening").pipe(Effect.annotateLogs({ address: `${PPROF_HOST}:${port}` }))
-    }))
-    : Layer.empty
+    )
+    yield* Effect.logInfo("pprof server listening").pipe(Effect.annotateLogs({ address: `${PPROF_HOST}:${port}` }))
+  })
+
+export const Pprof = {
+  /** Serves while the layer lives, closed on shutdown; nothing at all without --enable-pprof. */
+  layer: (config: Pick<DriverConfigShape, "enablePprof" | "pprofPort">): Layer.Layer<never, PprofError> =>
+    config.enablePprof ? Layer.effectDiscard(serve(config)) : Layer.empty
+} as const

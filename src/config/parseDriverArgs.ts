@@ -12,7 +12,7 @@ import { driverFlagDefaults, driverFlags, flagArity, helpText, klogCompatFlags, 
 import { displayFlag, parseGoFlags } from "./GoFlags.js"
 import { parseGoBool, parseGoInt } from "./GoValues.js"
 
-export const PROGRAM = "secrets-store-csi-driver"
+const PROGRAM = "secrets-store-csi-driver"
 
 export type DriverArgs =
   | {

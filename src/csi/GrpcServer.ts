@@ -2,20 +2,21 @@
 // backlog as deep as the node allows), serves Identity and Node, and on scope close drains in-flight calls before
 // removing its socket; calls still running then are cancelled and the close waits for their cleanup, so SIGTERM
 // never leaves a publish half-done.
-import * as fs from "node:fs/promises"
-import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { IdentityDefinition, NodeDefinition } from "../gen/csi/v1/csi.js"
 import type { Publisher } from "../publish/Publisher.js"
+import type { PublishReport } from "../publish/PublishReport.js"
 import { makeIdentityService, type PluginIdentity } from "./IdentityService.js"
 import { InFlightHandlers, settleHandlers } from "./HandlerRunner.js"
 import { makeNodeService } from "./NodeService.js"
 import type { Endpoint } from "../config/DriverConfig.js"
 import { Verbosity } from "../config/Logging.js"
-import { createUnaryGrpcServer, type ListenAddress, type UnaryGrpcServer } from "../platform/UnaryGrpcServer.js"
+import { makeEffectBridge } from "../platform/EffectBridge.js"
+import { describeAddress, serveGrpc } from "../platform/GrpcServe.js"
+import { createUnaryGrpcServer, type ListenAddress } from "../platform/UnaryGrpcServer.js"
 import { makeRequestLog } from "./RequestLog.js"
 
 export type { Endpoint } from "../config/DriverConfig.js"
@@ -38,44 +39,13 @@ export interface GrpcServerOptions {
 const address = (endpoint: Endpoint): ListenAddress =>
   endpoint._tag === "unix" ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port }
 
-const describe = (endpoint: Endpoint) =>
-  endpoint._tag === "unix" ? `unix://${endpoint.path}` : `tcp://${endpoint.host}:${endpoint.port}`
-
-const removeSocket = (endpoint: Endpoint) =>
-  endpoint._tag === "unix" ? Effect.promise(() => fs.rm(endpoint.path, { force: true })) : Effect.void
-
-const listen = (server: UnaryGrpcServer, endpoint: Endpoint) =>
-  Effect.tryPromise({
-    try: async () => {
-      if (endpoint._tag === "unix") {
-        await fs.mkdir(path.dirname(endpoint.path), { recursive: true })
-        await fs.rm(endpoint.path, { force: true })
-      }
-      return server.listen(address(endpoint))
-    },
-    catch: (cause) =>
-      new ServerStartError({ message: `cannot listen on ${describe(endpoint)}: ${String(cause)}`, cause })
-  })
-
-// The defaults fit kubelet's 30 s grace period before SIGKILL: 25 s of drain, then 4 s of cleanup.
-const drain = (server: UnaryGrpcServer, options: GrpcServerOptions, handlers: InFlightHandlers["Service"]) =>
-  Effect.promise(() => server.shutdown()).pipe(
-    Effect.timeoutOrElse({
-      duration: options.drainTimeout ?? "25 seconds",
-      orElse: () => Effect.sync(() => server.forceShutdown())
-    }),
-    Effect.andThen(settleHandlers(handlers, options.cleanupTimeout ?? "4 seconds")),
-    Effect.andThen(removeSocket(options.endpoint)),
-    Effect.andThen(Effect.logInfo("CSI server stopped", { endpoint: describe(options.endpoint) }))
-  )
-
 /** Serves until the enclosing scope closes; resolves to the bound port (0 for unix sockets). */
 export const serveCsi = (
   options: GrpcServerOptions
-): Effect.Effect<number, ServerStartError, Scope.Scope | Publisher> =>
+): Effect.Effect<number, ServerStartError, Scope.Scope | Publisher | PublishReport> =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<never>()
-    const fork = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
+    const bridge = yield* makeEffectBridge()
+    const fork = (effect: Effect.Effect<void>) => void bridge.fork(effect)
     const identity = yield* makeIdentityService(options.identity)
     const handlers: InFlightHandlers["Service"] = new Set()
     const node = yield* makeNodeService({ nodeId: options.nodeId }).pipe(
@@ -84,10 +54,19 @@ export const serveCsi = (
     const server = createUnaryGrpcServer({ middleware: makeRequestLog(fork, yield* Verbosity) })
     server.add(IdentityDefinition, identity)
     server.add(NodeDefinition, node)
-    const port = yield* Effect.acquireRelease(
-      listen(server, options.endpoint),
-      () => drain(server, options, handlers)
-    )
-    yield* Effect.logInfo("CSI server listening", { endpoint: describe(options.endpoint) })
-    return options.endpoint._tag === "unix" ? 0 : port
+    const listening = address(options.endpoint)
+    const endpoint = describeAddress(listening)
+    // The defaults fit kubelet's 30 s grace period before SIGKILL: 25 s of drain, then 4 s of cleanup.
+    const { port } = yield* serveGrpc({
+      server,
+      address: listening,
+      drainTimeout: options.drainTimeout ?? "25 seconds",
+      afterDrain: Effect.suspend(() => settleHandlers(handlers, options.cleanupTimeout ?? "4 seconds")).pipe(
+        Effect.ensuring(Effect.logInfo("CSI server stopped", { endpoint }))
+      )
+    }).pipe(Effect.mapError((error) =>
+      new ServerStartError({ message: `cannot listen on ${error.address}: ${String(error.cause)}`, cause: error.cause })
+    ))
+    yield* Effect.logInfo("CSI server listening", { endpoint })
+    return port
   })

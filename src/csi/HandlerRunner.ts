@@ -1,7 +1,7 @@
-// Runs Effect programs inside nice-grpc's promise handlers: the Effect context is captured once
-// when the server layer is built, kubelet's cancellation reaches the fiber through the call's
-// AbortSignal, every failure leaves as a gRPC status chosen by toStatus.ts, and every handler
-// fiber is tracked until it ends, so the server's close can wait for the cleanup of cancelled ones.
+// Runs Effect programs inside the CSI server's promise handlers through platform/EffectBridge.ts: kubelet's
+// cancellation reaches the fiber through the call's AbortSignal, every failure leaves as a gRPC status chosen by
+// toStatus.ts, and every handler fiber is tracked until it ends, so the server's close can wait for the cleanup of
+// cancelled ones.
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -11,9 +11,10 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { ServerError, Status } from "nice-grpc"
 import { isTypedFailure, type TypedFailure } from "../domain/FailureReason.js"
+import { exitOf, makeEffectBridge } from "../platform/EffectBridge.js"
 import { defectToServerError, toServerError } from "./toStatus.js"
 
-export type RunHandler = <A, E extends TypedFailure>(
+type RunHandler = <A, E extends TypedFailure>(
   method: string,
   effect: Effect.Effect<A, E>,
   signal: AbortSignal
@@ -52,9 +53,8 @@ const toError = (method: string, cause: Cause.Cause<TypedFailure>): ServerError 
 }
 
 export const makeHandlerRunner: Effect.Effect<RunHandler, never, InFlightHandlers> = Effect.gen(function*() {
-  const context = yield* Effect.context<never>()
+  const bridge = yield* makeEffectBridge()
   const handlers = yield* InFlightHandlers
-  const fork = Effect.runForkWith(context)
   return async <A, E extends TypedFailure>(method: string, effect: Effect.Effect<A, E>, signal: AbortSignal) => {
     const logged = effect.pipe(
       Effect.tapCause((cause) =>
@@ -66,14 +66,10 @@ export const makeHandlerRunner: Effect.Effect<RunHandler, never, InFlightHandler
     )
     // An aborted signal interrupts the fiber (kubelet or shutdown cancelling the call). The fiber's
     // observers run once it has ended, after its finalizers, so the reply never races the cleanup.
-    const fiber = fork(Effect.exit(logged), { signal })
+    const fiber = bridge.fork(Effect.exit(logged), signal)
     handlers.add(fiber)
-    const exit = await new Promise<Exit.Exit<Exit.Exit<A, E>>>((resolve) =>
-      fiber.addObserver((exit) => {
-        handlers.delete(fiber)
-        resolve(exit)
-      })
-    )
+    fiber.addObserver(() => handlers.delete(fiber))
+    const exit = await exitOf(fiber)
     if (Exit.isFailure(exit)) throw new ServerError(Status.CANCELLED, `${method} was cancelled`)
     if (Exit.isSuccess(exit.value)) return exit.value.value
     throw toError(method, exit.value.cause)

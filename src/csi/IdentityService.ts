@@ -1,5 +1,5 @@
 // CSI Identity: who we are and what we serve. Only what is implemented is advertised
-// (SPEC.md §3.1): no CONTROLLER_SERVICE, unlike upstream.
+// (docs/contract.md#only-advertised-capabilities): no CONTROLLER_SERVICE, unlike upstream.
 import * as Effect from "effect/Effect"
 import type { IdentityServiceImplementation } from "../gen/csi/v1/csi.js"
 

@@ -1,9 +1,10 @@
-// Decoding of kubelet's Node requests at the edge: the argument checks of upstream §2.5 steps
-// 1–4 and §2.8 step 1, in upstream's order (the first failing check wins), into domain values.
+// Decoding of kubelet's Node requests at the edge: upstream's argument checks (docs/upstream.md#publish-argument-checks,
+// #unpublish), in upstream's order (the first failing check wins), into domain values.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type { PublishRequest, UnpublishRequest } from "../domain/PublishRequest.js"
 import { parseVolumeTarget } from "../domain/VolumeTarget.js"
 import type { NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from "../gen/csi/v1/csi.js"
 
@@ -25,21 +26,6 @@ const invalid = (message: string) => new InvalidRequest({ reason: "InvalidReques
 const badTargetPath = (kubeletRoot: string, target: string): InvalidRequest | undefined => {
   const parsed = parseVolumeTarget(kubeletRoot, target)
   return typeof parsed === "string" ? invalid(parsed) : undefined
-}
-
-/** A publish request that passed the argument checks. Secrets stay redacted from here on. */
-export interface PublishRequest {
-  readonly volumeId: string
-  readonly targetPath: string
-  readonly readonly: boolean
-  readonly volumeContext: Readonly<Record<string, string>>
-  readonly secrets: Redacted.Redacted<Readonly<Record<string, string>>>
-  readonly mountFlags: ReadonlyArray<string>
-}
-
-export interface UnpublishRequest {
-  readonly volumeId: string
-  readonly targetPath: string
 }
 
 export const decodePublish = (

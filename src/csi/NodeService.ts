@@ -1,32 +1,35 @@
-// CSI Node: kubelet's entry points. Decodes each request at the edge, hands it to the Publisher,
-// and answers UNIMPLEMENTED for the RPCs this driver does not advertise.
+// CSI Node: kubelet's entry points. Decodes each request at the edge, reports a refused one, hands the rest to
+// the Publisher, and answers UNIMPLEMENTED for the RPCs this driver does not advertise.
 import * as Effect from "effect/Effect"
 import type { NodeServiceImplementation } from "../gen/csi/v1/csi.js"
 import { Publisher } from "../publish/Publisher.js"
+import { PublishReport } from "../publish/PublishReport.js"
 import { type InFlightHandlers, makeHandlerRunner } from "./HandlerRunner.js"
 import { decodePublish, decodeUnpublish, KubeletRoot } from "./NodeRequests.js"
 import { unimplemented } from "./toStatus.js"
 
-export interface NodeIdentity {
+interface NodeIdentity {
   readonly nodeId: string
 }
 
 export const makeNodeService = (
   node: NodeIdentity
-): Effect.Effect<NodeServiceImplementation, never, Publisher | InFlightHandlers> =>
+): Effect.Effect<NodeServiceImplementation, never, Publisher | PublishReport | InFlightHandlers> =>
   Effect.gen(function*() {
     const publisher = yield* Publisher
+    // A request refused here still counts as a failed call, and a publish warns its pod when the pod is named.
+    const report = yield* PublishReport
     const run = yield* makeHandlerRunner
     const kubeletRoot = yield* KubeletRoot
     return {
       nodePublishVolume: (request, { signal }) => {
         const decoded = decodePublish(request, kubeletRoot).pipe(
-          Effect.tapError((failure) => publisher.publishRejected(request.volumeContext, request.targetPath, failure))
+          Effect.tapError((failure) => report.publishRejected(request.volumeContext, request.targetPath, failure))
         )
         return run("NodePublishVolume", Effect.flatMap(decoded, publisher.publish), signal).then(() => ({}))
       },
       nodeUnpublishVolume: (request, { signal }) => {
-        const decoded = decodeUnpublish(request, kubeletRoot).pipe(Effect.tapError(publisher.unpublishRejected))
+        const decoded = decodeUnpublish(request, kubeletRoot).pipe(Effect.tapError(() => report.unpublishFailed))
         return run("NodeUnpublishVolume", Effect.flatMap(decoded, publisher.unpublish), signal).then(() => ({}))
       },
       // No capability is advertised: inline ephemeral volumes are never staged, and stats

@@ -1,6 +1,6 @@
 // The request log of the CSI server: each call at verbosity 5 with its sanitized request, and
 // every failure with its code. Secrets never reach it: the `secrets` map is dropped and the
-// service-account tokens in the volume context are replaced (CVE-2023-2878; SPEC.md §3.7).
+// service-account tokens in the volume context are replaced (CVE-2023-2878; docs/contract.md#no-secrets-in-logs).
 import * as Effect from "effect/Effect"
 import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from "nice-grpc"
 import { logV } from "../config/Logging.js"

@@ -1,4 +1,4 @@
-// The one map from failure reasons to gRPC status codes (SPEC.md §3.3). Nothing else in the
+// The one map from failure reasons to gRPC status codes (docs/contract.md#typed-failure-reasons). Nothing else in the
 // driver picks a code. Codes keep upstream's final/non-final split for kubelet where upstream
 // was deliberate, and are more precise where upstream answered a blanket `Unknown`.
 import { ServerError, Status } from "nice-grpc"

@@ -1,4 +1,4 @@
-// The closed set of reasons a request can fail for (SPEC.md §3.3). Every typed error in the
+// The closed set of reasons a request can fail for (docs/contract.md#typed-failure-reasons). Every typed error in the
 // driver carries one; csi/toStatus.ts maps it to a gRPC code, metrics use it as `error_type`,
 // and Warning Events on the pod use it as their reason.
 import * as Schema from "effect/Schema"

@@ -1,4 +1,4 @@
-// The two CRDs of group secrets-store.csi.x-k8s.io as the driver reads and writes them (upstream §5), decoded
+// The two CRDs of group secrets-store.csi.x-k8s.io as the driver reads and writes them (docs/upstream.md#crds), decoded
 // leniently like upstream's Go structs: unknown fields ignored, nulls and missing fields allowed. Whether an SPC
 // is usable (provider and parameters set) is the publisher's decision, not the decoder's.
 import { createHash } from "node:crypto"
@@ -11,7 +11,7 @@ export const nodeNameLabel = "internal.secrets-store.csi.k8s.io/node-name"
 const StringMap = Schema.Record(Schema.String, Schema.String)
 const emptyString = Effect.succeed("")
 
-export const ObjectMeta = Schema.Struct({
+const ObjectMeta = Schema.Struct({
   name: Schema.String,
   namespace: Schema.String,
   resourceVersion: Schema.optionalKey(Schema.String),
@@ -19,7 +19,7 @@ export const ObjectMeta = Schema.Struct({
   labels: Schema.optionalKey(StringMap),
   annotations: Schema.optionalKey(StringMap)
 })
-export type ObjectMeta = typeof ObjectMeta.Type
+type ObjectMeta = typeof ObjectMeta.Type
 
 export const SecretObjectData = Schema.Struct({
   objectName: Schema.String.pipe(Schema.withDecodingDefaultKey(emptyString)),
@@ -97,13 +97,14 @@ export const decodeSecretProviderClass = (u: unknown) => decodeSpc(stripNulls(u)
 export const decodeSecretProviderClassPodStatus = (u: unknown) => decodeSpcps(stripNulls(u))
 
 /** DNS-1123 subdomain limit: an SPCPS name longer than this is refused by the API server. */
-export const maxObjectNameLength = 253
+const maxObjectNameLength = 253
 const hashLength = 16
 
 /**
- * `<pod>-<namespace>-<spc>` (upstream §5.3). Upstream never shortens; here a name over 253 characters becomes a
- * prefix of it, "-", and 16 hex characters of the full name's sha256: deterministic, so every republish of the
- * same pod/SPC finds the same object, and still a DNS subdomain (the prefix never ends in "-" or ".").
+ * `<pod>-<namespace>-<spc>` (docs/upstream.md#pod-status-writes). Upstream never shortens; here a name over 253
+ * characters becomes a prefix of it, "-", and 16 hex characters of the full name's sha256: deterministic, so every
+ * republish of the same pod/SPC finds the same object, and still a DNS subdomain (the prefix never ends in "-" or
+ * ".").
  */
 export const podStatusName = (pod: string, namespace: string, spc: string): string => {
   const full = `${pod}-${namespace}-${spc}`

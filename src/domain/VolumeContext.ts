@@ -1,6 +1,6 @@
-// What the driver reads from kubelet's volume context and secrets map (upstream §2.5 table).
+// What the driver reads from kubelet's volume context and secrets map (docs/upstream.md#publish-request).
 import * as Redacted from "effect/Redacted"
-import type { PublishRequest } from "../csi/NodeRequests.js"
+import type { PublishRequest } from "./PublishRequest.js"
 
 export const TOKENS_KEY = "csi.storage.k8s.io/serviceAccount.tokens"
 

@@ -20,7 +20,7 @@ const SHAPE = ["pods", undefined, "volumes", "kubernetes.io~csi", undefined, "mo
 const isElement = (name: string): boolean => name !== "" && name !== "." && name !== ".." && !name.includes("\0")
 
 /** Absolute and in clean form (no `.`/`..` elements, no doubled or trailing slash), and not `/`. */
-export const isCleanAbsolute = (path: string): boolean =>
+const isCleanAbsolute = (path: string): boolean =>
   path.startsWith("/") && path !== "/" && nodePath.posix.normalize(path) === path && !path.endsWith("/")
 
 /**

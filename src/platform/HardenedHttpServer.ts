@@ -3,11 +3,11 @@
 // parser rejects, and a request listener that cannot throw. A handler is an effect answering with a Reply.
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { type EffectBridge, makeEffectBridge } from "./EffectBridge.js"
 import { http } from "./nodeHttp.js"
 
 export interface Reply {
@@ -106,12 +106,11 @@ const clientErrorStatus = (code: unknown) =>
 const makeServer = <R>(
   handle: (request: HttpRequest) => Effect.Effect<Reply, never, R>,
   limits: HttpLimits,
-  context: Context.Context<R>
+  bridge: EffectBridge<R>
 ): Server => {
   let inFlight = 0
   // Sockets with a response under way: a parse error there must not write a second status line into it.
   const answering = new WeakSet<Socket>()
-  const run = Effect.runCallbackWith(context)
   const server = http.createServer({
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -133,19 +132,18 @@ const makeServer = <R>(
       }
       inFlight++
       let done = false
-      const interrupt = run(handle({ method: req.method ?? "", ...target }), {
-        onExit: (exit) => {
-          done = true
-          inFlight--
-          try {
-            send(req, res, Exit.isSuccess(exit) ? exit.value : textReply(500, "internal error\n"))
-          } catch {
-            res.destroy()
-          }
+      const fiber = bridge.fork(handle({ method: req.method ?? "", ...target }))
+      fiber.addObserver((exit) => {
+        done = true
+        inFlight--
+        try {
+          send(req, res, Exit.isSuccess(exit) ? exit.value : textReply(500, "internal error\n"))
+        } catch {
+          res.destroy()
         }
       })
       // A client that goes away abandons its handler (a profile stops, a shared probe loses an awaiter).
-      res.once("close", () => done || interrupt())
+      res.once("close", () => done || fiber.interruptUnsafe())
     } catch {
       res.destroy()
     }
@@ -192,12 +190,12 @@ export const serveHttp = <R>(options: {
   readonly limits?: HttpLimits | undefined
 }): Effect.Effect<number, HttpListenError, R | Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<R>()
-    const server = makeServer(options.handle, options.limits ?? DEFAULT_LIMITS, context)
+    const bridge = yield* makeEffectBridge<R>()
+    const server = makeServer(options.handle, options.limits ?? DEFAULT_LIMITS, bridge)
     const port = yield* Effect.acquireRelease(listen(server, options.host, options.port), () => close(server))
     server.on("error", (cause) => {
       const address = `${options.host}:${port}`
-      Effect.runForkWith(context)(Effect.logWarning("HTTP server error", { address, error: String(cause) }))
+      bridge.fork(Effect.logWarning("HTTP server error", { address, error: String(cause) }))
     })
     return port
   })

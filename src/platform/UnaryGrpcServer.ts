@@ -17,7 +17,7 @@ import {
  * Pending connections the kernel queues before the accept loop takes them. listen(2) caps it at
  * net.core.somaxconn (4096 by default since Linux 5.4), so the node's setting decides how deep it is.
  */
-export const LISTEN_BACKLOG = 65_535
+const LISTEN_BACKLOG = 65_535
 
 export type ListenAddress = { readonly path: string } | { readonly host: string; readonly port: number }
 

@@ -1,11 +1,13 @@
-// What a publish tells the operators: the metrics of upstream §8 and a Warning Event on the pod
-// for every failure, masked republish failures included (SPEC.md §3.3, §3.4). Never a secret:
-// failures carry only their reason and a message that names objects.
+// What a publish tells the operators: the metrics of docs/upstream.md#metrics and a Warning Event on the pod for
+// every failure, masked republish failures included (docs/contract.md#typed-failure-reasons,
+// #masked-republish-failure). Never a secret: failures carry only their reason and a message that names objects.
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { TypedFailure } from "../domain/FailureReason.js"
-import type { PodInfo } from "../domain/VolumeContext.js"
-import type { EventsShape } from "../k8s/Events.js"
-import type { MetricsShape } from "../metrics/Metrics.js"
+import { podInfo, type PodInfo } from "../domain/VolumeContext.js"
+import { Events, type EventsShape } from "../k8s/Events.js"
+import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
 
 /** How a publish that reached kubelet as a success ended. */
 export type PublishOutcome =
@@ -14,14 +16,27 @@ export type PublishOutcome =
   | { readonly _tag: "Refreshed"; readonly seconds: number }
   | { readonly _tag: "RefreshFailed"; readonly failure: TypedFailure }
 
-export const makePublishReport = (metrics: MetricsShape, events: EventsShape) => {
-  const warn = (pod: PodInfo, failure: TypedFailure) =>
-    events.warning({ pod, reason: failure.reason, message: failure.message })
+export interface PublishReportShape {
+  /** `provider` is the metric label: the SPC's spec.provider once read, "" before. */
+  readonly succeeded: (pod: PodInfo, target: string, provider: string, outcome: PublishOutcome) => Effect.Effect<void>
+  readonly failed: (pod: PodInfo, target: string, provider: string, failure: TypedFailure) => Effect.Effect<void>
+  /** A publish refused at the edge (bad arguments) still counts as a failed publish and warns the pod, if named. */
+  readonly publishRejected: (
+    volumeContext: Readonly<Record<string, string>>, target: string, failure: TypedFailure
+  ) => Effect.Effect<void>
+  readonly unpublishSucceeded: Effect.Effect<void>
+  /** A failed unpublish, refused at the edge or not. */
+  readonly unpublishFailed: Effect.Effect<void>
+}
 
-  const succeeded = (pod: PodInfo, target: string, provider: string, outcome: PublishOutcome) => {
+const succeededWith = (metrics: MetricsShape, warn: (pod: PodInfo, failure: TypedFailure) => Effect.Effect<void>) =>
+  (pod: PodInfo, target: string, provider: string, outcome: PublishOutcome): Effect.Effect<void> => {
     switch (outcome._tag) {
       case "Skipped":
-        return Effect.andThen(metrics.publishSucceeded(provider), Effect.logDebug("publish skipped", { target, why: outcome.why }))
+        return Effect.andThen(
+          metrics.publishSucceeded(provider),
+          Effect.logDebug("publish skipped", { target, why: outcome.why })
+        )
       case "Mounted":
         return metrics.publishSucceeded(provider)
       case "Refreshed":
@@ -39,12 +54,32 @@ export const makePublishReport = (metrics: MetricsShape, events: EventsShape) =>
     }
   }
 
+const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishReportShape => {
+  const warn = (pod: PodInfo, failure: TypedFailure) =>
+    events.warning({ pod, reason: failure.reason, message: failure.message })
   const failed = (pod: PodInfo, target: string, provider: string, failure: TypedFailure) =>
     Effect.all([
       metrics.publishFailed(provider, failure.reason),
       warn(pod, failure),
-      Effect.logWarning("publish failed", { target, pod: `${pod.namespace}/${pod.name}`, reason: failure.reason, error: failure.message })
+      Effect.logWarning("publish failed", {
+        target, pod: `${pod.namespace}/${pod.name}`, reason: failure.reason, error: failure.message
+      })
     ], { discard: true })
+  return {
+    succeeded: succeededWith(metrics, warn),
+    failed,
+    publishRejected: (volumeContext, target, failure) => failed(podInfo(volumeContext), target, "", failure),
+    unpublishSucceeded: metrics.unpublishSucceeded,
+    unpublishFailed: metrics.unpublishFailed
+  }
+}
 
-  return { succeeded, failed }
+export class PublishReport extends Context.Service<PublishReport, PublishReportShape>()("PublishReport") {
+  /** Reports to the process's Metrics and Events. */
+  static readonly layer: Layer.Layer<PublishReport, never, Metrics | Events> = Layer.effect(
+    PublishReport,
+    Effect.gen(function*() {
+      return makePublishReport(yield* Metrics, yield* Events)
+    })
+  )
 }

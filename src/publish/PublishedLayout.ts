@@ -15,7 +15,7 @@ import { DATA_LINK, DATA_LINK_TMP, isDataDirName, visibleLinkTarget } from "../w
  * top-level entry of that data dir visible through its own `name -> ..data/name` link. One listing of the target,
  * one of the data dir, one readlink of `..data` and one per top-level entry; any error reads as incomplete.
  */
-export const isCompleteLayout = async (target: string): Promise<boolean> => {
+const isCompleteLayout = async (target: string): Promise<boolean> => {
   try {
     const entries = new Map((await fs.readdir(target, { withFileTypes: true })).map((entry) => [entry.name, entry]))
     if (entries.has(DATA_LINK_TMP) || entries.get(DATA_LINK)?.isSymbolicLink() !== true) return false

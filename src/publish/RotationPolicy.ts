@@ -3,7 +3,7 @@
 // on only when its last successful refresh is younger than the poll interval.
 import type { MountState } from "../mount/Mounter.js"
 
-export type RepublishDecision =
+type RepublishDecision =
   /** Nothing usable there: mount (unless a tmpfs is there already) and write. */
   | { readonly _tag: "FirstMount" }
   | { readonly _tag: "NoOp"; readonly why: string }

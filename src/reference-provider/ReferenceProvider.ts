@@ -1,6 +1,6 @@
 // The reference provider: a v1alpha1 CSIDriverProvider serving objects from a store file. The SPC's
 // `objects` parameter (a YAML list of {objectName, fileName?, mode?}) picks what is returned; the
-// request's JSON fields are checked like upstream's fake provider does (upstream §3.6).
+// request's JSON fields are checked like upstream's fake provider does (docs/upstream.md#reference-fakes).
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -15,12 +15,13 @@ import type {
   MountResponse,
   VersionResponse
 } from "../gen/provider/v1alpha1/service.js"
+import { makeEffectBridge } from "../platform/EffectBridge.js"
 import { type ProviderServer, ProviderServerError, serveProvider } from "../provider/ProviderServer.js"
 import { isValidProviderName, socketPath } from "../provider/providerSocket.js"
 import { invalidArgument, notFound, type ReferenceProviderError, toServerError } from "./ReferenceProviderError.js"
 import { makeReferenceStore, parseMode, type StoreContents } from "./ReferenceStore.js"
 
-export const RUNTIME_NAME = "secrets-store-reference-provider"
+const RUNTIME_NAME = "secrets-store-reference-provider"
 
 export interface ReferenceProviderOptions {
   /** Directory of the socket (`--provider-dir`). */
@@ -108,13 +109,13 @@ export const mountFromStore = (
 
 const makeImplementation = (options: ReferenceProviderOptions) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<never>()
+    const bridge = yield* makeEffectBridge()
     const store = makeReferenceStore(options.storePath)
     // Refusals become gRPC statuses; anything else is a bug, answered INTERNAL without details.
     const run = async <A>(effect: Effect.Effect<A, ReferenceProviderError>, signal: AbortSignal): Promise<A> => {
-      const exit = await Effect.runPromiseExitWith(context)(
+      const exit = await bridge.run(
         Effect.tapError(effect, (error) => Effect.logWarning("mount refused", { code: error.code, error: error.message })),
-        { signal }
+        signal
       )
       if (Exit.isSuccess(exit)) return exit.value
       const error = Exit.findErrorOption(exit)

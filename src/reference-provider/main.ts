@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// secrets-store-reference-provider: flags -> serve until SIGTERM/SIGINT. runMain interrupts the
-// program on a signal, and closing the scope drains the server and removes its socket.
+// secrets-store-reference-provider: flags -> serve until SIGTERM/SIGINT. runMain interrupts the program on a
+// signal, closing the scope drains the server and removes its socket, and the exit is then 0.
 import * as fs from "node:fs/promises"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
+import { runMain } from "../platform/runMain.js"
 import { serveReferenceProvider } from "./ReferenceProvider.js"
 
 // Two levels up from both src/reference-provider/ and dist/reference-provider/.
@@ -37,4 +37,4 @@ const program = Effect.gen(function*() {
   yield* Command.run(command(version), { version })
 })
 
-program.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+runMain(program.pipe(Effect.provide(NodeServices.layer)))

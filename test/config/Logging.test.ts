@@ -2,7 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { TestConsole } from "effect/testing"
-import { logV, loggerLayer, Verbosity } from "../../src/config/Logging.js"
+import { Logging, logV, Verbosity } from "../../src/config/Logging.js"
 import { parseDriverArgs } from "../../src/config/parseDriverArgs.js"
 
 /** Runs `body` under the logger that `argv` configures; returns what reached stderr and stdout. */
@@ -10,7 +10,7 @@ const logsOf = (argv: ReadonlyArray<string>, body: Effect.Effect<void>) =>
   Effect.gen(function*() {
     const args = yield* parseDriverArgs(argv)
     if (args._tag !== "Run") return yield* Effect.die(`expected Run, got ${args._tag}`)
-    yield* body.pipe(Effect.provide(loggerLayer(args.config)))
+    yield* body.pipe(Effect.provide(Logging.layer(args.config)))
     return {
       stderr: (yield* TestConsole.errorLines).map(String),
       stdout: (yield* TestConsole.logLines).map(String)

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as inspector from "node:inspector"
 import * as net from "node:net"
-import { HEAP_PATH, pprofLayer, profileSeconds, PROFILE_PATH } from "../../src/config/Pprof.js"
+import { HEAP_PATH, Pprof, profileSeconds, PROFILE_PATH } from "../../src/config/Pprof.js"
 import { eventually } from "../support/ChildProcess.js"
 import { freePort } from "../support/Inspector.js"
 import { rawExchange, statusesOf } from "../support/RawHttp.js"
@@ -36,11 +36,11 @@ const get = (port: number, path: string, init: RequestInit = {}) =>
 /** The pprof layer on a free port, for the test's scope. */
 const pprof = Effect.gen(function*() {
   const port = yield* Effect.promise(freePort)
-  yield* Layer.build(pprofLayer({ enablePprof: true, pprofPort: port }))
+  yield* Layer.build(Pprof.layer({ enablePprof: true, pprofPort: port }))
   return port
 })
 
-describe("pprofLayer", () => {
+describe("Pprof.layer", () => {
   it.live("serves a CPU profile and a heap snapshot as files DevTools opens, and no inspector endpoint", () =>
     Effect.gen(function*() {
       const port = yield* pprof
@@ -108,7 +108,7 @@ describe("pprofLayer", () => {
   it.live("without --enable-pprof nothing listens", () =>
     Effect.gen(function*() {
       const port = yield* Effect.promise(freePort)
-      yield* Layer.build(pprofLayer({ enablePprof: false, pprofPort: port }))
+      yield* Layer.build(Pprof.layer({ enablePprof: false, pprofPort: port }))
       expect(yield* connects(port)).toBe(false)
       expect(inspector.url()).toBeUndefined()
     }))
@@ -116,7 +116,7 @@ describe("pprofLayer", () => {
   it.live("a busy port is a PprofError", () =>
     Effect.gen(function*() {
       const busy = ((yield* listeningServer).address() as net.AddressInfo).port
-      const error = yield* Effect.flip(Effect.scoped(Layer.build(pprofLayer({ enablePprof: true, pprofPort: busy }))))
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(Pprof.layer({ enablePprof: true, pprofPort: busy }))))
       expect(error._tag).toBe("PprofError")
       expect(error.message).toBe(`cannot listen on 127.0.0.1:${busy} for --enable-pprof`)
     }))

@@ -5,7 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { readFileSync } from "node:fs"
-import { DriverConfig, type DriverConfigShape } from "../../src/config/DriverConfig.js"
+import { defaultDriverConfig, type DriverConfigShape } from "../../src/config/DriverConfig.js"
 import { allFlags } from "../../src/config/Flags.js"
 import { type DriverArgs, parseDriverArgs } from "../../src/config/parseDriverArgs.js"
 
@@ -30,7 +30,7 @@ describe("defaults", () => {
   it.effect("no flags gives upstream's defaults", () =>
     Effect.gen(function*() {
       const { config, ignoredFlags } = yield* run([])
-      expect(config).toStrictEqual(DriverConfig.defaults)
+      expect(config).toStrictEqual(defaultDriverConfig)
       expect(ignoredFlags).toEqual([])
       expect(config.endpoint).toEqual({ _tag: "unix", path: "tmp/csi.sock" }) // relative, as upstream
       expect(config.driverName).toBe("secrets-store.csi.k8s.io")

@@ -10,8 +10,9 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { ClientError, Status } from "nice-grpc"
-import type { PublishRequest, UnpublishRequest } from "../../src/csi/NodeRequests.js"
+import type { PublishRequest, UnpublishRequest } from "../../src/domain/PublishRequest.js"
 import { Publisher } from "../../src/publish/Publisher.js"
+import { PublishReport } from "../../src/publish/PublishReport.js"
 import { connectCsi, publishRequest } from "../support/CsiClient.js"
 import { startCsiServer } from "../support/CsiServer.js"
 
@@ -22,13 +23,19 @@ const recordingPublisher = (hold?: Deferred.Deferred<void>) => {
   const published: Array<PublishRequest> = []
   const unpublished: Array<UnpublishRequest> = []
   const rejected: Array<string> = []
-  const layer = Layer.succeed(Publisher, {
+  const publisher = Layer.succeed(Publisher, {
     publish: (request) =>
       Effect.sync(() => published.push(request)).pipe(Effect.andThen(hold ? Deferred.await(hold) : Effect.void)),
-    unpublish: (request) => Effect.sync(() => void unpublished.push(request)),
-    publishRejected: (_context, _target, failure) => Effect.sync(() => void rejected.push(failure.reason)),
-    unpublishRejected: (failure) => Effect.sync(() => void rejected.push(failure.reason))
+    unpublish: (request) => Effect.sync(() => void unpublished.push(request))
   })
+  const report = Layer.succeed(PublishReport, {
+    succeeded: () => Effect.void,
+    failed: () => Effect.void,
+    publishRejected: (_context, _target, failure) => Effect.sync(() => void rejected.push(failure.reason)),
+    unpublishSucceeded: Effect.void,
+    unpublishFailed: Effect.sync(() => void rejected.push("unpublish"))
+  })
+  const layer = Layer.merge(publisher, report)
   return { published, unpublished, rejected, layer }
 }
 

@@ -13,7 +13,7 @@ import { ClientError, Status } from "nice-grpc"
 import { InFlightHandlers, makeHandlerRunner } from "../../src/csi/HandlerRunner.js"
 import { Publisher } from "../../src/publish/Publisher.js"
 import { connectCsi, publishRequest } from "../support/CsiClient.js"
-import { startCsiServer } from "../support/CsiServer.js"
+import { idleReport, startCsiServer } from "../support/CsiServer.js"
 
 const tempSocket = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-")), "csi.sock")
 
@@ -23,17 +23,15 @@ const codeOf = (promise: Promise<unknown>) =>
 /** A publish that runs until cancelled, with a cleanup that takes a while (like a tmpfs rollback) and records it. */
 const slowCleanupPublisher = (cleanup: Effect.Effect<void>) => {
   const log: Array<string> = []
-  const layer = Layer.succeed(Publisher, {
+  const publisher = Layer.succeed(Publisher, {
     publish: () =>
       Effect.sync(() => log.push("started")).pipe(
         Effect.andThen(Effect.never),
         Effect.onExit(() => cleanup.pipe(Effect.andThen(Effect.sync(() => log.push("cleaned up")))))
       ),
-    unpublish: () => Effect.sync(() => void log.push("unpublished")),
-    publishRejected: () => Effect.void,
-    unpublishRejected: () => Effect.void
+    unpublish: () => Effect.sync(() => void log.push("unpublished"))
   })
-  return { log, layer }
+  return { log, layer: Layer.merge(publisher, idleReport) }
 }
 
 const waitFor = (check: () => boolean) =>

@@ -62,6 +62,7 @@ export const unknownFields = (object: unknown, model: string): ReadonlyArray<str
 }
 
 const modelPaths: Readonly<Record<string, string>> = {
+  "admissionregistration.k8s.io/v1": "admissionregistration.k8s.io/v1",
   "apiextensions.k8s.io/v1": "apiextensions.k8s.io/v1",
   "apps/v1": "apps/v1",
   "rbac.authorization.k8s.io/v1": "rbac.authorization.k8s.io/v1",

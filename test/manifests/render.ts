@@ -45,7 +45,14 @@ const build = async (dir: string): Promise<ReadonlyArray<KubeObject>> => {
 /** `kubectl kustomize manifests/<dir>`; a failed build (e.g. a JSON patch `test` op) rejects with kubectl's stderr. */
 export const kustomize = (dir: string): Promise<ReadonlyArray<KubeObject>> => build(`${repoRoot}manifests/${dir}`)
 
-export const components = ["secret-sync", "rotation", "token-requests", "reference-provider"] as const
+export const components = [
+  "secret-sync",
+  "rotation",
+  "token-requests",
+  "reference-provider",
+  "sync-controller",
+  "sync-controller-policies"
+] as const
 
 /** The base with the given components, from a throwaway kustomization, as an operator's own overlay would be. */
 export const kustomizeWithComponents = async (names: ReadonlyArray<string>): Promise<ReadonlyArray<KubeObject>> => {
@@ -79,7 +86,7 @@ export interface Container {
   readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly mountPropagation?: string }>
 }
 
-/** The containers of a workload's pod template (DaemonSet) or of a Pod. */
+/** The containers of a workload's pod template (DaemonSet, Deployment) or of a Pod. */
 export const containersOf = (object: KubeObject): ReadonlyArray<Container> => {
   const spec = object.kind === "Pod"
     ? object["spec"]

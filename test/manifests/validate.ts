@@ -1,9 +1,14 @@
 // OpenAPI validation of rendered objects with kubernetes-models (validators generated from the Kubernetes
 // OpenAPI schema). One entry per kind we ship: a kind without an entry fails, so nothing goes unvalidated.
+import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"
+import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding"
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition"
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet"
+import { Deployment } from "kubernetes-models/apps/v1/Deployment"
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole"
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding"
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role"
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding"
 import { CSIDriver } from "kubernetes-models/storage.k8s.io/v1/CSIDriver"
 import { Pod } from "kubernetes-models/v1/Pod"
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount"
@@ -17,10 +22,15 @@ interface Validatable {
 type Ctor = new(data: never) => Validatable
 
 const models: Readonly<Record<string, Ctor>> = {
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": ValidatingAdmissionPolicy,
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": ValidatingAdmissionPolicyBinding,
   "apiextensions.k8s.io/v1/CustomResourceDefinition": CustomResourceDefinition,
   "apps/v1/DaemonSet": DaemonSet,
+  "apps/v1/Deployment": Deployment,
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding,
+  "rbac.authorization.k8s.io/v1/Role": Role,
+  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
   "storage.k8s.io/v1/CSIDriver": CSIDriver,
   "v1/Pod": Pod,
   "v1/ServiceAccount": ServiceAccount

@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { createChannel, createClient } from "nice-grpc"
+import { ClientError, createChannel, createClient, Status } from "nice-grpc"
 import { CSIDriverProviderDefinition, type MountRequest } from "../../src/gen/provider/v1alpha1/service.js"
 import { encodeMountRequest } from "../../src/provider/MountRequestEncoding.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
@@ -148,6 +148,21 @@ describe("reference provider", () => {
         assert.include(String(error.cause), "INVALID_ARGUMENT", JSON.stringify(bad))
       }
     }))
+
+  // The listening code the CSI server uses, with its deep backlog: grpc-js's own listen queues only 511.
+  it.live("accepts 1,000 simultaneous connections, each its own channel: none is refused", () =>
+    Effect.gen(function*() {
+      const { dir } = yield* setup()
+      const clients = Array.from({ length: 1_000 }, () =>
+        createChannel(`unix://${socketPath(dir, "reference")}`, undefined, { "grpc.use_local_subchannel_pool": 1 }))
+      yield* Effect.addFinalizer(() => Effect.sync(() => clients.forEach((channel) => channel.close())))
+      const codes = yield* Effect.promise(() => Promise.all(clients.map((channel) =>
+        createClient(CSIDriverProviderDefinition, channel).version({}).then(() => "OK", (error: unknown) =>
+          error instanceof ClientError ? Status[error.code] : String(error)))))
+      const counts: Record<string, number> = {}
+      for (const code of codes) counts[code] = (counts[code] ?? 0) + 1
+      assert.deepStrictEqual(counts, { OK: 1_000 })
+    }), 120_000)
 
   it.live("removes its socket when its scope closes", () =>
     Effect.gen(function*() {

@@ -1,5 +1,5 @@
-// What a publish tells operators: metrics with upstream's semantics and a Warning Event on the pod
-// for every failure, a masked republish failure included (SPEC.md §3.3, §3.4).
+// What a publish tells operators: metrics with upstream's semantics and a Warning Event on the pod for every
+// failure, a masked republish failure included (docs/contract.md#typed-failure-reasons, #masked-republish-failure).
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -7,6 +7,7 @@ import { Status } from "nice-grpc"
 import { EventsInMemory } from "../../src/k8s/Events.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { Publisher } from "../../src/publish/Publisher.js"
+import { PublishReport } from "../../src/publish/PublishReport.js"
 import { parsePrometheus, samplesOf } from "../metrics/parsePrometheus.js"
 import { failWith, makeTestProvider, respondFiles } from "../support/TestProvider.js"
 import { publisherWith, request, spc, tempTarget } from "./fixtures.js"
@@ -83,10 +84,10 @@ describe("Publisher reporting", () => {
     Effect.gen(function*() {
       const provider = yield* makeTestProvider()
       yield* Effect.gen(function*() {
-        const publisher = yield* Publisher
+        const report = yield* PublishReport
         const context = { "csi.storage.k8s.io/pod.name": "web-1", "csi.storage.k8s.io/pod.namespace": "default", "csi.storage.k8s.io/pod.uid": "u1" }
-        yield* publisher.publishRejected(context, "relative/path", { reason: "InvalidRequest", message: "Target path is not absolute" })
-        yield* publisher.unpublishRejected({ reason: "InvalidRequest", message: "Volume ID missing in request" })
+        yield* report.publishRejected(context, "relative/path", { reason: "InvalidRequest", message: "Target path is not absolute" })
+        yield* report.unpublishFailed
         const text = yield* (yield* Metrics).render
         expect(counters(text, "node_publish_error_total")).toEqual([
           { provider: "", error_type: "InvalidRequest", os_type: "linux", value: 1 }
@@ -107,7 +108,7 @@ describe("Publisher reporting", () => {
         // Before the SPC is read (it does not exist): "".
         yield* publisher.publish({ ...base, volumeContext: chosen("pod-chosen-1", "absent") }).pipe(Effect.flip)
         // Refused at the edge: "".
-        yield* publisher.publishRejected(chosen("pod-chosen-2"), "relative/path", { reason: "InvalidRequest", message: "bad" })
+        yield* (yield* PublishReport).publishRejected(chosen("pod-chosen-2"), "relative/path", { reason: "InvalidRequest", message: "bad" })
         // After the SPC is read: its spec.provider.
         yield* publisher.publish({ ...base, volumeContext: chosen("pod-chosen-3") }).pipe(Effect.flip)
         const text = yield* (yield* Metrics).render

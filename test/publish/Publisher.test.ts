@@ -1,6 +1,6 @@
 // The Publisher alone: in-memory mounter, writer and Kubernetes; a real provider client talking
-// to a TestProvider over a unix socket. Every row of upstream §2.5's error order, and the
-// republish rules of SPEC.md §3.2 and §3.4.
+// to a TestProvider over a unix socket. Every row of docs/upstream.md#publish-error-codes, and the
+// republish rules of docs/contract.md#republish-skip and #masked-republish-failure.
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,7 +12,7 @@ import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.j
 import { PodStatusesInMemory } from "../../src/k8s/PodStatuses.js"
 import { MounterInMemory } from "../../src/mount/Mounter.js"
 import { Publisher } from "../../src/publish/Publisher.js"
-import type { PublishOptions } from "../../src/publish/PublishVolume.js"
+import type { PublishOptions } from "../../src/publish/Publisher.js"
 import { AtomicWriterInMemory } from "../../src/writer/AtomicWriter.js"
 import type { NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
 import { failWith, hang, makeTestProvider, respond, respondFiles, type MountBehaviour, type TestProvider } from "../support/TestProvider.js"

@@ -19,8 +19,7 @@ import { Mounter } from "../../src/mount/Mounter.js"
 import { TargetLocks } from "../../src/mount/TargetLocks.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
 import { PublishedLayout } from "../../src/publish/PublishedLayout.js"
-import { Publisher } from "../../src/publish/Publisher.js"
-import { publisherLayer, type PublishOptions } from "../../src/publish/PublishVolume.js"
+import { Publisher, type PublishOptions } from "../../src/publish/Publisher.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { mountsUnder, unmountAllUnder } from "../support/StressHarness.js"
 import { makeTestProvider, respondFiles, type MountBehaviour, type TestProvider } from "../support/TestProvider.js"
@@ -32,7 +31,7 @@ const files = respondFiles([{ path: "a", contents: "secret-a" }, { path: "dir/b"
 afterAll(() => unmountAllUnder(kubeletRoot))
 
 const liveLayer = (provider: TestProvider, options: Partial<PublishOptions>) =>
-  publisherLayer({ ...defaultOptions, ...options }).pipe(Layer.provideMerge(Layer.mergeAll(
+  Publisher.layer({ ...defaultOptions, ...options }).pipe(Layer.provideMerge(Layer.mergeAll(
     Mounter.layer, TargetLocks.layer, AtomicWriter.layer, PublishedLayout.layer,
     SecretProviderClasses.layerInMemory([good]), PodStatuses.layerInMemory, Events.layerInMemory, Metrics.layer,
     ProviderClient.layer({

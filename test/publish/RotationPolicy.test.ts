@@ -1,4 +1,5 @@
-// SPEC.md §3.2: a republish skips the provider only on a real tmpfs mount point refreshed within the poll interval.
+// docs/contract.md#republish-skip: a republish skips the provider only on a real tmpfs mount point refreshed within
+// the poll interval.
 import { describe, expect, it } from "@effect/vitest"
 import type { MountState } from "../../src/mount/Mounter.js"
 import { decideRepublish } from "../../src/publish/RotationPolicy.js"

@@ -6,7 +6,8 @@ import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { decodePublish, type PublishRequest } from "../../src/csi/NodeRequests.js"
+import { decodePublish } from "../../src/csi/NodeRequests.js"
+import type { PublishRequest } from "../../src/domain/PublishRequest.js"
 import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.js"
 import { Events } from "../../src/k8s/Events.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
@@ -16,7 +17,8 @@ import { Mounter } from "../../src/mount/Mounter.js"
 import { TargetLocks } from "../../src/mount/TargetLocks.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
 import { PublishedLayout } from "../../src/publish/PublishedLayout.js"
-import { publisherLayer, type PublishOptions } from "../../src/publish/PublishVolume.js"
+import { Publisher, type PublishOptions } from "../../src/publish/Publisher.js"
+import { PublishReport } from "../../src/publish/PublishReport.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import type { NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
 import { publishRequest } from "../support/CsiClient.js"
@@ -51,13 +53,13 @@ export const defaultOptions: PublishOptions = {
   rotationPollInterval: Duration.minutes(2)
 }
 
-/** The Publisher on in-memory neighbours (exposed with their test handles) and a real provider client. */
+/** The Publisher (and the report the CSI edge shares with it) on in-memory neighbours (exposed with their test handles) and a real provider client. */
 export const publisherWith = (
   providerDir: string,
   classes: ReadonlyArray<SecretProviderClass>,
   options: Partial<PublishOptions> = {}
 ) =>
-  publisherLayer({ ...defaultOptions, ...options }).pipe(
+  Layer.merge(Publisher.layer({ ...defaultOptions, ...options }), PublishReport.layer).pipe(
     Layer.provideMerge(Layer.mergeAll(
       Mounter.layerInMemory,
       TargetLocks.layer,

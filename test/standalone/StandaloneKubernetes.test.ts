@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { TestConsole } from "effect/testing"
-import { loggerLayer } from "../../src/config/Logging.js"
+import { Logging } from "../../src/config/Logging.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { StandaloneKubernetes } from "../../src/standalone/StandaloneKubernetes.js"
@@ -89,7 +89,7 @@ describe("StandaloneKubernetes: pod statuses", () => {
       expect(lines[0]).toContain("secret/b@2,secret/a@1")
     }).pipe(
       Effect.provide(standalone(fs.mkdtempSync(path.join(os.tmpdir(), "standalone-empty-")))),
-      Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     ))
 })
@@ -115,7 +115,7 @@ describe("secret sync in standalone mode", () => {
       expect(lines.join("\n")).not.toContain(Buffer.from("s3cr3t-value").toString("base64"))
     }).pipe(
       Effect.provide(standalone(dir)),
-      Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     )
   })
@@ -136,7 +136,7 @@ describe("secret sync in standalone mode", () => {
       expect(lines.filter((l) => l.includes("standalone: secret synced (in memory)"))).toHaveLength(1)
     }).pipe(
       Effect.provide(StandaloneKubernetes.layer(dir).pipe(Layer.provideMerge(AtomicWriter.layerInMemory))),
-      Effect.provide(loggerLayer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     )
   })

@@ -19,7 +19,6 @@ import { TargetLocks } from "../../src/mount/TargetLocks.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
 import { Publisher } from "../../src/publish/Publisher.js"
 import { PublishedLayout } from "../../src/publish/PublishedLayout.js"
-import { publisherLayer } from "../../src/publish/PublishVolume.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { kubeletRoot, request, tempTarget } from "../publish/fixtures.js"
 import { eventually } from "../support/ChildProcess.js"
@@ -145,7 +144,7 @@ describe("an API server slower than the per-call deadline (Publisher on real Kub
   it.live("KubernetesApiError 'timed out' well before the server answers; success once it is fast again", () =>
     Effect.gen(function*() {
       const options = { nodeId: "node-a", kubeletRoot, enableSecretRotation: true, rotationPollInterval: Duration.zero }
-      const layer = publisherLayer(options).pipe(
+      const layer = Publisher.layer(options).pipe(
         Layer.provideMerge(Layer.mergeAll(
           Mounter.layerInMemory, TargetLocks.layer, PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
           SecretProviderClasses.layer, PodStatuses.layer,

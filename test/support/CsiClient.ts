@@ -12,7 +12,7 @@ export const connectCsi = (socketPath: string) => {
   }
 }
 
-/** What kubelet sends for an inline volume (upstream §2.5), with overrides. */
+/** What kubelet sends for an inline volume (docs/upstream.md#publish-request), with overrides. */
 export const publishRequest = (overrides: Partial<NodePublishVolumeRequest> = {}): NodePublishVolumeRequest => ({
   volumeId: "csi-0123456789abcdef",
   publishContext: {},

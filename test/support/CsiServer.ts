@@ -4,18 +4,29 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { type GrpcServerOptions, serveCsi } from "../../src/csi/GrpcServer.js"
 import { Publisher } from "../../src/publish/Publisher.js"
+import { PublishReport } from "../../src/publish/PublishReport.js"
 
-/** A publisher that accepts everything and does nothing. */
-export const idlePublisher = Layer.succeed(Publisher, {
-  publish: () => Effect.void,
-  unpublish: () => Effect.void,
+/** A report that goes nowhere. */
+export const idleReport = Layer.succeed(PublishReport, {
+  succeeded: () => Effect.void,
+  failed: () => Effect.void,
   publishRejected: () => Effect.void,
-  unpublishRejected: () => Effect.void
+  unpublishSucceeded: Effect.void,
+  unpublishFailed: Effect.void
 })
+
+/** A publisher that accepts everything and does nothing, with a report that goes nowhere. */
+export const idlePublisher = Layer.merge(
+  Layer.succeed(Publisher, { publish: () => Effect.void, unpublish: () => Effect.void }),
+  idleReport
+)
+
+/** The CSI edge's neighbours: the Publisher it hands requests to and the report of the ones it refuses. */
+export type CsiEdge = Layer.Layer<Publisher | PublishReport>
 
 export const startCsiServer = (
   socket: string,
-  publisher: Layer.Layer<Publisher> = idlePublisher,
+  edge: CsiEdge = idlePublisher,
   timeouts: Pick<GrpcServerOptions, "drainTimeout" | "cleanupTimeout"> = {}
 ) =>
   Effect.gen(function*() {
@@ -26,6 +37,6 @@ export const startCsiServer = (
       nodeId: "node-a",
       drainTimeout: "5 seconds",
       ...timeouts
-    }).pipe(Scope.provide(scope), Effect.provide(publisher))
+    }).pipe(Scope.provide(scope), Effect.provide(edge))
     return scope
   })
