@@ -42,7 +42,7 @@ const secretSyncLayer = (config: DriverConfigShape) =>
       // Upstream's reason, so existing alerts keep matching; our typed reason leads the message.
       onFailure: ({ pod, reason, message }) =>
         events.warning({ pod, reason: "FailedToCreateSecret", message: `${reason}: ${message}`, component: "csi-secrets-store-controller" })
-    })))
+    }).pipe(Layer.provide(Layer.mergeAll(Mounter.layer, AtomicWriter.layer)))))
   }))
 
 /** The cluster-facing layers on one KubeApi: SPC lookup, pod statuses, Events, readiness, secret sync. */
@@ -60,7 +60,10 @@ const kubernetesLayer = (config: DriverConfigShape) =>
     onSome: (dir) =>
       Layer.unwrap(Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
         Effect.map((standalone) =>
-          Layer.mergeAll(standalone.standaloneKubernetesLayer(dir), Events.layerInMemory, ApiServerReadiness.none)
+          Layer.mergeAll(
+            standalone.StandaloneKubernetes.layer(dir).pipe(Layer.provide(AtomicWriter.layer)),
+            Events.layerInMemory
+          )
         )
       ))
   })
@@ -90,9 +93,10 @@ const serverLayer = (config: DriverConfigShape) =>
 const metricsServerLayer = (config: DriverConfigShape) =>
   Layer.unwrap(Effect.gen(function*() {
     const providers = yield* ProviderClient
-    const api = yield* ApiServerReadiness
+    // Standalone mode provides no ApiServerReadiness: there is no API server to check.
+    const api = yield* Effect.serviceOption(ApiServerReadiness)
     const checks = [
-      ...(api.check === undefined ? [] : [{ name: "apiserver", check: api.check }]),
+      ...(Option.isSome(api) ? [{ name: "apiserver", check: api.value.check }] : []),
       ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
     ]
     return MetricsServer.layer({

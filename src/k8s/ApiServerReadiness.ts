@@ -1,13 +1,25 @@
-// Readiness of the API server for /readyz: a cached GET of our CRD group, so scrapes never
-// hammer the API server. Standalone mode has no API server and no such check.
+// Readiness of the API server for /readyz: a cached GET of our CRD group, so scrapes never hammer the API server.
+// Standalone mode has no API server: it provides no ApiServerReadiness, and /readyz has no such check.
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { apiServerCheck } from "../metrics/HealthChecks.js"
 import { KubeApi } from "./KubeApi.js"
 
+/** Reachability of the API server through any GET (e.g. KubeApi.request), its answer cached for `ttl`. */
+export const apiServerCheck = (
+  get: (path: string) => Effect.Effect<unknown, { readonly message: string }>,
+  ttl: Duration.Input = "5 seconds"
+): Effect.Effect<Effect.Effect<void, string>> =>
+  get("/apis/secrets-store.csi.x-k8s.io/v1").pipe(
+    Effect.asVoid,
+    Effect.mapError((error) => error.message.split("\n")[0] ?? ""),
+    Effect.cachedWithTTL(ttl)
+  )
+
 export class ApiServerReadiness extends Context.Service<ApiServerReadiness, {
-  readonly check: Effect.Effect<void, string> | undefined
+  /** Fails with the one-line reason when the API server does not answer. */
+  readonly check: Effect.Effect<void, string>
 }>()("ApiServerReadiness") {
   static readonly layer = Layer.effect(ApiServerReadiness, Effect.gen(function*() {
     const kube = yield* KubeApi
@@ -16,6 +28,4 @@ export class ApiServerReadiness extends Context.Service<ApiServerReadiness, {
     )
     return { check }
   }))
-
-  static readonly none = Layer.succeed(ApiServerReadiness, { check: undefined })
 }

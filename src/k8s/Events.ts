@@ -1,6 +1,6 @@
-// Events: Warning Events on the pod (SPEC.md §3.3, §3.4; upstream §7.1 step 7), fire and forget. `warning` only
-// rate-limits and enqueues, so a slow or failing API server never slows or fails a publish; one fiber owned by the
-// layer's scope creates the core v1 Event objects, and the layer's close flushes what is left for at most 2 s.
+// Warning Events on the pod (docs/contract.md#typed-failure-reasons, docs/upstream.md#secret-sync-failures), fire and
+// forget: `warning` only rate-limits and enqueues, so a slow API server never slows or fails a publish; a fiber of
+// the layer's scope creates the core v1 Events, and the layer's close flushes what is left for at most 2 s.
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -50,7 +50,7 @@ export interface EventsOptions {
   readonly queueCapacity?: number
 }
 
-export const defaultComponent = "secrets-store-csi-driver"
+const defaultComponent = "secrets-store-csi-driver"
 /** The API server refuses longer event messages. */
 export const maxMessageBytes = 1024
 const flushDeadline = Duration.seconds(2)
@@ -79,7 +79,7 @@ export const eventName = (podName: string, millis: number, counter: number): str
 // metav1.Time: RFC 3339 with second precision.
 const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
-export const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; millis: number; message: string }) => {
+const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; millis: number; message: string }) => {
   const component = input.component ?? defaultComponent
   const { name, namespace, uid } = input.pod
   return {

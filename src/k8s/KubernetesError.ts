@@ -13,7 +13,7 @@ export class KubernetesError extends Schema.TaggedError<KubernetesError>()("Kube
   cause: Schema.optional(Schema.Defect())
 }) {}
 
-export const isStatus = (e: KubernetesError, status: number, statusReason?: string): boolean =>
+const isStatus = (e: KubernetesError, status: number, statusReason?: string): boolean =>
   e.status === status && (statusReason === undefined || e.statusReason === statusReason)
 
 export const isNotFound = (e: KubernetesError): boolean => isStatus(e, 404)

@@ -36,10 +36,10 @@ const resourceVersionOf = (o: unknown): string | undefined =>
   nonEmpty((o as { metadata?: ListMeta } | undefined)?.metadata?.resourceVersion)
 
 /** 410 Gone / Expired: the version we resume from is no longer in the server's history. */
-export const isExpired = (e: KubernetesError): boolean =>
+const isExpired = (e: KubernetesError): boolean =>
   e.status === 410 || e.statusReason === "Expired" || e.statusReason === "Gone"
 
-export const defaultPageSize = 500
+const defaultPageSize = 500
 
 // List failures (API server down, RBAC not yet bound) and broken watches: back off, never give up.
 const capped = (base: `${number} millis`) =>

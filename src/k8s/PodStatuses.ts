@@ -1,6 +1,6 @@
-// PodStatuses: the SecretProviderClassPodStatus a successful publish leaves behind (upstream §5.3): created in the
-// pod's namespace, owned by the pod (so GC removes it), labelled with the node; an existing one is updated in
-// place, keeping labels that others set, with optimistic-concurrency retries.
+// PodStatuses: the SecretProviderClassPodStatus a successful publish leaves (docs/upstream.md#pod-status-writes),
+// in the pod's namespace, owned by the pod, labelled with the node; an existing one is updated in place, keeping
+// labels others set, with optimistic-concurrency retries.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -49,7 +49,7 @@ const sortedObjects = (objects: ReadonlyArray<PodStatusObject>) => {
 
 const ownedBy = (input: PodStatusInput) => [{ apiVersion: "v1", kind: "Pod", name: input.podName, uid: input.podUid }]
 
-export const desiredPodStatus = (input: PodStatusInput): SecretProviderClassPodStatus => ({
+const desiredPodStatus = (input: PodStatusInput): SecretProviderClassPodStatus => ({
   apiVersion: `${group}/v1`,
   kind: "SecretProviderClassPodStatus",
   metadata: {
@@ -72,7 +72,7 @@ export const desiredPodStatus = (input: PodStatusInput): SecretProviderClassPodS
  * The existing object with our node label, owner and status on top. Everything else (foreign labels, annotations,
  * finalizers, resourceVersion for the optimistic lock) is kept as read.
  */
-export const mergeInto = (existing: unknown, desired: SecretProviderClassPodStatus): Json => {
+const mergeInto = (existing: unknown, desired: SecretProviderClassPodStatus): Json => {
   const current = asRecord(existing)
   const metadata = asRecord(current["metadata"])
   return {

@@ -1,5 +1,6 @@
-// SecretProviderClasses: reading the SPC a volume names, always from the pod's namespace (upstream §2.5 step 10;
-// an SPC in another namespace is simply not found). Live on KubeApi behind a watch cache; in memory for unit tests.
+// SecretProviderClasses: reading the SPC a volume names, always from the pod's namespace
+// (docs/upstream.md#publish-spc-lookup; an SPC in another namespace is simply not found). Live on KubeApi behind a
+// watch cache; in memory for unit tests.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -14,7 +15,7 @@ export interface SecretProviderClassesShape {
   readonly get: (namespace: string, name: string) => Effect.Effect<SecretProviderClass, KubernetesError>
 }
 
-export const spcPath = (namespace: string, name: string) =>
+const spcPath = (namespace: string, name: string) =>
   `/apis/${group}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasses/${encodeURIComponent(name)}`
 
 // Upstream's wording, kept because users grep for it (troubleshooting docs quote it).

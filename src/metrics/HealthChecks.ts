@@ -1,6 +1,6 @@
 // The checks behind /healthz and /readyz, each an Effect<void, string> whose failure is the one-line reason:
-// a real CSI Probe against the driver's own endpoint (what livenessprobe does), API server reachability
-// (cached, so scrapes don't hammer it) and the provider health-check results.
+// a real CSI Probe against the driver's own endpoint (what livenessprobe does) and the provider health-check
+// results. The API server's check is k8s/ApiServerReadiness.ts.
 import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,7 +12,7 @@ import { IdentityDefinition } from "../gen/csi/v1/csi.js"
 export type CsiEndpoint = Endpoint
 
 /** livenessprobe's default --probe-timeout. */
-export const PROBE_TIMEOUT: Duration.Input = "3 seconds"
+const PROBE_TIMEOUT: Duration.Input = "3 seconds"
 
 /** nice-grpc wants `unix://` + an absolute path; a server listening on every interface is reached on loopback. */
 export const channelAddress = (endpoint: CsiEndpoint): string =>
@@ -41,17 +41,6 @@ export const csiProbe = (endpoint: CsiEndpoint, timeout: Duration.Input = PROBE_
         Effect.flatMap((response) => (response.ready === false ? Effect.fail("CSI probe answered not ready") : Effect.void))
       ),
     (channel) => Effect.sync(() => channel.close())
-  )
-
-/** Reachability of the API server through any GET (e.g. KubeApi.request), its answer cached for `ttl`. */
-export const apiServerCheck = (
-  get: (path: string) => Effect.Effect<unknown, { readonly message: string }>,
-  ttl: Duration.Input = "5 seconds"
-): Effect.Effect<Effect.Effect<void, string>> =>
-  get("/apis/secrets-store.csi.x-k8s.io/v1").pipe(
-    Effect.asVoid,
-    Effect.mapError((error) => error.message.split("\n")[0] ?? ""),
-    Effect.cachedWithTTL(ttl)
   )
 
 /** The last provider health-check results (ProviderClient.health); unhealthy providers are named in the reason. */

@@ -1,4 +1,5 @@
-// The driver's metrics with upstream v1.6's wire names and labels, one typed
+// The driver's metrics with upstream v1.6's wire names and labels (docs/contract.md#metrics,
+// docs/upstream.md#metrics), one typed
 // recording method per instrument, and `render` for /metrics. `error_type` is always a FailureReason; a
 // `provider` comes from a request, so past the first 32 distinct ones they count as `other` (PrometheusText.ts).
 import * as Context from "effect/Context"

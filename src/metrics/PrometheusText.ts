@@ -11,11 +11,11 @@ export interface Family {
 
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
-export const escapeLabelValue = (value: string): string =>
+const escapeLabelValue = (value: string): string =>
   value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
 /** Go's strconv 'g' formatting for the values we use: integers plainly, +Inf/-Inf/NaN spelled out. */
-export const formatValue = (value: number): string =>
+const formatValue = (value: number): string =>
   Number.isNaN(value) ? "NaN" : value === Infinity ? "+Inf" : value === -Infinity ? "-Inf" : String(value)
 
 const labelText = (pairs: ReadonlyArray<readonly [string, string]>) =>
@@ -30,8 +30,8 @@ const header = (lines: Array<string>, name: string, help: string, type: string) 
  * label values come from requests (the provider a pod names): without a cap, every distinct value would add
  * a series forever, growing the driver's memory and every scrape without bound.
  */
-export const MAX_LABEL_VALUES = 32
-export const OTHER_LABEL_VALUE = "other"
+const MAX_LABEL_VALUES = 32
+const OTHER_LABEL_VALUE = "other"
 
 /** One child per label set, keyed by the values in the declared label order. */
 const children = <L extends string, S>(labelNames: ReadonlyArray<L>, create: () => S) => {

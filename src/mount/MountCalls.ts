@@ -5,11 +5,10 @@ import { execFile } from "node:child_process"
 import { createRequire } from "node:module"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { FailureReason } from "../domain/FailureReason.js"
-import { errnoCode } from "../writer/TargetFiles.js"
+import { errnoCode } from "../platform/errno.js"
 
 export class MountError extends Schema.TaggedError<MountError>()("MountError", {
-  reason: FailureReason.pick(["MountFailed"]),
+  reason: Schema.Literal("MountFailed"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect())
 }) {}

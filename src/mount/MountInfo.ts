@@ -139,7 +139,3 @@ export const tmpfsMountDevice = async (path: string): Promise<number | undefined
     return undefined
   }
 }
-
-/** Whether `path` itself (not followed if a symlink) is the root of a tmpfs mount; false for anything unreadable. */
-export const isTmpfsMountPoint = (path: string): Promise<boolean> =>
-  tmpfsMountDevice(path).then((device) => device !== undefined)

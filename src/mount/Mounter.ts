@@ -1,6 +1,6 @@
-// Mounter: the per-pod tmpfs at a CSI target path: mount-point detection (stat/statfs, /proc/self/mountinfo),
-// mounting (MountCalls.ts), the scoped mount that a failed first publish rolls back, and the unpublish cleanup
-// (upstream §2.8, §6.4, §6.5): unmount first, only a tmpfs, then rmdir; nothing is deleted recursively.
+// Mounter: the per-pod tmpfs at a target path: mount-point detection (docs/upstream.md#mount-point-detection), the
+// mount (MountCalls.ts), the scoped mount a failed first publish rolls back, and the unpublish cleanup
+// (docs/upstream.md#unpublish): unmount first, only a tmpfs, then rmdir; nothing is deleted recursively.
 import type { Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -10,13 +10,13 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { errnoCode } from "../writer/TargetFiles.js"
+import { errnoCode } from "../platform/errno.js"
 import { describeCause, mountCalls, type MountError, mountFailed } from "./MountCalls.js"
-import { findMountInText, tmpfsMountCheck } from "./MountInfo.js"
-import { InMemoryMounts, makeInMemoryState } from "./MounterInMemory.js"
+import { findMountInText, tmpfsMountCheck, tmpfsMountDevice } from "./MountInfo.js"
+import { MounterInMemory, makeInMemoryState } from "./MounterInMemory.js"
 
 export { MountError, mountFailed } from "./MountCalls.js"
-export { InMemoryMounts, type InMemoryMountsShape } from "./MounterInMemory.js"
+export { MounterInMemory, type MounterInMemoryShape } from "./MounterInMemory.js"
 
 export type MountState =
   | { readonly _tag: "Missing" }
@@ -55,6 +55,12 @@ export interface MounterShape {
    * is left alone and logged; nothing is ever deleted recursively. Missing is success.
    */
   readonly cleanupMountPoint: (path: string) => Effect.Effect<void, MountError>
+  /**
+   * The device of the tmpfs mounted at exactly `path`; None when `path` is not the root of a tmpfs mount, is
+   * missing or unreadable, or is itself a symlink (never followed). A reader can then insist that every file it
+   * reads comes from this filesystem.
+   */
+  readonly tmpfsDevice: (path: string) => Effect.Effect<Option.Option<number>>
 }
 
 export const fsCall = <A>(what: string, path: string, run: () => Promise<A>) =>
@@ -85,8 +91,8 @@ const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
   yield* mountCalls.mountTmpfs(path)
 })
 
-// Upstream §6.5: a mount point that cannot be listed is corrupt; unmount it and fail this call so the
-// kubelet retry mounts fresh.
+// A mount point that cannot be listed is corrupt (docs/upstream.md#mount-point-detection): unmount it and fail this
+// call so the kubelet retry mounts fresh.
 const checkListable = (resolved: string, fsType: string) =>
   Effect.tryPromise(() => fs.readdir(resolved)).pipe(
     Effect.as<MountState>({ _tag: "Mounted", fsType }),
@@ -217,6 +223,10 @@ const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function*(path:
   yield* removeTargetDir(path)
 })
 
+const tmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function*(path: string) {
+  return Option.fromUndefinedOr(yield* Effect.promise(() => tmpfsMountDevice(path)))
+})
+
 export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter") {
   static readonly layer: Layer.Layer<Mounter> = Layer.succeed(Mounter, {
     mountState,
@@ -224,15 +234,16 @@ export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter")
     mountTmpfs,
     mountTmpfsScoped: makeMountTmpfsScoped({ mountState, mountTmpfs, unmount, unmountLazy: mountCalls.unmountLazy }),
     unmount,
-    cleanupMountPoint
+    cleanupMountPoint,
+    tmpfsDevice
   })
 
   /**
    * Mount state kept in memory; directories stay real on disk so a writer can write into them.
    * Unmounting the last layer empties the directory, as a real tmpfs's contents vanish with it.
    */
-  static readonly layerInMemory: Layer.Layer<Mounter | InMemoryMounts> = Layer.syncContext(() => {
+  static readonly layerInMemory: Layer.Layer<Mounter | MounterInMemory> = Layer.syncContext(() => {
     const state = makeInMemoryState()
-    return Context.make(Mounter, state.mounter).pipe(Context.add(InMemoryMounts, state.control))
+    return Context.make(Mounter, state.mounter).pipe(Context.add(MounterInMemory, state.control))
   })
 }

@@ -1,5 +1,5 @@
 // The Mounter's in-memory twin: mount state kept in a map, directories real on disk so a writer can write into them,
-// and the InMemoryMounts handle tests inspect it with. Unmounting the last layer empties the directory, as a real
+// and the MounterInMemory handle tests inspect it with. Unmounting the last layer empties the directory, as a real
 // tmpfs's contents vanish with it.
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -11,9 +11,9 @@ import { ensureDir, fsCall, makeMountTmpfsScoped, type MounterShape, type MountS
 
 /**
  * The in-memory twin's control surface. A test gets at it by yielding the service:
- * `const mounts = yield* InMemoryMounts` under `Mounter.layerInMemory` (which provides both).
+ * `const mounts = yield* MounterInMemory` under `Mounter.layerInMemory` (which provides both).
  */
-export interface InMemoryMountsShape {
+export interface MounterInMemoryShape {
   /** Absolute paths currently "mounted" (stacked mounts listed once). */
   readonly mounted: Effect.Effect<ReadonlySet<string>>
   /** Successful mountTmpfs calls so far (republish tests assert it did not grow). */
@@ -22,7 +22,7 @@ export interface InMemoryMountsShape {
   readonly failNextMount: (message?: string) => Effect.Effect<void>
 }
 
-export class InMemoryMounts extends Context.Service<InMemoryMounts, InMemoryMountsShape>()("InMemoryMounts") {}
+export class MounterInMemory extends Context.Service<MounterInMemory, MounterInMemoryShape>()("MounterInMemory") {}
 
 /** The twin's Mounter and its control handle, sharing one map of stacked mounts. */
 export const makeInMemoryState = () => {
@@ -60,6 +60,12 @@ export const makeInMemoryState = () => {
     stacks.delete(key(path))
     yield* fsCall("removing target", path, () => fs.rm(path, { recursive: true, force: true }))
   })
+  // A "mounted" directory's own device: real on disk, so a reader's same-filesystem check still holds.
+  const memTmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function*(path: string) {
+    if (!stacks.has(key(path))) return Option.none<number>()
+    const stat = yield* Effect.option(Effect.tryPromise(() => fs.lstat(path)))
+    return Option.map(Option.filter(stat, (s) => s.isDirectory()), (s) => s.dev)
+  })
   const mounter: MounterShape = {
     mountState: memMountState,
     ensureDir,
@@ -68,9 +74,10 @@ export const makeInMemoryState = () => {
       mountState: memMountState, mountTmpfs: memMountTmpfs, unmount: memUnmount, unmountLazy: memUnmount
     }),
     unmount: memUnmount,
-    cleanupMountPoint: memCleanup
+    cleanupMountPoint: memCleanup,
+    tmpfsDevice: memTmpfsDevice
   }
-  const control: InMemoryMountsShape = {
+  const control: MounterInMemoryShape = {
     mounted: Effect.sync(() => new Set(stacks.keys())),
     mountCount: Effect.sync(() => mounts),
     failNextMount: (message = "injected mount failure") => Effect.sync(() => void (nextFailure = message))

@@ -3,8 +3,8 @@
 // delete or a secret-sync read to somewhere else. The kubelet root itself may be a symlink (some distributions move
 // /var/lib/kubelet): it belongs to the node's operator, not to a pod.
 import * as fs from "node:fs/promises"
-import { errnoCode } from "../writer/TargetFiles.js"
 import { pathsBelowRoot, type VolumeTarget } from "../domain/VolumeTarget.js"
+import { errnoCode } from "../platform/errno.js"
 
 export type Confinement =
   | { readonly _tag: "Confined" }

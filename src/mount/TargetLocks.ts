@@ -1,6 +1,6 @@
-// Per-target serialization (SPEC §3.8): calls for one target path run one after another in arrival
-// order, different targets run in parallel, and a target's entry lives only while someone holds or
-// waits for it.
+// Per-target serialization (docs/contract.md#per-target-serialization): calls for one target path run one after another
+// in arrival order, different targets run in parallel, and a target's entry lives only while someone holds or waits for
+// it.
 import * as nodePath from "node:path"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"

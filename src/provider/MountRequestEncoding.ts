@@ -1,6 +1,6 @@
-// The driver -> provider MountRequest, byte-for-byte as upstream's Go driver builds it (upstream §3.3):
-// attributes and secrets are Go `encoding/json` encodings of a map[string]string. Redacted secrets are
-// unwrapped here and nowhere else.
+// The driver -> provider MountRequest, byte-for-byte as upstream's Go driver builds it
+// (docs/upstream.md#mount-request-encoding): attributes and secrets are Go `encoding/json` encodings of a
+// map[string]string. Redacted secrets are unwrapped here and nowhere else.
 import * as Redacted from "effect/Redacted"
 import { TOKENS_KEY } from "../domain/VolumeContext.js"
 import type { MountRequest } from "../gen/provider/v1alpha1/service.js"
@@ -8,7 +8,7 @@ import type { MountRequest } from "../gen/provider/v1alpha1/service.js"
 /** The attribute key under which kubelet's service-account tokens reach the provider. */
 
 /** The default file mode, 0644, as the JSON number upstream always sends. */
-export const DEFAULT_PERMISSION = "420"
+const DEFAULT_PERMISSION = "420"
 
 export interface MountRequestInput {
   /** SPC `spec.parameters`. */
@@ -43,7 +43,7 @@ const encodeCodePoint = (code: number): string => {
 }
 
 /** A JSON string literal exactly as Go's `encoding/json` writes it. */
-export const goJsonString = (value: string): string => {
+const goJsonString = (value: string): string => {
   let out = "\""
   for (const char of value) out += encodeCodePoint(char.codePointAt(0)!)
   return out + "\""

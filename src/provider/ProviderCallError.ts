@@ -6,14 +6,14 @@ import { ClientError, Status } from "nice-grpc"
 import { FailureReason } from "../domain/FailureReason.js"
 import { MAX_CODE_CHARS, MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
 
-export const ProviderCallReason = FailureReason.pick([
+const ProviderCallReason = FailureReason.pick([
   "ProviderNotFound",
   "ProviderUnavailable",
   "ProviderTimeout",
   "ProviderError",
   "InvalidProviderResponse"
 ])
-export type ProviderCallReason = typeof ProviderCallReason.Type
+type ProviderCallReason = typeof ProviderCallReason.Type
 
 export class ProviderCallError extends Schema.TaggedError<ProviderCallError>()("ProviderCallError", {
   reason: ProviderCallReason,
@@ -28,7 +28,7 @@ export class ProviderCallError extends Schema.TaggedError<ProviderCallError>()("
 
 export const isUnavailable = (error: ProviderCallError): boolean => error.reason === "ProviderUnavailable"
 
-export const quoteProvider = (provider: string): string => JSON.stringify(provider)
+const quoteProvider = (provider: string): string => JSON.stringify(provider)
 
 export const providerNotFound = (provider: string): ProviderCallError =>
   new ProviderCallError({

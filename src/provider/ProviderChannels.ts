@@ -1,6 +1,6 @@
-// One gRPC channel per provider, kept for the process lifetime like upstream's client cache, but
-// self-healing (SPEC §3.5, upstream #1821/#1901): re-dialled when the socket file was replaced or the
-// connection broke, and all closed when the owning scope closes.
+// One gRPC channel per provider, kept for the process lifetime like upstream's client cache, but self-healing
+// (docs/contract.md#re-dialled-provider-channels, upstream #1821/#1901): re-dialled when the socket file was replaced
+// or the connection broke, and all closed when the owning scope closes.
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -35,7 +35,7 @@ export interface ProviderChannels {
 
 const dial = (socket: SocketFile, options: ChannelOptions, definition: ProviderDefinition): DialledProvider => {
   const channel = createChannel(`unix://${socket.path}`, undefined, {
-    // The e2e provider (and others) reject any other :authority (upstream §3.5).
+    // The e2e provider (and others) reject any other :authority (docs/upstream.md#provider-sockets-and-channels).
     "grpc.default_authority": "localhost",
     "grpc.max_receive_message_length": options.maxCallRecvMsgSize,
     // grpc-js shares subchannels process-wide by default; a re-dial must not inherit a broken one

@@ -1,6 +1,6 @@
-// ProviderClient: the driver's calls to a provider (Mount, Version) over cached, self-healing
-// channels, with the driver's own deadline, UNAVAILABLE-only retries (SPEC §3.5), upstream's response
-// checks (upstream §3.4) and the optional Version health-check loop.
+// ProviderClient: the driver's Mount calls to a provider over cached, self-healing channels, with the driver's own
+// deadline, UNAVAILABLE-only retries (docs/contract.md#provider-deadline-and-retries), upstream's response checks
+// (docs/upstream.md#mount-response-handling) and the optional Version health-check loop.
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -10,11 +10,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type { Client } from "nice-grpc"
+import type { ProviderFile } from "../domain/ProviderFile.js"
 import type { MountRequest, VersionResponse } from "../gen/provider/v1alpha1/service.js"
-import type { ProviderFile } from "../writer/Payload.js"
 import {
   fromCallFailure,
-  invalidProviderName,
   isMessageTooLarge,
   isUnavailable,
   MESSAGE_TOO_LARGE_HINT,
@@ -22,14 +21,12 @@ import {
   pathNotUtf8,
   type ProviderCallError,
   providerErrorCode,
-  providerNotFound,
   providerTimeout,
   tooManyFiles
 } from "./ProviderCallError.js"
 import { makeProviderChannels, type ProviderChannels } from "./ProviderChannels.js"
 import type { CheckedMountResponse, ProviderDefinition } from "./ProviderDefinition.js"
 import { MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
-import { isValidProviderName } from "./providerSocket.js"
 
 export { ProviderCallError } from "./ProviderCallError.js"
 
@@ -40,7 +37,7 @@ export interface ObjectVersion {
 
 export interface MountResult {
   readonly objectVersions: ReadonlyArray<ObjectVersion>
-  /** Empty when the provider wrote the files itself (legacy providers, upstream §3.4 step 5). */
+  /** Empty when the provider wrote the files itself (legacy providers, docs/upstream.md#mount-response-handling). */
   readonly files: ReadonlyArray<ProviderFile>
 }
 
@@ -55,7 +52,6 @@ export interface ProviderHealth {
 
 export interface ProviderClientShape {
   readonly mount: (provider: string, request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>
-  readonly version: (provider: string) => Effect.Effect<VersionResponse, ProviderCallError>
   /** Last health-check result per provider; empty unless `--provider-health-check` is on. */
   readonly health: Effect.Effect<ReadonlyMap<string, ProviderHealth>>
 }
@@ -75,13 +71,13 @@ export interface ProviderClientOptions {
   readonly retryBaseDelay?: Duration.Input
 }
 
-// Upstream §3.4 step 4: a Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced.
+// A Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced (docs/upstream.md#mount-response-handling).
 const SECRET_SIZE_LIMIT = 1024 * 1024
 // Upstream's health check gives each Version call 5 seconds.
 const HEALTH_CHECK_TIMEOUT = Duration.seconds(5)
 
-// SPEC §3.5: only UNAVAILABLE is retried, 3 attempts in all, backoff from the base delay (1 s)
-// doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
+// Only UNAVAILABLE is retried (docs/contract.md#provider-deadline-and-retries), 3 attempts in all, backoff from the
+// base delay (1 s) doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
 const UNAVAILABLE_RETRIES = 2
 const unavailableBackoff = (base: Duration.Input) =>
   Schedule.min([Schedule.exponential(base, 2), Schedule.spaced("10 seconds")]).pipe(Schedule.jittered)
@@ -182,86 +178,16 @@ const makeLive = (options: ProviderClientOptions) =>
       return yield* toMountResult(provider, response)
     }, (effect, provider) => Effect.annotateLogs(effect, { provider }))
 
-    const version = Effect.fn("ProviderClient.version")(function*(provider: string) {
-      return yield* call(provider, (client, signal) => client.version({ version: "v1alpha1" }, { signal }))
-    })
-
     if (options.healthCheck) {
       yield* makeHealthCheck(channels, healthResults).pipe(
         Effect.repeat(Schedule.spaced(options.healthCheckInterval)),
         Effect.forkScoped
       )
     }
-    return ProviderClient.of({ mount, version, health: Effect.sync(() => new Map(healthResults)) })
+    return ProviderClient.of({ mount, health: Effect.sync(() => new Map(healthResults)) })
   })
 
 export class ProviderClient extends Context.Service<ProviderClient, ProviderClientShape>()("ProviderClient") {
   static readonly layer = (options: ProviderClientOptions): Layer.Layer<ProviderClient> =>
     Layer.effect(ProviderClient, makeLive(options))
-
-  static readonly layerInMemory = (
-    table: Readonly<Record<string, InMemoryAnswer>>
-  ): Layer.Layer<ProviderClient | InMemoryProviders> =>
-    Layer.syncContext(() => {
-      const state = makeInMemoryState(table)
-      return Context.make(ProviderClient, state.client).pipe(Context.add(InMemoryProviders, state.control))
-    })
-}
-
-// ---- in-memory twin, for unit tests of the publisher ----
-
-/** A fixed result, a fixed failure, or a function of the request. */
-export type InMemoryAnswer =
-  | MountResult
-  | ProviderCallError
-  | ((request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>)
-
-export interface RecordedMount {
-  readonly provider: string
-  readonly request: MountRequest
-}
-
-/** The in-memory twin's control surface: `yield* InMemoryProviders` under `ProviderClient.layerInMemory`. */
-export interface InMemoryProvidersShape {
-  /** Every mount call so far, in order (also calls to unknown providers). */
-  readonly requests: Effect.Effect<ReadonlyArray<RecordedMount>>
-  /** Sets (or replaces) how a provider answers from now on. */
-  readonly set: (provider: string, answer: InMemoryAnswer) => Effect.Effect<void>
-}
-
-export class InMemoryProviders extends Context.Service<InMemoryProviders, InMemoryProvidersShape>()(
-  "InMemoryProviders"
-) {}
-
-const answer = (provider: string, entry: InMemoryAnswer, request: MountRequest) =>
-  typeof entry === "function"
-    ? entry(request)
-    : "_tag" in entry && entry._tag === "ProviderCallError"
-    ? Effect.fail(entry)
-    : Effect.succeed(entry as MountResult)
-
-const makeInMemoryState = (table: Readonly<Record<string, InMemoryAnswer>>) => {
-  const answers = new Map(Object.entries(table))
-  const recorded: Array<RecordedMount> = []
-  const lookup = (provider: string) =>
-    !isValidProviderName(provider)
-      ? Effect.fail(invalidProviderName(provider))
-      : answers.has(provider)
-      ? Effect.succeed(answers.get(provider)!)
-      : Effect.fail(providerNotFound(provider))
-  const client = ProviderClient.of({
-    mount: Effect.fn("ProviderClient.mount")(function*(provider: string, request: MountRequest) {
-      recorded.push({ provider, request })
-      const entry = yield* lookup(provider)
-      return yield* answer(provider, entry, request)
-    }),
-    version: (provider) =>
-      Effect.as(lookup(provider), { version: "v1alpha1", runtimeName: provider, runtimeVersion: "in-memory" }),
-    health: Effect.succeed(new Map())
-  })
-  const control = InMemoryProviders.of({
-    requests: Effect.sync(() => [...recorded]),
-    set: (provider, entry) => Effect.sync(() => void answers.set(provider, entry))
-  })
-  return { client, control }
 }

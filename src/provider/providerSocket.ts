@@ -1,5 +1,5 @@
-// Where a provider listens (SPEC §1 "Provider sockets", upstream §3.5): the provider-name rule and the
-// `<dir>/<name>.sock` lookup across the socket directories, first existing file wins.
+// Where a provider listens (docs/contract.md#provider-sockets, docs/upstream.md#provider-sockets-and-channels): the
+// provider-name rule and the `<dir>/<name>.sock` lookup across the socket directories, first existing file wins.
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"

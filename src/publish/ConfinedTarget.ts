@@ -6,7 +6,7 @@ import * as Schema from "effect/Schema"
 import { FailureReason } from "../domain/FailureReason.js"
 import { parseVolumeTarget, type VolumeTarget } from "../domain/VolumeTarget.js"
 import { checkConfinement } from "../mount/TargetConfinement.js"
-import { errnoCode } from "../writer/TargetFiles.js"
+import { errnoCode } from "../platform/errno.js"
 
 export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
   reason: FailureReason,

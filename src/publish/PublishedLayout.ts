@@ -7,7 +7,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { InMemoryTargets } from "../writer/AtomicWriter.js"
+import { AtomicWriterInMemory } from "../writer/AtomicWriter.js"
 import { DATA_LINK, DATA_LINK_TMP, isDataDirName, visibleLinkTarget } from "../writer/TargetFiles.js"
 
 /**
@@ -45,10 +45,10 @@ export class PublishedLayout extends Context.Service<PublishedLayout, PublishedL
   })
 
   /** Beside `AtomicWriter.layerInMemory`: complete once a write to the target succeeded. */
-  static readonly layerInMemory: Layer.Layer<PublishedLayout, never, InMemoryTargets> = Layer.effect(
+  static readonly layerInMemory: Layer.Layer<PublishedLayout, never, AtomicWriterInMemory> = Layer.effect(
     PublishedLayout,
     Effect.gen(function*() {
-      const targets = yield* InMemoryTargets
+      const targets = yield* AtomicWriterInMemory
       return { isComplete: (target: string) => Effect.map(targets.lastWrite(target), Option.isSome) }
     })
   )

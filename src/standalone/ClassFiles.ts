@@ -6,11 +6,10 @@ import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Yaml from "effect/encoding/Yaml"
 import * as Schema from "effect/Schema"
-import { FailureReason } from "../domain/FailureReason.js"
 import { decodeSecretProviderClass, type SecretProviderClass } from "../domain/SecretProviderClass.js"
 
 export class ClassFileError extends Schema.TaggedError<ClassFileError>()("ClassFileError", {
-  reason: FailureReason.pick(["InvalidSecretProviderClass"]),
+  reason: Schema.Literal("InvalidSecretProviderClass"),
   /** `file:line: what is wrong`, one line. */
   message: Schema.String
 }) {}
@@ -50,7 +49,7 @@ export const splitDocuments = (file: string, text: string): ReadonlyArray<Docume
 
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim()
 
-export const problemAt = (file: string, line: number, message: string) =>
+const problemAt = (file: string, line: number, message: string) =>
   new ClassFileError({ reason: "InvalidSecretProviderClass", message: `${file}:${line}: ${message}` })
 
 /** JSON first when it looks like JSON (exact), YAML otherwise; parse errors point at the file line. */

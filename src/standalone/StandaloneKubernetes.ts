@@ -6,12 +6,12 @@ import * as Layer from "effect/Layer"
 import { podStatusName, type SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { PodStatuses, type PodStatusInput } from "../k8s/PodStatuses.js"
 import { classNotFound, SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
-import { buildSecrets, type DesiredSecret } from "../sync/SecretBuilder.js"
-import { readTarget } from "../writer/TargetFiles.js"
+import { buildSecrets } from "../sync/SecretBuilder.js"
+import { AtomicWriter, type AtomicWriterShape } from "../writer/AtomicWriter.js"
 import { decodeClassDocument, isClassDocument, listClassFiles, readDocuments } from "./ClassFiles.js"
 
 /** Every SPC in `dir`; a broken file is logged and skipped so one typo does not hide the other classes. */
-export const loadClassDirectory = (dir: string): Effect.Effect<ReadonlyArray<SecretProviderClass>> =>
+const loadClassDirectory = (dir: string): Effect.Effect<ReadonlyArray<SecretProviderClass>> =>
   listClassFiles(dir).pipe(
     Effect.flatMap((files) =>
       Effect.forEach(files, (file) =>
@@ -27,7 +27,7 @@ export const loadClassDirectory = (dir: string): Effect.Effect<ReadonlyArray<Sec
 const notFound = (dir: string, namespace: string, name: string) =>
   classNotFound(namespace, name, `standalone: no such SecretProviderClass in ${dir}`)
 
-export const standaloneClassesLayer = (dir: string): Layer.Layer<SecretProviderClasses> =>
+const classesLayer = (dir: string): Layer.Layer<SecretProviderClasses> =>
   Layer.succeed(SecretProviderClasses, {
     get: Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
       const classes = yield* loadClassDirectory(dir)
@@ -47,18 +47,17 @@ const describeUpsert = (input: PodStatusInput) => ({
 
 /**
  * Secret sync without a cluster: after each recorded status, the Secrets its class's `secretObjects` describe are
- * built from the mounted files by the sync controller's own builder and logged by name, type and keys (never
- * values); the last set per pod status is kept in memory.
+ * built from the mounted files (read through the AtomicWriter) by the sync controller's own builder and logged by
+ * name, type and keys, never values.
  */
-const syncInMemory = (dir: string, input: PodStatusInput, synced: Map<string, ReadonlyArray<DesiredSecret>>) =>
+const syncInMemory = (dir: string, writer: AtomicWriterShape, input: PodStatusInput) =>
   Effect.gen(function*() {
     const classes = yield* loadClassDirectory(dir)
     const spc = classes.find((c) => c.metadata.namespace === input.podNamespace && c.metadata.name === input.spcName)
     const secretObjects = spc?.spec.secretObjects ?? []
     if (secretObjects.length === 0) return
-    const files = yield* readTarget(input.targetPath)
+    const files = yield* writer.read(input.targetPath)
     const built = buildSecrets({ namespace: input.podNamespace, name: input.spcName }, secretObjects, files)
-    synced.set(`${input.podNamespace}/${input.podName}/${input.spcName}`, built.secrets)
     for (const secret of built.secrets) {
       yield* Effect.logInfo("standalone: secret synced (in memory)", {
         secret: `${secret.namespace}/${secret.name}`, type: secret.type, keys: Object.keys(secret.data).join(",")
@@ -68,21 +67,23 @@ const syncInMemory = (dir: string, input: PodStatusInput, synced: Map<string, Re
   }).pipe(Effect.catch((error) => Effect.logWarning("standalone: secret sync skipped", { error: error.message })))
 
 /** The in-memory pod statuses, with one info line per upsert, and the in-memory secret sync. */
-export const loggedPodStatusesLayer = (dir: string): Layer.Layer<PodStatuses> => Layer.effect(
+const podStatusesLayer = (dir: string): Layer.Layer<PodStatuses, never, AtomicWriter> => Layer.effect(
   PodStatuses,
   Effect.gen(function*() {
     const inner = yield* PodStatuses
-    const synced = new Map<string, ReadonlyArray<DesiredSecret>>()
+    const writer = yield* AtomicWriter
     return PodStatuses.of({
       upsert: (input) =>
         inner.upsert(input).pipe(
           Effect.tap(() => Effect.logInfo("standalone: pod status recorded", describeUpsert(input))),
-          Effect.tap(() => syncInMemory(dir, input, synced))
+          Effect.tap(() => syncInMemory(dir, writer, input))
         )
     })
   })
 ).pipe(Layer.provide(PodStatuses.layerInMemory))
 
-/** What `kubernetesLayer` becomes under `--standalone-classes`. */
-export const standaloneKubernetesLayer = (dir: string): Layer.Layer<SecretProviderClasses | PodStatuses> =>
-  Layer.mergeAll(standaloneClassesLayer(dir), loggedPodStatusesLayer(dir))
+export const StandaloneKubernetes = {
+  /** What the Kubernetes layers become under `--standalone-classes DIR`; mounted files are read through the writer. */
+  layer: (dir: string): Layer.Layer<SecretProviderClasses | PodStatuses, never, AtomicWriter> =>
+    Layer.mergeAll(classesLayer(dir), podStatusesLayer(dir))
+} as const

@@ -1,5 +1,5 @@
-// What secret sync needs of a Pod (upstream §7.1 steps 1 and 3): whether it still runs, which CSI volume of this
-// driver names the SPC, the CVE-2020-8568 target-path rule (which pod, which exact path), and a Secret's owners.
+// What secret sync needs of a Pod (docs/upstream.md#sync-target-path-check): whether it still runs, which CSI volume of
+// this driver names the SPC, the CVE-2020-8568 target-path rule (which pod, which exact path), and a Secret's owners.
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -42,7 +42,7 @@ export const isFinished = (pod: Pod): boolean =>
   pod.metadata.deletionTimestamp !== undefined || pod.status.phase === "Succeeded" || pod.status.phase === "Failed"
 
 /** Names of the pod's CSI volumes served by `driverName` that mount SPC `spcName`. */
-export const spcVolumes = (pod: Pod, driverName: string, spcName: string): ReadonlyArray<string> =>
+const spcVolumes = (pod: Pod, driverName: string, spcName: string): ReadonlyArray<string> =>
   (pod.spec.volumes ?? [])
     .filter((v) => v.csi?.driver === driverName && v.csi.volumeAttributes?.["secretProviderClass"] === spcName)
     .map((v) => v.name)

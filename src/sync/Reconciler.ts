@@ -1,8 +1,9 @@
-// One reconcile of secret sync (upstream §7.1 steps 1-7) for a SecretProviderClassPodStatus key: read the status,
-// its SPC (from the SPC watch cache) and pod (a fresh GET), check the target path, read the mounted files, create or
-// patch each Secret, and report every failure to the callbacks. Returns whether the key is done or must be retried.
+// One reconcile of secret sync (docs/upstream.md#secret-sync-reconcile) for a SecretProviderClassPodStatus key: the
+// status, its SPC (watch cache) and pod (a fresh GET), the target path check, the mounted files, each Secret created
+// or patched, every failure reported to the callbacks. Returns whether the key is done or must be retried.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type { TypedFailure } from "../domain/FailureReason.js"
 import {
@@ -17,9 +18,10 @@ import type { KubeApiShape } from "../k8s/KubeApi.js"
 import { isNotFound, KubernetesError } from "../k8s/KubernetesError.js"
 import { podStatusesPath } from "../k8s/PodStatuses.js"
 import type { SecretProviderClassesShape } from "../k8s/SecretProviderClasses.js"
-import { tmpfsMountDevice } from "../mount/MountInfo.js"
+import type { MounterShape } from "../mount/Mounter.js"
 import { checkConfinement } from "../mount/TargetConfinement.js"
-import { errnoCode, readTarget } from "../writer/TargetFiles.js"
+import { errnoCode } from "../platform/errno.js"
+import type { AtomicWriterShape } from "../writer/AtomicWriter.js"
 import { checkTargetPath, decodePod, isFinished, ownersFor, type Pod } from "./PodView.js"
 import { buildSecrets, type DesiredSecret } from "./SecretBuilder.js"
 import { type SecretOutcome, upsertSecret } from "./SyncedSecrets.js"
@@ -42,6 +44,10 @@ export interface SyncFailureInfo {
 export interface ReconcilerDeps {
   readonly api: KubeApiShape
   readonly classes: SecretProviderClassesShape
+  /** Tells whether a target is a tmpfs mount point, and on which device. */
+  readonly mounter: Pick<MounterShape, "tmpfsDevice">
+  /** Reads the mounted files, only from that device. */
+  readonly writer: Pick<AtomicWriterShape, "read">
   readonly nodeId: string
   readonly driverName: string
   /** `--kubelet-root-dir`: the only tree a target path may lie in. */
@@ -101,16 +107,20 @@ const notOurVolume = (status: SecretProviderClassPodStatus, why: string) =>
  * path itself (not followed) is a tmpfs mount point, which only the driver makes there. Its device is what the
  * reader then insists every file comes from, so swapping an element for a link after this check reads nothing.
  */
-const requireVolumeMount = (status: SecretProviderClassPodStatus, target: VolumeTarget) =>
+const requireVolumeMount = (
+  mounter: ReconcilerDeps["mounter"],
+  status: SecretProviderClassPodStatus,
+  target: VolumeTarget
+) =>
   Effect.gen(function*() {
     const confinement = yield* Effect.tryPromise({
       try: () => checkConfinement(target),
       catch: (cause) => notOurVolume(status, `cannot be checked: ${errnoCode(cause) ?? "unexpected error"}`)
     })
     if (confinement._tag === "Refused") return yield* notOurVolume(status, `is refused: ${confinement.why}`)
-    const device = yield* Effect.promise(() => tmpfsMountDevice(target.path))
-    if (device === undefined) return yield* notOurVolume(status, "is not a mounted secrets-store volume")
-    return device
+    const device = yield* mounter.tmpfsDevice(target.path)
+    if (Option.isNone(device)) return yield* notOurVolume(status, "is not a mounted secrets-store volume")
+    return device.value
   })
 
 /** Steps 2-7 for a running pod: the failures to report (none = synced). */
@@ -123,8 +133,8 @@ const syncPod = (
 ) =>
   Effect.gen(function*() {
     const target = yield* Effect.fromResult(checkTargetPath(pod, status, deps.driverName, deps.kubeletRootDir))
-    const device = yield* requireVolumeMount(status, target)
-    const files = yield* readTarget(target.path, { device })
+    const device = yield* requireVolumeMount(deps.mounter, status, target)
+    const files = yield* deps.writer.read(target.path, { device })
     const built = buildSecrets(spc.metadata, objects, files)
     const written = yield* Effect.forEach(built.secrets, (s) => Effect.result(upsertOne(deps, s, spc, pod, status)))
     return [...built.errors, ...written.filter(Result.isFailure).map((r) => r.failure)]

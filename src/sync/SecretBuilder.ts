@@ -1,11 +1,12 @@
-// From an SPC's `secretObjects` and the files mounted in the pod to the Secrets that should exist (upstream §7.1
-// step 5-6), with upstream's per-object validation: one bad entry is reported and skipped, the others still sync.
+// From an SPC's `secretObjects` and the files mounted in the pod to the Secrets that should exist
+// (docs/upstream.md#secret-sync-reconcile), with upstream's per-object validation: one bad entry is reported and
+// skipped, the others still sync.
 import * as Result from "effect/Result"
 import type { SecretObject } from "../domain/SecretProviderClass.js"
 import { type SecretSyncError, invalidSecretObject } from "./SyncError.js"
 import { tlsPart, tlsSecretType } from "./TlsSecret.js"
 
-/** Every Secret the driver creates carries it (upstream §5.4). */
+/** Every Secret the driver creates carries it (docs/upstream.md#driver-labels). */
 export const managedLabel = "secrets-store.csi.k8s.io/managed"
 
 export interface DesiredSecret {

@@ -1,5 +1,5 @@
-// The per-node secret sync controller (upstream §7.1, SPEC §2 and §3.6): this node's SecretProviderClassPodStatus
-// objects, followed by a watch, feed a work queue; a few workers reconcile keys (Reconciler.ts). Nothing of the
+// The per-node secret sync controller (docs/upstream.md#secret-sync, docs/contract.md#secret-sync): this node's pod
+// statuses, listed and watched, feed a work queue; a few workers reconcile keys (Reconciler.ts). Nothing of the
 // cluster is cached; the workers, the watch and the resync timer are fibers of the layer's scope.
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -9,6 +9,8 @@ import * as Schedule from "effect/Schedule"
 import { KubeApi } from "../k8s/KubeApi.js"
 import type { KubernetesError } from "../k8s/KubernetesError.js"
 import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
+import { Mounter } from "../mount/Mounter.js"
+import { AtomicWriter } from "../writer/AtomicWriter.js"
 import { listPodStatusKeys, watchPodStatuses } from "./PodStatusWatch.js"
 import { makeReconcile, type SyncedInfo, type SyncFailureInfo } from "./Reconciler.js"
 import { makeWorkQueue, type RetryBackoff } from "./WorkQueue.js"
@@ -43,7 +45,10 @@ export interface SecretSyncShape {
 const failedKeyBackoff: RetryBackoff = { base: Duration.seconds(1), max: Duration.minutes(2) }
 
 export class SecretSync extends Context.Service<SecretSync, SecretSyncShape>()("SecretSync") {
-  static readonly layer = (options: SecretSyncOptions): Layer.Layer<SecretSync, never, KubeApi> =>
+  /** Reads the mounted volumes through the Mounter and AtomicWriter it is given (the publisher's own). */
+  static readonly layer = (
+    options: SecretSyncOptions
+  ): Layer.Layer<SecretSync, never, KubeApi | Mounter | AtomicWriter> =>
     Layer.effect(SecretSync, make(options)).pipe(Layer.provide(SecretProviderClasses.layer))
 }
 
@@ -53,6 +58,8 @@ const make = Effect.fnUntraced(function*(options: SecretSyncOptions) {
   const reconcile = makeReconcile({
     api,
     classes: yield* SecretProviderClasses,
+    mounter: yield* Mounter,
+    writer: yield* AtomicWriter,
     nodeId: options.nodeId,
     driverName: options.driverName,
     kubeletRootDir: options.kubeletRootDir,

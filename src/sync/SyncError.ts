@@ -5,7 +5,7 @@ import * as Schema from "effect/Schema"
 import { FailureReason } from "../domain/FailureReason.js"
 
 export class SecretSyncError extends Schema.TaggedError<SecretSyncError>()("SecretSyncError", {
-  reason: FailureReason,
+  reason: FailureReason.pick(["InvalidRequest", "InvalidSecretProviderClass", "KubernetesApiError"]),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect())
 }) {}

@@ -1,6 +1,6 @@
-// Making one desired Secret exist: create it, or JSON-merge-patch the one that exists so its data, type, our labels
-// and annotations match while foreign labels, annotations and owners survive (SPEC §3.6, upstream #2051: upstream
-// v1.6 full-Updates and wipes owners until its 5 s patcher re-adds them). Owners are only ever added.
+// Making one desired Secret exist: create it, or JSON-merge-patch it so data, type, our labels and annotations match
+// while foreign labels, annotations and owners survive (docs/contract.md#patch-not-replace-synced-secrets; upstream
+// v1.6 full-Updates and wipes owners until its 5 s patcher re-adds them, #2051). Owners are only ever added.
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { OwnerReference } from "../domain/SecretProviderClass.js"
@@ -62,7 +62,7 @@ export const secretPatch = (existing: unknown, desired: DesiredSecret, owners: R
   }
 }
 
-export const newSecret = (desired: DesiredSecret, owners: ReadonlyArray<OwnerReference>) => ({
+const newSecret = (desired: DesiredSecret, owners: ReadonlyArray<OwnerReference>) => ({
   apiVersion: "v1",
   kind: "Secret",
   metadata: {
@@ -78,7 +78,7 @@ export const newSecret = (desired: DesiredSecret, owners: ReadonlyArray<OwnerRef
 
 // Another writer (a second pod of the same Deployment on this node, a user) changed the Secret between our read
 // and write, or created it first: read again and recompute.
-export const secretWriteRetry = {
+const secretWriteRetry = {
   schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered),
   times: 5,
   while: (e: KubernetesError) => isConflict(e) || isAlreadyExists(e)

@@ -1,4 +1,4 @@
-// The `kubernetes.io/tls` split of upstream §7.1 step 5: a PEM bundle becomes `tls.crt` (every CERTIFICATE block)
+// The `kubernetes.io/tls` split (docs/upstream.md#tls-split): a PEM bundle becomes `tls.crt` (every CERTIFICATE block)
 // and `tls.key` (the last other block, re-encoded as PKCS#1 for RSA or SEC1 for EC, whatever form it came in).
 // PKCS#12/PFX input (upstream's fallback) is not supported: node:crypto has no PKCS#12 parser.
 import { createPrivateKey, type KeyObject } from "node:crypto"
@@ -6,8 +6,8 @@ import * as Result from "effect/Result"
 import { invalidSecretObject, type SecretSyncError } from "./SyncError.js"
 
 export const tlsSecretType = "kubernetes.io/tls"
-export const tlsCertKey = "tls.crt"
-export const tlsPrivateKeyKey = "tls.key"
+const tlsCertKey = "tls.crt"
+const tlsPrivateKeyKey = "tls.key"
 
 interface PemBlock {
   readonly label: string

@@ -1,41 +1,49 @@
 // The AtomicWriter service: writes validated payloads into target directories and reads them back.
 // `layer` is the real filesystem (TargetWrite.ts, TargetFiles.ts); `layerInMemory` keeps payloads in a
-// map for unit tests of callers, with `InMemoryTargets` to inspect them and to inject a write failure.
+// map for unit tests of callers, with `AtomicWriterInMemory` to inspect them and to inject a write failure.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import { sameBytes, type ValidatedPayload } from "./Payload.js"
-import { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
-import { WriteError, type WriteOutcome, writeTarget } from "./TargetWrite.js"
+import { type ReadTargetOptions, readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
+import { type WriteOutcome, writeTarget } from "./TargetWrite.js"
 
-export { readTarget, type TargetFile, TargetReadError } from "./TargetFiles.js"
-export { WriteError, type WriteOutcome } from "./TargetWrite.js"
+export { readTarget, type TargetFile, TargetFilesError } from "./TargetFiles.js"
+export type { WriteOutcome } from "./TargetWrite.js"
 
 export interface AtomicWriterShape {
   /**
    * Makes `targetDir` (which must exist) show exactly `payload`: readers see the old files or the new
    * ones, never a mix. Calls for one target must not overlap (callers serialize per target).
    */
-  readonly write: (targetDir: string, payload: ValidatedPayload) => Effect.Effect<WriteOutcome, WriteError>
-  /** The visible files of a target, path relative to the target -> bytes and mode (see `readTarget`). */
-  readonly read: (targetDir: string) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError>
+  readonly write: (targetDir: string, payload: ValidatedPayload) => Effect.Effect<WriteOutcome, TargetFilesError>
+  /**
+   * The visible files of a target, path relative to the target -> bytes and mode (see `readTarget`); with
+   * `options.device`, a file on another filesystem fails the read (the in-memory twin has no devices to check).
+   */
+  readonly read: (
+    targetDir: string,
+    options?: ReadTargetOptions
+  ) => Effect.Effect<ReadonlyMap<string, TargetFile>, TargetFilesError>
 }
 
 export class AtomicWriter extends Context.Service<AtomicWriter, AtomicWriterShape>()("AtomicWriter") {
   /** The real filesystem. */
   static readonly layer: Layer.Layer<AtomicWriter> = Layer.succeed(AtomicWriter, {
     write: writeTarget,
-    read: (targetDir) => readTarget(path.resolve(targetDir))
+    read: (targetDir, options) => readTarget(path.resolve(targetDir), options)
   })
 
-  /** In memory, plus `InMemoryTargets` to inspect what was written and to make the next write fail. */
-  static readonly layerInMemory: Layer.Layer<AtomicWriter | InMemoryTargets> = Layer.syncContext(() => makeInMemory())
+  /** In memory, plus `AtomicWriterInMemory` to inspect what was written and to make the next write fail. */
+  static readonly layerInMemory: Layer.Layer<AtomicWriter | AtomicWriterInMemory> = Layer.syncContext(() =>
+    makeInMemory()
+  )
 }
 
 /** Test handle of `AtomicWriter.layerInMemory`. Target paths are compared after `path.resolve`. */
-export interface InMemoryTargetsShape {
+export interface AtomicWriterInMemoryShape {
   /** The last payload written successfully to `targetDir`, if any. */
   readonly lastWrite: (targetDir: string) => Effect.Effect<Option.Option<ValidatedPayload>>
   /** The target of every write call so far, in order, failed ones included. */
@@ -46,7 +54,9 @@ export interface InMemoryTargetsShape {
   readonly forget: (targetDir: string) => Effect.Effect<void>
 }
 
-export class InMemoryTargets extends Context.Service<InMemoryTargets, InMemoryTargetsShape>()("InMemoryTargets") {}
+export class AtomicWriterInMemory extends Context.Service<AtomicWriterInMemory, AtomicWriterInMemoryShape>()(
+  "AtomicWriterInMemory"
+) {}
 
 
 /** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */
@@ -68,7 +78,7 @@ const outcome = (prev: ValidatedPayload | undefined, next: ValidatedPayload): Wr
 const byPath = (a: { readonly path: string }, b: { readonly path: string }): number =>
   a.path < b.path ? -1 : a.path > b.path ? 1 : 0
 
-const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
+const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> => {
   const targets = new Map<string, ValidatedPayload>()
   const attempts: Array<string> = []
   let nextFailure: string | undefined
@@ -79,7 +89,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
     const failure = nextFailure
     if (failure !== undefined) {
       nextFailure = undefined
-      return yield* new WriteError({ reason: "FileWriteError", target, path: ".", message: failure })
+      return yield* new TargetFilesError({ reason: "FileWriteError", target, path: ".", message: failure })
     }
     const result = outcome(targets.get(target), payload)
     targets.set(target, payload)
@@ -90,7 +100,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
     const target = path.resolve(targetDir)
     const payload = targets.get(target)
     if (payload === undefined) {
-      return yield* new TargetReadError({
+      return yield* new TargetFilesError({
         reason: "FileWriteError",
         target,
         path: ".",
@@ -101,7 +111,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
     return new Map(files.map((f) => [f.path, { contents: f.contents, mode: f.mode }])) as ReadonlyMap<string, TargetFile>
   })
 
-  const handle: InMemoryTargetsShape = {
+  const handle: AtomicWriterInMemoryShape = {
     lastWrite: (targetDir) => Effect.sync(() => Option.fromUndefinedOr(targets.get(path.resolve(targetDir)))),
     attempts: Effect.sync(() => [...attempts]),
     failNextWrite: (message = "injected write failure") =>
@@ -113,5 +123,5 @@ const makeInMemory = (): Context.Context<AtomicWriter | InMemoryTargets> => {
         targets.delete(path.resolve(targetDir))
       })
   }
-  return Context.make(AtomicWriter, { write, read }).pipe(Context.add(InMemoryTargets, handle))
+  return Context.make(AtomicWriter, { write, read }).pipe(Context.add(AtomicWriterInMemory, handle))
 }

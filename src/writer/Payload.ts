@@ -1,16 +1,10 @@
-// Validation of the files a provider returns (upstream §3.4, SPEC §1 "Files on disk"): the only way to
-// obtain a ValidatedPayload, which is what the AtomicWriter accepts. Validation is total: one bad file
+// Validation of the files a provider returns (docs/upstream.md#file-path-rules, docs/contract.md#files-on-disk): the
+// only way to obtain a ValidatedPayload, which is what the AtomicWriter accepts. Validation is total: one bad file
 // rejects the whole payload, so nothing is written. Messages name paths, never contents.
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-
-/** One file as a provider returns it (`File` of the provider protocol). */
-export interface ProviderFile {
-  readonly path: string
-  readonly mode: number
-  readonly contents: Uint8Array
-}
+import type { ProviderFile } from "../domain/ProviderFile.js"
 
 declare const ValidatedTypeId: unique symbol
 

@@ -1,10 +1,11 @@
-// The on-disk layout of a target directory (upstream §6.1) and reading it back: the names the atomic
-// writer uses, the listing of a data directory, and `readTarget` (upstream's GetMountedFiles, §6.5),
-// which reads the visible files through one resolution of `..data` so a reader never mixes versions.
+// A target directory's layout (docs/upstream.md#atomic-writer-layout) and reading it back: the writer's names, the
+// listing of a data dir, the one error of reads and writes, and `readTarget` (docs/upstream.md#reading-mounted-files),
+// which reads the visible files through one resolution of `..data`, so a reader never mixes versions.
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { errnoCode } from "../platform/errno.js"
 
 /** The symlink readers follow; swapped atomically by renaming `..data_tmp` over it. */
 export const DATA_LINK = "..data"
@@ -28,18 +29,14 @@ export const isDataDirName = (name: string): boolean => DATA_DIR_PATTERN.test(na
 /** The link target of the user-visible top-level entry `name`. */
 export const visibleLinkTarget = (name: string): string => `${DATA_LINK}/${name}`
 
-export class TargetReadError extends Schema.TaggedError<TargetReadError>()("TargetReadError", {
+/** Why a target's files could not be read or written; `path` is relative to the target when inside it. */
+export class TargetFilesError extends Schema.TaggedError<TargetFilesError>()("TargetFilesError", {
   reason: Schema.Literal("FileWriteError"),
   message: Schema.String,
   target: Schema.String,
   path: Schema.String,
   cause: Schema.optional(Schema.Defect())
 }) {}
-
-export const errnoCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
-    ? cause.code
-    : undefined
 
 /** The path a Node fs error names, relative to the target when inside it. */
 const failedPath = (target: string, fallback: string, cause: unknown): string => {
@@ -49,9 +46,9 @@ const failedPath = (target: string, fallback: string, cause: unknown): string =>
   return p.startsWith(`${target}/`) ? p.slice(target.length + 1) : p
 }
 
-const readFailure = (target: string, rel: string, cause: unknown): TargetReadError => {
+const readFailure = (target: string, rel: string, cause: unknown): TargetFilesError => {
   const where = failedPath(target, rel, cause)
-  return new TargetReadError({
+  return new TargetFilesError({
     reason: "FileWriteError",
     target,
     path: where,
@@ -60,11 +57,11 @@ const readFailure = (target: string, rel: string, cause: unknown): TargetReadErr
   })
 }
 
-const attempt = <A>(target: string, rel: string, run: () => Promise<A>): Effect.Effect<A, TargetReadError> =>
+const attempt = <A>(target: string, rel: string, run: () => Promise<A>): Effect.Effect<A, TargetFilesError> =>
   Effect.tryPromise({ try: run, catch: (cause) => readFailure(target, rel, cause) })
 
 /** `..data`'s current data directory name, or undefined when absent or not one of ours. */
-export const currentDataDir = (target: string): Effect.Effect<string | undefined, TargetReadError> =>
+export const currentDataDir = (target: string): Effect.Effect<string | undefined, TargetFilesError> =>
   attempt(target, DATA_LINK, async () => {
     try {
       const link = await fs.readlink(path.join(target, DATA_LINK))
@@ -86,7 +83,7 @@ export interface FileStat {
 export const listFiles = (
   target: string,
   dir: string
-): Effect.Effect<ReadonlyMap<string, FileStat>, TargetReadError> =>
+): Effect.Effect<ReadonlyMap<string, FileStat>, TargetFilesError> =>
   attempt(target, path.relative(target, dir), async () => {
     const out = new Map<string, FileStat>()
     const walk = async (abs: string, rel: string): Promise<void> => {
@@ -199,7 +196,7 @@ export interface ReadTargetOptions {
 export const readTarget = (
   target: string,
   options: ReadTargetOptions = {}
-): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetReadError> =>
+): Effect.Effect<ReadonlyMap<string, TargetFile>, TargetFilesError> =>
   Effect.uninterruptible(attempt(target, ".", () => readOnce(target, options.device))).pipe(
     Effect.retry({ times: 3, while: (e) => errnoCode(e.cause) === "ENOENT" })
   )

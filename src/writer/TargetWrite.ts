@@ -1,33 +1,25 @@
-// The live atomic write (upstream §6.1–§6.3): a validated payload becomes a timestamped data dir published
-// by renaming `..data_tmp` over `..data`, so readers see the old or the new version, never a mix. Callers
+// The live atomic write (docs/upstream.md#atomic-writer-layout, #republish-and-rotation): a new timestamped data dir
+// published by renaming `..data_tmp` over `..data`, so readers see the old or the new version, never a mix. Callers
 // serialize writes per target (mount/TargetLocks); one writer per target at a time is assumed here.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import type { ProviderFile, ValidatedPayload } from "./Payload.js"
+import type { ProviderFile } from "../domain/ProviderFile.js"
+import { errnoCode } from "../platform/errno.js"
+import type { ValidatedPayload } from "./Payload.js"
 import { quotePath, sameBytes } from "./Payload.js"
 import {
   currentDataDir,
   DATA_LINK,
   DATA_LINK_TMP,
   dataDirName,
-  errnoCode,
   isDataDirName,
   listFiles,
-  type TargetReadError,
+  TargetFilesError,
   visibleLinkTarget
 } from "./TargetFiles.js"
-
-export class WriteError extends Schema.TaggedError<WriteError>()("WriteError", {
-  reason: Schema.Literal("FileWriteError"),
-  message: Schema.String,
-  target: Schema.String,
-  path: Schema.String,
-  cause: Schema.optional(Schema.Defect())
-}) {}
 
 /** What a write did. `changed` is true when any visible byte, mode, file or legacy entry changed. */
 export interface WriteOutcome {
@@ -48,8 +40,8 @@ const DIR_MODE = 0o755
 const WRITE_CONCURRENCY = 16
 const MKDIR_ATTEMPTS = 5
 
-const writeFailure = (target: string, rel: string, what: string, cause: unknown): WriteError =>
-  new WriteError({
+const writeFailure = (target: string, rel: string, what: string, cause: unknown): TargetFilesError =>
+  new TargetFilesError({
     reason: "FileWriteError",
     target,
     path: rel,
@@ -57,11 +49,13 @@ const writeFailure = (target: string, rel: string, what: string, cause: unknown)
     cause
   })
 
-const step = <A>(target: string, rel: string, what: string, run: () => Promise<A>): Effect.Effect<A, WriteError> =>
+const step = <A>(
+  target: string,
+  rel: string,
+  what: string,
+  run: () => Promise<A>
+): Effect.Effect<A, TargetFilesError> =>
   Effect.tryPromise({ try: run, catch: (cause) => writeFailure(target, rel, what, cause) })
-
-const fromReadError = (e: TargetReadError): WriteError =>
-  new WriteError({ reason: "FileWriteError", target: e.target, path: e.path, message: e.message, cause: e.cause })
 
 /**
  * Runs `run` over `items` with at most WRITE_CONCURRENCY in flight, as promise workers inside one effect: no fiber
@@ -73,11 +67,11 @@ const eachBounded = <A>(
   items: ReadonlyArray<A>,
   relOf: (item: A) => string,
   run: (item: A) => Promise<void>
-): Effect.Effect<void, WriteError> =>
+): Effect.Effect<void, TargetFilesError> =>
   Effect.tryPromise({
     try: async (signal) => {
       let next = 0
-      let failure: WriteError | undefined
+      let failure: TargetFilesError | undefined
       const worker = async () => {
         while (failure === undefined && !signal.aborted && next < items.length) {
           const item = items[next++]!
@@ -91,7 +85,7 @@ const eachBounded = <A>(
       await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, worker))
       if (failure !== undefined) throw failure
     },
-    catch: (cause) => (cause instanceof WriteError ? cause : writeFailure(target, ".", what, cause))
+    catch: (cause) => (cause instanceof TargetFilesError ? cause : writeFailure(target, ".", what, cause))
   })
 
 /** Best-effort removal for cleanup paths; a leftover is healed by the next write. */
@@ -126,27 +120,26 @@ const heal = Effect.fn("AtomicWriter.heal")(function*(
   return doomed
 })
 
-interface Diff {
-  readonly written: ReadonlyArray<string>
-  /** Same bytes, new mode: the payload's files, so their modes are at hand. */
-  readonly chmodded: ReadonlyArray<ProviderFile>
-  readonly removed: ReadonlyArray<string>
-}
-
 const SAME = 0
 const WRITTEN = 1
 const CHMODDED = 2
 
-/** Compares the payload with the current data dir: bytes decide a rewrite, modes a chmod. */
+/**
+ * Compares the payload with the current data dir: bytes decide a rewrite, modes a chmod. `chmodded` holds the
+ * payload's files (same bytes, new mode), so their modes are at hand.
+ */
 const diff = Effect.fn("AtomicWriter.diff")(function*(
   target: string,
   current: string | undefined,
   payload: ValidatedPayload
 ) {
   const files = payload.files
-  if (current === undefined) return { written: files.map((f) => f.path), chmodded: [], removed: [] } satisfies Diff
+  const written: Array<string> = []
+  const chmodded: Array<ProviderFile> = []
+  const removed: Array<string> = []
+  if (current === undefined) return { written: files.map((f) => f.path), chmodded, removed }
   const dir = path.join(target, current)
-  const old = yield* listFiles(target, dir).pipe(Effect.mapError(fromReadError))
+  const old = yield* listFiles(target, dir)
   // One byte per file, by index: the lists below keep the payload's order whatever order the reads finish in.
   const kinds = new Uint8Array(files.length)
   const toRead: Array<number> = []
@@ -161,15 +154,12 @@ const diff = Effect.fn("AtomicWriter.diff")(function*(
     const sameMode = old.get(file.path)!.mode === file.mode
     kinds[i] = !sameBytes(file.contents, bytes) ? WRITTEN : sameMode ? SAME : CHMODDED
   })
-  const written: Array<string> = []
-  const chmodded: Array<ProviderFile> = []
   files.forEach((file, i) => {
     if (kinds[i] === WRITTEN) written.push(file.path)
     else if (kinds[i] === CHMODDED) chmodded.push(file)
   })
-  const removed: Array<string> = []
   for (const p of old.keys()) if (!payload.paths.has(p)) removed.push(p)
-  return { written, chmodded, removed: removed.sort() } satisfies Diff
+  return { written, chmodded, removed: removed.sort() }
 })
 
 /** Creates `..<timestamp>.<random>` with mode 0755; the random suffix is retried on a name clash. */
@@ -229,7 +219,7 @@ const linkVisible = Effect.fn("AtomicWriter.linkVisible")(function*(target: stri
 })
 
 /** The atomic step: `..data_tmp -> <dataDir>`, renamed over `..data`. */
-const swap = (target: string, dataDir: string): Effect.Effect<void, WriteError> =>
+const swap = (target: string, dataDir: string): Effect.Effect<void, TargetFilesError> =>
   step(target, DATA_LINK, "swap", async () => {
     const tmp = path.join(target, DATA_LINK_TMP)
     await fs.rm(tmp, { force: true })
@@ -261,10 +251,10 @@ const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function*(target: stri
   }
 })
 
-/** Writes `payload` into `targetDir` (which must exist) following upstream §6.1; see WriteOutcome. */
+/** Writes `payload` into `targetDir` (which must exist): docs/upstream.md#atomic-writer-layout; see WriteOutcome. */
 export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: string, payload: ValidatedPayload) {
   const target = path.resolve(targetDir)
-  const current = yield* currentDataDir(target).pipe(Effect.mapError(fromReadError))
+  const current = yield* currentDataDir(target)
   const topLevel: ReadonlySet<string> = new Set(payload.topLevel)
   const healed = yield* heal(target, current, topLevel)
   const { written, chmodded, removed } = yield* diff(target, current, payload)
@@ -274,9 +264,9 @@ export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: 
     // Published: from here on a failure is a leftover for the next write to heal, not a failed write.
     if (current !== undefined) {
       yield* step(target, current, "remove", () => fs.rm(path.join(target, current), { recursive: true, force: true }))
-        .pipe(Effect.catchTag("WriteError", (e) => Effect.logWarning(e.message)))
+        .pipe(Effect.catchTag("TargetFilesError", (e) => Effect.logWarning(e.message)))
     }
-    yield* unlinkStale(target, topLevel).pipe(Effect.catchTag("WriteError", (e) => Effect.logWarning(e.message)))
+    yield* unlinkStale(target, topLevel).pipe(Effect.catchTag("TargetFilesError", (e) => Effect.logWarning(e.message)))
   } else {
     yield* eachBounded(target, "chmod", chmodded, (file) => file.path, (file) =>
       fs.chmod(path.join(target, current, file.path), file.mode))

@@ -74,7 +74,7 @@ describe("KubeApi.request", () => {
     ))
 
   it.live("a Status answer keeps code and reason; a non-Status body is not quoted", () =>
-    withApi((server, api) =>
+    withApi((_server, api) =>
       Effect.gen(function*() {
         const e = yield* Effect.flip(api.request({ method: "GET", path: `${secrets}/nope`, description: "get secret default/nope" }))
         assert.deepStrictEqual([e.status, e.statusReason, e.message], [404, "NotFound", `failed to get secret default/nope, error: secrets "nope" not found`])

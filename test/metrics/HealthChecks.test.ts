@@ -1,5 +1,5 @@
 // The health checks against real things: a CSI Probe over a real unix socket to serveCsi (also through
-// /healthz, before and after the CSI server stops), a socket that never answers, and the cached API check.
+// /healthz, before and after the CSI server stops), a socket that never answers, and the providers' results.
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -10,10 +10,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import * as TestClock from "effect/testing/TestClock"
 import { eventually } from "../support/ChildProcess.js"
 import { startCsiServer } from "../support/CsiServer.js"
-import { apiServerCheck, channelAddress, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
+import { channelAddress, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { MetricsServer } from "../../src/metrics/MetricsServer.js"
 
@@ -83,25 +82,6 @@ describe("csiProbe", () => {
     expect(channelAddress({ _tag: "tcp", host: "0.0.0.0", port: 10000 })).toBe("127.0.0.1:10000")
     expect(channelAddress({ _tag: "tcp", host: "10.0.0.7", port: 10000 })).toBe("10.0.0.7:10000")
   })
-})
-
-describe("apiServerCheck", () => {
-  it.effect("asks the API server at most once per TTL and reports its failure in one line", () =>
-    Effect.gen(function*() {
-      const asked: Array<string> = []
-      let answer: Effect.Effect<unknown, { message: string }> = Effect.succeed({ kind: "APIResourceList" })
-      const check = yield* apiServerCheck((p) => Effect.suspend(() => (asked.push(p), answer)), "5 seconds")
-      yield* check
-      yield* check
-      expect(asked).toEqual(["/apis/secrets-store.csi.x-k8s.io/v1"])
-      answer = Effect.fail({ message: "failed to get API group, error: connect ECONNREFUSED\nmore detail" })
-      yield* TestClock.adjust("4 seconds")
-      yield* check
-      expect(asked).toHaveLength(1)
-      yield* TestClock.adjust("2 seconds")
-      expect(yield* Effect.flip(check)).toBe("failed to get API group, error: connect ECONNREFUSED")
-      expect(asked).toHaveLength(2)
-    }))
 })
 
 describe("providersCheck", () => {

@@ -1,5 +1,5 @@
 // The in-memory Mounter that callers' unit tests use: real directories, mount state in memory,
-// inspectable through InMemoryMounts, with an injectable mount failure.
+// inspectable through MounterInMemory, with an injectable mount failure.
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as nodePath from "node:path"
@@ -7,21 +7,21 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
-import { InMemoryMounts, Mounter } from "../../src/mount/Mounter.js"
+import { MounterInMemory, Mounter } from "../../src/mount/Mounter.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "mounter-mem-"))),
   (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
 )
 
-const inMemory = <A, E>(body: Effect.Effect<A, E, Mounter | InMemoryMounts | Scope.Scope>) =>
+const inMemory = <A, E>(body: Effect.Effect<A, E, Mounter | MounterInMemory | Scope.Scope>) =>
   Effect.scoped(body).pipe(Effect.provide(Mounter.layerInMemory))
 
 describe("Mounter.layerInMemory", () => {
   it.live("tracks mounts in memory while the directory stays real", () =>
     inMemory(Effect.gen(function*() {
       const m = yield* Mounter
-      const mounts = yield* InMemoryMounts
+      const mounts = yield* MounterInMemory
       const target = nodePath.join(yield* tempDir, "mount")
       assert.deepStrictEqual(yield* m.mountState(target), { _tag: "Missing" })
       yield* m.ensureDir(target)
@@ -40,7 +40,7 @@ describe("Mounter.layerInMemory", () => {
   it.live("failNextMount fails exactly one mount, and a failed scope rolls back", () =>
     inMemory(Effect.gen(function*() {
       const m = yield* Mounter
-      const mounts = yield* InMemoryMounts
+      const mounts = yield* MounterInMemory
       const target = yield* tempDir
       yield* mounts.failNextMount("no space left on device")
       const error = yield* Effect.flip(m.mountTmpfs(target))
@@ -55,7 +55,7 @@ describe("Mounter.layerInMemory", () => {
   it.live("cleanupMountPoint removes the directory and forgets the mount; missing is success", () =>
     inMemory(Effect.gen(function*() {
       const m = yield* Mounter
-      const mounts = yield* InMemoryMounts
+      const mounts = yield* MounterInMemory
       const target = nodePath.join(yield* tempDir, "mount")
       yield* m.ensureDir(target)
       yield* m.mountTmpfs(target)

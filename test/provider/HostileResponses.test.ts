@@ -143,7 +143,7 @@ describe("gRPC status details and version strings are escaped too", () => {
       const checked = options(provider.dir, { healthCheck: true, healthCheckInterval: "100 millis" })
       const detail = yield* withClient(checked, (client) =>
         Effect.gen(function*() {
-          yield* client.version("test") // dials the channel the health check then visits
+          yield* Effect.ignore(client.mount("test", request)) // dials the channel the health check then visits
           return yield* Effect.promise(() =>
             eventually(async () => {
               const health = (await Effect.runPromise(client.health)).get("test")

@@ -252,12 +252,15 @@ describe("ProviderClient against a real provider", () => {
       assert.strictEqual(provider.mountRequests().length, 0)
     }))
 
-  it.live("calls Version with v1alpha1", () =>
+  it.live("health-checks with Version v1alpha1 and describes the provider's answer", () =>
     Effect.gen(function*() {
       const provider = yield* makeTestProvider()
-      const version = yield* withClient(options(provider), (client) => client.version("test"))
-      assert.deepStrictEqual(version, { version: "v1alpha1", runtimeName: "test-provider", runtimeVersion: "0.0.1" })
-      assert.deepStrictEqual(provider.versionRequests(), [{ version: "v1alpha1" }])
+      provider.onMount(respondFiles([{ path: "foo", contents: "bar" }]))
+      const opts = options(provider, { healthCheck: true, healthCheckInterval: "50 millis" })
+      const healthy = yield* withClient(opts, (client) =>
+        client.mount("test", request).pipe(Effect.andThen(waitForHealth(client, (h) => h?.healthy === true))))
+      assert.strictEqual(healthy.detail, "test-provider 0.0.1 (v1alpha1)")
+      assert.deepStrictEqual(provider.versionRequests()[0], { version: "v1alpha1" })
     }))
 
   it.live("health-checks every dialled provider and keeps the last result", () =>

@@ -125,7 +125,10 @@ describe("reference provider", () => {
   it.live("answers Version with the protocol, its name and its version", () =>
     Effect.gen(function*() {
       const { dir } = yield* setup()
-      const version = yield* withClient(dir, (client) => client.version("reference"))
+      const channel = createChannel(`unix://${socketPath(dir, "reference")}`)
+      yield* Effect.addFinalizer(() => Effect.sync(() => channel.close()))
+      const client = createClient(CSIDriverProviderDefinition, channel)
+      const version = yield* Effect.promise(() => client.version({ version: "v1alpha1" }))
       assert.deepStrictEqual(version, {
         version: "v1alpha1",
         runtimeName: "secrets-store-reference-provider",

@@ -10,10 +10,10 @@ import { Status } from "nice-grpc"
 import type { FailureReason, TypedFailure } from "../../src/domain/FailureReason.js"
 import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.js"
 import { PodStatusesInMemory } from "../../src/k8s/PodStatuses.js"
-import { InMemoryMounts } from "../../src/mount/Mounter.js"
+import { MounterInMemory } from "../../src/mount/Mounter.js"
 import { Publisher } from "../../src/publish/Publisher.js"
 import type { PublishOptions } from "../../src/publish/Publisher.js"
-import { InMemoryTargets } from "../../src/writer/AtomicWriter.js"
+import { AtomicWriterInMemory } from "../../src/writer/AtomicWriter.js"
 import type { NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
 import { failWith, hang, makeTestProvider, respond, respondFiles, type MountBehaviour, type TestProvider } from "../support/TestProvider.js"
 import { publisherWith, request, spc, tempTarget } from "./fixtures.js"
@@ -50,8 +50,8 @@ const publishOnce = (provider: TestProvider, classes: ReadonlyArray<SecretProvid
   Effect.gen(function*() {
     const publisher = yield* Publisher
     const exit = yield* publisher.publish(yield* request(target, row.overrides ?? {})).pipe(Effect.exit)
-    const mounts = yield* InMemoryMounts
-    return { exit, mounted: yield* mounts.mounted, mountCount: yield* mounts.mountCount, writes: yield* (yield* InMemoryTargets).attempts }
+    const mounts = yield* MounterInMemory
+    return { exit, mounted: yield* mounts.mounted, mountCount: yield* mounts.mountCount, writes: yield* (yield* AtomicWriterInMemory).attempts }
   }).pipe(Effect.provide(publisherWith(provider.dir, classes)))
 
 describe("Publisher: a failed first publish", () => {
@@ -88,8 +88,8 @@ describe("Publisher: publish, republish, unpublish", () => {
       const { provider, target, layer } = yield* lifecycle({})
       yield* Effect.gen(function*() {
         yield* (yield* Publisher).publish(yield* request(target))
-        expect([...(yield* (yield* InMemoryMounts).mounted)]).toEqual([target])
-        const written = Option.getOrThrow(yield* (yield* InMemoryTargets).lastWrite(target))
+        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([target])
+        const written = Option.getOrThrow(yield* (yield* AtomicWriterInMemory).lastWrite(target))
         expect(written.files.map((f) => [f.path, f.mode, Buffer.from(f.contents).toString()])).toEqual([["a", 0o600, "secret-a"]])
         const statuses = yield* (yield* PodStatusesInMemory).list
         expect(statuses).toHaveLength(1)
@@ -110,7 +110,7 @@ describe("Publisher: publish, republish, unpublish", () => {
         yield* publisher.publish(yield* request(target))
         yield* publisher.publish(yield* request(target))
         expect(provider.mountRequests()).toHaveLength(1)
-        expect(yield* (yield* InMemoryMounts).mountCount).toBe(1)
+        expect(yield* (yield* MounterInMemory).mountCount).toBe(1)
       }).pipe(Effect.provide(layer))
     }).pipe(Effect.scoped))
 
@@ -126,10 +126,10 @@ describe("Publisher: publish, republish, unpublish", () => {
         provider.onMount(respondFiles([{ path: "a", contents: "rotated" }], [{ id: "secret/a", version: "v2" }]))
         yield* publisher.publish(yield* request(target))
         expect(provider.mountRequests()).toHaveLength(2)
-        const written = Option.getOrThrow(yield* (yield* InMemoryTargets).lastWrite(target))
+        const written = Option.getOrThrow(yield* (yield* AtomicWriterInMemory).lastWrite(target))
         expect(Buffer.from(written.files[0]!.contents).toString()).toBe("rotated")
         expect((yield* (yield* PodStatusesInMemory).list)[0]?.status?.objects).toEqual([{ id: "secret/a", version: "v2" }])
-        expect(yield* (yield* InMemoryMounts).mountCount).toBe(1)
+        expect(yield* (yield* MounterInMemory).mountCount).toBe(1)
       }).pipe(Effect.provide(layer))
     }).pipe(Effect.scoped))
 
@@ -141,8 +141,8 @@ describe("Publisher: publish, republish, unpublish", () => {
         yield* publisher.publish(yield* request(target))
         provider.onMount(failWith(Status.UNAVAILABLE, "vault is down"))
         yield* publisher.publish(yield* request(target))
-        expect([...(yield* (yield* InMemoryMounts).mounted)]).toEqual([target])
-        const written = Option.getOrThrow(yield* (yield* InMemoryTargets).lastWrite(target))
+        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([target])
+        const written = Option.getOrThrow(yield* (yield* AtomicWriterInMemory).lastWrite(target))
         expect(Buffer.from(written.files[0]!.contents).toString()).toBe("secret-a")
       }).pipe(Effect.provide(layer))
     }).pipe(Effect.scoped))
@@ -154,7 +154,7 @@ describe("Publisher: publish, republish, unpublish", () => {
         const publisher = yield* Publisher
         yield* publisher.publish(yield* request(target))
         yield* publisher.unpublish({ volumeId: "v", targetPath: target })
-        expect([...(yield* (yield* InMemoryMounts).mounted)]).toEqual([])
+        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([])
         yield* publisher.unpublish({ volumeId: "v", targetPath: target })
       }).pipe(Effect.provide(layer))
     }).pipe(Effect.scoped))

@@ -11,9 +11,12 @@ import { TestConsole } from "effect/testing"
 import { Logging } from "../../src/config/Logging.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
-import { loggedPodStatusesLayer, standaloneClassesLayer } from "../../src/standalone/StandaloneKubernetes.js"
+import { StandaloneKubernetes } from "../../src/standalone/StandaloneKubernetes.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { validatePayload } from "../../src/writer/Payload.js"
+
+/** The standalone layers on the live writer, which the test can use too. */
+const standalone = (dir: string) => StandaloneKubernetes.layer(dir).pipe(Layer.provideMerge(AtomicWriter.layer))
 
 const spcYaml = (name: string, namespace?: string) =>
   `apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: ${name}\n` +
@@ -37,16 +40,16 @@ const classesDir = () => {
 const classesIn = (dir: string) =>
   Effect.gen(function*() {
     return yield* SecretProviderClasses
-  }).pipe(Effect.provide(standaloneClassesLayer(dir)))
+  }).pipe(Effect.provide(standalone(dir)))
 
-describe("standaloneClassesLayer", () => {
+describe("StandaloneKubernetes: classes", () => {
   it.effect("finds every SecretProviderClass document; JSON without a namespace is in default", () =>
     Effect.gen(function*() {
       const classes = yield* SecretProviderClasses
       expect((yield* classes.get("default", "one")).metadata.name).toBe("one")
       expect((yield* classes.get("ns2", "two")).metadata.namespace).toBe("ns2")
       expect((yield* classes.get("default", "three")).spec.provider).toBe("x")
-    }).pipe(Effect.provide(standaloneClassesLayer(classesDir()))))
+    }).pipe(Effect.provide(standalone(classesDir()))))
 
   it.effect("a class in another namespace, in a hidden directory or in a broken file is not found, with upstream's words", () =>
     Effect.gen(function*() {
@@ -71,7 +74,7 @@ describe("standaloneClassesLayer", () => {
     }))
 })
 
-describe("loggedPodStatusesLayer", () => {
+describe("StandaloneKubernetes: pod statuses", () => {
   it.effect("one info line per upsert, with the status name and object versions", () =>
     Effect.gen(function*() {
       const statuses = yield* PodStatuses
@@ -85,7 +88,7 @@ describe("loggedPodStatusesLayer", () => {
       expect(lines[0]).toContain("default/pod-1-default-app")
       expect(lines[0]).toContain("secret/b@2,secret/a@1")
     }).pipe(
-      Effect.provide(loggedPodStatusesLayer(fs.mkdtempSync(path.join(os.tmpdir(), "standalone-empty-")))),
+      Effect.provide(standalone(fs.mkdtempSync(path.join(os.tmpdir(), "standalone-empty-")))),
       Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     ))
@@ -111,10 +114,28 @@ describe("secret sync in standalone mode", () => {
       expect(lines.join("\n")).not.toContain("s3cr3t-value")
       expect(lines.join("\n")).not.toContain(Buffer.from("s3cr3t-value").toString("base64"))
     }).pipe(
-      Effect.provide(Layer.mergeAll(
-        loggedPodStatusesLayer(dir),
-        AtomicWriter.layer
-      )),
+      Effect.provide(standalone(dir)),
+      Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
+      Effect.provide(TestConsole.layer)
+    )
+  })
+
+  it.live("reads the mounted files through the AtomicWriter it is given", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "standalone-sync-"))
+    fs.writeFileSync(path.join(dir, "spc.yaml"), `${spcYaml("app", "default")}  secretObjects:\n` +
+      "    - secretName: app-creds\n      type: Opaque\n      data:\n        - objectName: password\n          key: pw\n")
+    // Never on disk: only the in-memory writer holds the target's files.
+    const target = path.join(dir, "no-such-target")
+    return Effect.gen(function*() {
+      const payload = yield* validatePayload([{ path: "password", mode: 0o600, contents: new TextEncoder().encode("v") }])
+      yield* (yield* AtomicWriter).write(target, payload)
+      yield* (yield* PodStatuses).upsert({
+        podName: "pod-1", podNamespace: "default", podUid: "uid-1", spcName: "app", nodeId: "laptop", targetPath: target, objects: []
+      })
+      const lines = (yield* TestConsole.errorLines).map(String)
+      expect(lines.filter((l) => l.includes("standalone: secret synced (in memory)"))).toHaveLength(1)
+    }).pipe(
+      Effect.provide(StandaloneKubernetes.layer(dir).pipe(Layer.provideMerge(AtomicWriter.layerInMemory))),
       Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
       Effect.provide(TestConsole.layer)
     )

@@ -14,7 +14,7 @@ import { KubeApi } from "../../src/k8s/KubeApi.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
-import { InMemoryMounts, Mounter } from "../../src/mount/Mounter.js"
+import { MounterInMemory, Mounter } from "../../src/mount/Mounter.js"
 import { TargetLocks } from "../../src/mount/TargetLocks.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
 import { Publisher } from "../../src/publish/Publisher.js"
@@ -171,9 +171,9 @@ describe("an API server slower than the per-call deadline (Publisher on real Kub
           message: expect.stringMatching(/get secretproviderclass default\/stress-spc, error: timed out after/)
         })
         expect(elapsed).toBeLessThan(7000)
-        expect([...(yield* (yield* InMemoryMounts).mounted)]).toEqual([])
+        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([])
         yield* publisher.publish(req)
-        expect([...(yield* (yield* InMemoryMounts).mounted)]).toEqual([path.resolve(target)])
+        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([path.resolve(target)])
       }).pipe(Effect.provide(layer))
     }), 60_000)
 })

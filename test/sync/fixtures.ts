@@ -20,7 +20,8 @@ import {
   type SyncedInfo,
   type SyncFailureInfo
 } from "../../src/sync/SecretSync.js"
-import { isTmpfsMountPoint } from "../../src/mount/MountInfo.js"
+import { tmpfsMountDevice } from "../../src/mount/MountInfo.js"
+import { Mounter } from "../../src/mount/Mounter.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { validatePayload } from "../../src/writer/Payload.js"
 import { fakeApiServer, type FakeApiServer, type KubeObject } from "../support/FakeApiServer.js"
@@ -97,7 +98,8 @@ export const decoded = (secret: KubeObject | undefined, key: string) =>
 export const writeFiles = (target: string, files: Record<string, string>) =>
   Effect.gen(function*() {
     yield* Effect.promise(() => fs.mkdir(target, { recursive: true }))
-    if (!(yield* Effect.promise(() => isTmpfsMountPoint(target)))) execFileSync("mount", ["-t", "tmpfs", "tmpfs", target])
+    const device = yield* Effect.promise(() => tmpfsMountDevice(target))
+    if (device === undefined) execFileSync("mount", ["-t", "tmpfs", "tmpfs", target])
     const payload = yield* validatePayload(
       Object.entries(files).map(([path, text]) => ({ path, mode: 0o644, contents: Buffer.from(text, "latin1") }))
     )
@@ -177,8 +179,11 @@ export interface World {
   readonly root: string
   readonly synced: Array<SyncedInfo>
   readonly failures: Array<SyncFailureInfo>
-  /** Starts the controller in the current scope. */
-  readonly start: (options?: Partial<SecretSyncOptions>) => Effect.Effect<SecretSyncShape>
+  /** Starts the controller in the current scope, reading volumes through `volumes` (the live Mounter and writer). */
+  readonly start: (
+    options?: Partial<SecretSyncOptions>,
+    volumes?: Layer.Layer<Mounter | AtomicWriter>
+  ) => Effect.Effect<SecretSyncShape>
 }
 
 export const world = Effect.gen(function*() {
@@ -188,7 +193,10 @@ export const world = Effect.gen(function*() {
   const failures: Array<SyncFailureInfo> = []
   // Acquired after the root, so released before it: the controllers stop (and finish any read) before the unmounts.
   const scope = yield* Effect.acquireRelease(Scope.make(), (controllers) => Scope.close(controllers, Exit.void))
-  const start = (options: Partial<SecretSyncOptions> = {}) =>
+  const start = (
+    options: Partial<SecretSyncOptions> = {},
+    volumes: Layer.Layer<Mounter | AtomicWriter> = Layer.mergeAll(Mounter.layer, AtomicWriter.layer)
+  ) =>
     Layer.buildWithScope(
       SecretSync.layer({
         nodeId,
@@ -198,6 +206,7 @@ export const world = Effect.gen(function*() {
         onFailure: (info) => Effect.sync(() => void failures.push(info)),
         ...options
       }).pipe(
+        Layer.provide(volumes),
         Layer.provide(KubeApi.layer({ kubeconfig: server.kubeconfigPath })),
         Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({})))
       ),

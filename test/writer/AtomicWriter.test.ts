@@ -208,7 +208,7 @@ describe("AtomicWriter (live)", () => {
       const root = yield* tempDir()
       const target = path.join(root, "absent")
       const error = yield* Effect.flip((yield* AtomicWriter).write(target, payload({ a: "1" })))
-      assert.strictEqual(error._tag, "WriteError")
+      assert.strictEqual(error._tag, "TargetFilesError")
       assert.strictEqual(error.reason, "FileWriteError")
       assert.strictEqual(error.target, target)
       assert.include(error.message, target)
@@ -250,7 +250,7 @@ describe("readTarget", () => {
     withWriter(Effect.gen(function*() {
       const root = yield* tempDir()
       const error = yield* Effect.flip((yield* AtomicWriter).read(path.join(root, "absent")))
-      assert.strictEqual(error._tag, "TargetReadError")
+      assert.strictEqual(error._tag, "TargetFilesError")
       assert.strictEqual(error.reason, "FileWriteError")
     })))
 })

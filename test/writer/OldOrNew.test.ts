@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
-import { errnoCode } from "../../src/writer/TargetFiles.js"
+import { errnoCode } from "../../src/platform/errno.js"
 import { payload, tempDir } from "./fixtures.js"
 
 const REWRITES = 200

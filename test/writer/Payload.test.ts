@@ -1,9 +1,10 @@
-// The path and mode rules of a provider payload (upstream §3.4 plus range-checked modes): each hostile
-// case is rejected with InvalidProviderResponse naming the JSON-quoted path and never the contents.
+// The path and mode rules of a provider payload (docs/upstream.md#file-path-rules, plus range-checked modes): each
+// hostile case is rejected with InvalidProviderResponse naming the JSON-quoted path and never the contents.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { MAX_DIRECTORIES, type ProviderFile, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
+import type { ProviderFile } from "../../src/domain/ProviderFile.js"
+import { MAX_DIRECTORIES, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
 import { hostile, path4096, providerFile as file, SECRET } from "./fixtures.js"
 
 describe("validatePayload", () => {

@@ -7,7 +7,8 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import { type ProviderFile, type ValidatedPayload, validatePayloadResult } from "../../src/writer/Payload.js"
+import type { ProviderFile } from "../../src/domain/ProviderFile.js"
+import { type ValidatedPayload, validatePayloadResult } from "../../src/writer/Payload.js"
 
 /** A fresh directory under the system temp dir, removed with the scope. */
 export const tempDir = (prefix = "writer-test-"): Effect.Effect<string, never, Scope.Scope> =>
