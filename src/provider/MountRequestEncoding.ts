@@ -8,7 +8,7 @@ import type { MountRequest } from "../gen/provider/v1alpha1/service.js"
 /** The attribute key under which kubelet's service-account tokens reach the provider. */
 
 /** The default file mode, 0644, as the JSON number upstream always sends. */
-const DEFAULT_PERMISSION = "420"
+export const DEFAULT_PERMISSION = "420"
 
 export interface MountRequestInput {
   /** SPC `spec.parameters`. */

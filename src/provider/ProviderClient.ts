@@ -17,16 +17,19 @@ import {
   isMessageTooLarge,
   isUnavailable,
   MESSAGE_TOO_LARGE_HINT,
+  invalidProviderName,
   missingObjectVersions,
   pathNotUtf8,
   type ProviderCallError,
   providerErrorCode,
+  providerNotFound,
   providerTimeout,
   tooManyFiles
 } from "./ProviderCallError.js"
 import { makeProviderChannels, type ProviderChannels } from "./ProviderChannels.js"
 import type { CheckedMountResponse, ProviderDefinition } from "./ProviderDefinition.js"
 import { MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
+import { isValidProviderName } from "./providerSocket.js"
 
 export { ProviderCallError } from "./ProviderCallError.js"
 
@@ -190,4 +193,66 @@ const makeLive = (options: ProviderClientOptions) =>
 export class ProviderClient extends Context.Service<ProviderClient, ProviderClientShape>()("ProviderClient") {
   static readonly layer = (options: ProviderClientOptions): Layer.Layer<ProviderClient> =>
     Layer.effect(ProviderClient, makeLive(options))
+
+  /** Providers answered from a table, plus `ProviderClientInMemory` to see the calls and change the answers. */
+  static readonly layerInMemory = (
+    table: Readonly<Record<string, InMemoryAnswer>>
+  ): Layer.Layer<ProviderClient | ProviderClientInMemory> =>
+    Layer.syncContext(() => {
+      const state = makeInMemoryState(table)
+      return Context.make(ProviderClient, state.client).pipe(Context.add(ProviderClientInMemory, state.control))
+    })
+}
+
+/** A fixed result, a fixed failure, or a function of the request. */
+export type InMemoryAnswer =
+  | MountResult
+  | ProviderCallError
+  | ((request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>)
+
+export interface RecordedMount {
+  readonly provider: string
+  readonly request: MountRequest
+}
+
+/** The in-memory twin's control surface: `yield* ProviderClientInMemory` under `ProviderClient.layerInMemory`. */
+export interface ProviderClientInMemoryShape {
+  /** Every mount call so far, in order (also calls to unknown providers). */
+  readonly requests: Effect.Effect<ReadonlyArray<RecordedMount>>
+  /** Sets (or replaces) how a provider answers from now on. */
+  readonly set: (provider: string, answer: InMemoryAnswer) => Effect.Effect<void>
+}
+
+export class ProviderClientInMemory extends Context.Service<ProviderClientInMemory, ProviderClientInMemoryShape>()(
+  "ProviderClientInMemory"
+) {}
+
+const answer = (entry: InMemoryAnswer, request: MountRequest) =>
+  typeof entry === "function"
+    ? entry(request)
+    : "_tag" in entry && entry._tag === "ProviderCallError"
+    ? Effect.fail(entry)
+    : Effect.succeed(entry as MountResult)
+
+const makeInMemoryState = (table: Readonly<Record<string, InMemoryAnswer>>) => {
+  const answers = new Map(Object.entries(table))
+  const recorded: Array<RecordedMount> = []
+  const lookup = (provider: string) =>
+    !isValidProviderName(provider)
+      ? Effect.fail(invalidProviderName(provider))
+      : answers.has(provider)
+      ? Effect.succeed(answers.get(provider)!)
+      : Effect.fail(providerNotFound(provider))
+  const client = ProviderClient.of({
+    mount: Effect.fn("ProviderClient.mount")(function*(provider: string, request: MountRequest) {
+      recorded.push({ provider, request })
+      return yield* answer(yield* lookup(provider), request)
+    }),
+    health: Effect.succeed(new Map())
+  })
+  const control = ProviderClientInMemory.of({
+    requests: Effect.sync(() => [...recorded]),
+    set: (provider, entry) => Effect.sync(() => void answers.set(provider, entry))
+  })
+  return { client, control }
 }

@@ -7,7 +7,7 @@ import type { SecretSync } from "../domain/SecretSync.js"
 import { TOKENS_KEY } from "../domain/VolumeContext.js"
 import type { MountRequest } from "../gen/provider/v1alpha1/service.js"
 import { DEFAULT_PERMISSION, goJsonStringMap } from "../provider/MountRequestEncoding.js"
-import type { ProviderFile } from "../writer/Payload.js"
+import type { ProviderFile } from "../domain/ProviderFile.js"
 import { tlsPart, tlsSecretType } from "../sync/TlsSecret.js"
 import { type SecretSyncFailure, syncFailure } from "./SyncFailure.js"
 

@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import { decodeSecretSync } from "../../src/domain/SecretSync.js"
 import { Events, EventsInMemory } from "../../src/k8s/Events.js"
 import { KubeApi } from "../../src/k8s/KubeApi.js"
-import { InMemoryProviders, ProviderClient } from "../../src/provider/ProviderClient.js"
+import { ProviderClientInMemory, ProviderClient } from "../../src/provider/ProviderClient.js"
 import { ControllerMetrics } from "../../src/sync-controller/ControllerMetrics.js"
 import { makeReconcile } from "../../src/sync-controller/Reconcile.js"
 import { makeSyncHasher } from "../../src/sync-controller/SyncHash.js"
@@ -55,7 +55,7 @@ describe("SecretSync reconcile", () => {
       const { ss, reconcile, context } = yield* setup
       const result = yield* reconcile(ss)
       assert.isTrue(result.ok)
-      const [call] = yield* Context.get(context, InMemoryProviders).requests
+      const [call] = yield* Context.get(context, ProviderClientInMemory).requests
       assert.strictEqual(call!.provider, "reference")
       const { request } = call!
       assert.strictEqual(request.secrets, "{}")
