@@ -13,7 +13,7 @@ const ranks: Readonly<Record<string, number>> = {
   config: 1,
   mount: 2, writer: 2, provider: 2, k8s: 2, metrics: 2,
   publish: 3, sync: 3,
-  csi: 4, standalone: 4, "reference-provider": 4,
+  csi: 4, standalone: 4, "reference-provider": 4, "sync-controller": 4,
   cli: 5,
   ".": 6
 }
