@@ -1,4 +1,4 @@
-// The CRDs as upstream v1.6.0 ships them (upstream §5), held to the structural-schema rules, and field for field
+// The CRDs as upstream v1.6.0 ships them (docs/upstream.md#crds), held to the structural-schema rules, and field for field
 // the same as the driver's own Schema (src/domain/SecretProviderClass.ts), so the two cannot drift apart.
 import type * as SchemaAST from "effect/SchemaAST"
 import { describe, expect, it } from "vitest"
