@@ -2,7 +2,7 @@
 // writer and (as root) tmpfs mounter; only Kubernetes is replaced, by the SPC from a file and in-memory pod
 // statuses. Nothing here re-implements a step: it is Driver.ts's publisher with two layers swapped.
 import * as os from "node:os"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { defaultDriverConfig } from "../config/DriverConfig.js"

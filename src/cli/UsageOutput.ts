@@ -2,7 +2,7 @@
 // as one line per mistake on stderr (reason first, like every other CLI failure) instead of the whole help page.
 import * as CliOutput from "effect/cli/CliOutput"
 import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 
 const present = (event: CliOutput.Presenter.Event): Effect.Effect<void> => {

@@ -2,7 +2,7 @@
 // backlog as deep as the node allows), serves Identity and Node, and on scope close drains in-flight calls before
 // removing its socket; calls still running then are cancelled and the close waits for their cleanup, so SIGTERM
 // never leaves a publish half-done.
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"

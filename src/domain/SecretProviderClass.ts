@@ -19,7 +19,6 @@ const ObjectMeta = Schema.Struct({
   labels: Schema.optionalKey(StringMap),
   annotations: Schema.optionalKey(StringMap)
 })
-type ObjectMeta = typeof ObjectMeta.Type
 
 export const SecretObjectData = Schema.Struct({
   objectName: Schema.String.pipe(Schema.withDecodingDefaultKey(emptyString)),

@@ -1,7 +1,7 @@
 // Readiness of the API server for /readyz: a cached GET of our CRD group, so scrapes never hammer the API server.
 // Standalone mode has no API server: it provides no ApiServerReadiness, and /readyz has no such check.
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { KubeApi } from "./KubeApi.js"

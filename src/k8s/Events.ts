@@ -14,7 +14,7 @@ import * as Ref from "effect/Ref"
 import type * as Cause from "effect/Cause"
 import { defaultRateLimit, EventRateLimit, rateLimitKey } from "./EventRateLimit.js"
 import { KubeApi } from "./KubeApi.js"
-import { KubernetesError } from "./KubernetesError.js"
+import type { KubernetesError } from "./KubernetesError.js"
 
 export interface PodRef {
   readonly name: string

@@ -14,7 +14,7 @@ import {
   type SecretProviderClassPodStatus
 } from "../domain/SecretProviderClass.js"
 import { KubeApi } from "./KubeApi.js"
-import { isAlreadyExists, isConflict, isNotFound, KubernetesError } from "./KubernetesError.js"
+import { isAlreadyExists, isConflict, isNotFound, type KubernetesError } from "./KubernetesError.js"
 import { asRecord, type Json } from "./KubeResponses.js"
 
 export interface PodStatusInput {

@@ -17,7 +17,7 @@ export type Confinement =
  */
 export const checkConfinement = async (target: VolumeTarget): Promise<Confinement> => {
   for (const element of pathsBelowRoot(target)) {
-    let stat
+    let stat: Awaited<ReturnType<typeof fs.lstat>>
     try {
       stat = await fs.lstat(element)
     } catch (cause) {

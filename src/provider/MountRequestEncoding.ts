@@ -25,7 +25,7 @@ export interface MountRequestInput {
 const HEX = "0123456789abcdef"
 
 const unicodeEscape = (code: number): string =>
-  "\\u" + HEX[(code >> 12) & 0xf] + HEX[(code >> 8) & 0xf] + HEX[(code >> 4) & 0xf] + HEX[code & 0xf]
+  `\\u${HEX[(code >> 12) & 0xf]}${HEX[(code >> 8) & 0xf]}${HEX[(code >> 4) & 0xf]}${HEX[code & 0xf]}`
 
 const SHORT_ESCAPES: Readonly<Record<number, string>> = {
   0x08: "\\b", 0x09: "\\t", 0x0a: "\\n", 0x0c: "\\f", 0x0d: "\\r", 0x22: "\\\"", 0x5c: "\\\\"
@@ -46,7 +46,7 @@ const encodeCodePoint = (code: number): string => {
 const goJsonString = (value: string): string => {
   let out = "\""
   for (const char of value) out += encodeCodePoint(char.codePointAt(0)!)
-  return out + "\""
+  return `${out}"`
 }
 
 // Go sorts map keys with sort.Strings: byte order of the UTF-8 encodings, not UTF-16 code units.

@@ -13,7 +13,6 @@ const ProviderCallReason = FailureReason.pick([
   "ProviderError",
   "InvalidProviderResponse"
 ])
-type ProviderCallReason = typeof ProviderCallReason.Type
 
 export class ProviderCallError extends Schema.TaggedError<ProviderCallError>()("ProviderCallError", {
   reason: ProviderCallReason,

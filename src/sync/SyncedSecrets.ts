@@ -5,12 +5,12 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { OwnerReference } from "../domain/SecretProviderClass.js"
 import type { KubeApiShape } from "../k8s/KubeApi.js"
-import { isAlreadyExists, isConflict, isNotFound, KubernetesError } from "../k8s/KubernetesError.js"
+import { isAlreadyExists, isConflict, isNotFound, type KubernetesError } from "../k8s/KubernetesError.js"
 import type { DesiredSecret } from "./SecretBuilder.js"
 import { asRecord, type Json } from "../k8s/KubeResponses.js"
 
 export const secretsPath = (namespace: string, name?: string) =>
-  `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets` + (name === undefined ? "" : `/${encodeURIComponent(name)}`)
+  `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets${name === undefined ? "" : `/${encodeURIComponent(name)}`}`
 
 export type SecretOutcome = "created" | "patched" | "unchanged"
 

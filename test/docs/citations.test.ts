@@ -16,7 +16,7 @@ const files = (dir: string): ReadonlyArray<string> =>
   })
 
 /** GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped, spaces to `-`. */
-export const slug = (heading: string): string =>
+const slug = (heading: string): string =>
   heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
 
 const anchorsOf = (doc: string): ReadonlySet<string> => {

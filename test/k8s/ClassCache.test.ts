@@ -114,7 +114,7 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         ...spc("c-0"),
         metadata: {
           name: "c-0", namespace: "default", labels: { team: "a" }, generation: 3,
-          annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{".padEnd(50_000, " ") + "}" },
+          annotations: { "kubectl.kubernetes.io/last-applied-configuration": `${"{".padEnd(50_000, " ")}}` },
           managedFields: [{ manager: "kubectl", fieldsV1: { f: {} } }]
         },
         spec: {

@@ -138,7 +138,7 @@ describe("gRPC status details and version strings are escaped too", () => {
   it.live("a health check logs the escaped, clipped runtime name", () =>
     Effect.gen(function*() {
       const provider = yield* makeTestProvider()
-      const runtimeName = "\x1b[31mevil\n" + "x".repeat(100_000)
+      const runtimeName = `\x1b[31mevil\n${"x".repeat(100_000)}`
       provider.onVersion(async () => ({ version: "v1alpha1", runtimeName, runtimeVersion: "1" }))
       const checked = options(provider.dir, { healthCheck: true, healthCheckInterval: "100 millis" })
       const detail = yield* withClient(checked, (client) =>

@@ -58,7 +58,7 @@ const cases: ReadonlyArray<Case> = [
   { name: "a bad Content-Length", bytes: get("/metrics", "Content-Length: abc\r\n"), status: 400 },
   {
     name: "Content-Length and chunked",
-    bytes: get("/", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n") + "0\r\n\r\n", status: 400
+    bytes: `${get("/", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")}0\r\n\r\n`, status: 400
   },
   {
     name: "a bad chunk",
@@ -74,7 +74,7 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "a GET with a 1 TB body announced",
-    bytes: get("/x", "Content-Length: 1000000000000\r\n") + "a", end: false, status: 404
+    bytes: `${get("/x", "Content-Length: 1000000000000\r\n")}a`, end: false, status: 404
   },
   {
     name: "slow headers (slowloris: a request line, then silence)",
