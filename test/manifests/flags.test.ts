@@ -123,7 +123,7 @@ describe("the Dockerfile", () => {
       expect(dockerfile).toContain(`ln -s /app/${path} /usr/local/bin/${name}`)
     }
     expect(dockerfile).toMatch(/^ENTRYPOINT \["secrets-store-csi-driver"\]$/m)
-    expect(bins["secrets-store-csi-driver"]).toBe("dist/main.js")
+    expect(bins["secrets-store-csi-driver"]).toBe("dist/bin/secrets-store-csi-driver.js")
   })
 
   it("installs production dependencies only, without the registry's Node binary", () => {
