@@ -80,6 +80,7 @@ describe("the driver's runtime tuning", () => {
     expect(facts.heapLimitMiB).toBeGreaterThanOrEqual(96)
     expect(facts.heapLimitMiB).toBeLessThanOrEqual(tunedLimitMiB + 8)
     expect(facts.jitless).toBe(true)
+    expect(facts.execArgv).toEqual(expect.arrayContaining([...driverTuning.execArgv]))
     // Its own children get the operator's environment back, not the driver's flags.
     expect(facts.nodeOptions).toBe(`--inspect=127.0.0.1:${port}`)
     expect(facts.tuningMarker).toBeNull()
@@ -93,6 +94,7 @@ describe("the driver's runtime tuning", () => {
     expect(facts.heapLimitMiB).toBeGreaterThanOrEqual(150)
     expect(facts.heapLimitMiB).toBeLessThanOrEqual(150 + 8)
     expect(facts.jitless).toBe(true)
+    expect(facts.execArgv).toEqual(expect.arrayContaining([...driverTuning.execArgv]))
   })
 
   it("is tuned when started with npx", async () => {
@@ -120,5 +122,7 @@ describe("the driver's runtime tuning", () => {
     const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
     expect(environ).toContain(`NODE_OPTIONS=${driverTuning.nodeOptions.join(" ")}`)
     expect(environ).toContain(`${operatorNodeOptionsVariable}=`)
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+    expect(cmdline).toEqual(expect.arrayContaining([...driverTuning.execArgv]))
   })
 })

@@ -28,6 +28,7 @@ export interface RuntimeFacts {
   readonly pid: number
   readonly heapLimitMiB: number
   readonly jitless: boolean
+  readonly execArgv: ReadonlyArray<string>
   readonly nodeOptions: string | null
   readonly tuningMarker: string | null
 }
@@ -37,6 +38,7 @@ export const runtimeFacts = (port: number): Promise<RuntimeFacts> =>
     pid: process.pid,
     heapLimitMiB: process.getBuiltinModule("node:v8").getHeapStatistics().heap_size_limit / 1048576,
     jitless: typeof WebAssembly === "undefined",
+    execArgv: process.execArgv,
     nodeOptions: process.env.NODE_OPTIONS ?? null,
     tuningMarker: process.env.SECRETS_STORE_OPERATOR_NODE_OPTIONS ?? null
   })`) as Promise<RuntimeFacts>
