@@ -15,6 +15,20 @@ export interface MemoryPoint {
   readonly heapTotalMiB: number | undefined
 }
 
+/** How a phase starts the driver: as shipped (no options), or with the tuning bypassed and flags given. */
+export interface DriverVariant {
+  readonly config: string
+  readonly nodeOptions?: string | undefined
+  readonly nodeFlags?: ReadonlyArray<string>
+  readonly untuned?: boolean
+}
+
+/** The variant's node flags, as a report prints them. */
+export const describeVariant = (v: DriverVariant): string =>
+  v.untuned !== true && (v.nodeFlags ?? []).length === 0
+    ? `as shipped (the bin entry's own tuning${v.nodeOptions === undefined ? "" : `, NODE_OPTIONS=${v.nodeOptions}`})`
+    : `untuned, node ${[...(v.nodeFlags ?? []), ...(v.nodeOptions === undefined ? [] : [`NODE_OPTIONS=${v.nodeOptions}`])].join(" ") || "(no flags)"}`
+
 export interface MemoryResult {
   readonly config: string
   readonly nodeOptions: string
@@ -44,12 +58,13 @@ const point = async (label: string, driver: Driver, inspectorPort: number | unde
 
 /** One driver configuration: idle, N volumes mounted (then unmounted), then N cycles on a few reused targets. */
 export const measureMemory = async (
-  rig: Rig, counts: BenchCounts, config: string, nodeOptions: string | undefined, cycles: number,
+  rig: Rig, counts: BenchCounts, variant: DriverVariant, cycles: number,
   log: (line: string) => void
 ): Promise<MemoryResult> => {
+  const config = variant.config
   const port = await freePort()
   const driver = await rig.startDriver({
-    rotationPollInterval: "2m", nodeOptions, extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
+    ...variant, rotationPollInterval: "2m", extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
   })
   try {
     const idle = await point("idle", driver, port)
@@ -92,7 +107,7 @@ export const measureMemory = async (
     const last = trace[trace.length - 1]!
     log(`  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`)
     return {
-      config, nodeOptions: nodeOptions ?? "(none)", idle, withVolumes, volumes: targets.length, noopWithVolumes, cycles: done, cyclesPerSecond, trace,
+      config, nodeOptions: describeVariant(variant), idle, withVolumes, volumes: targets.length, noopWithVolumes, cycles: done, cyclesPerSecond, trace,
       growthPercent: ((last.rssMiB - first.rssMiB) / first.rssMiB) * 100,
       heapGrowthPercent: first.heapUsedMiB === undefined || last.heapUsedMiB === undefined
         ? undefined

@@ -90,14 +90,14 @@ export const summarizeProfile = (profile: CpuProfile, n = 15) => {
 }
 
 /**
- * N first publishes (3 small files, sequential, fresh targets) against a driver with the DaemonSet's caps,
+ * N first publishes (3 small files, sequential, fresh targets) against the driver as shipped,
  * profiled through its inspector (--enable-pprof) after a warm-up, so start-up and module loading stay out;
  * the unpublishes come after the profile stops.
  */
-export const profileFirstPublishes = async (rig: Rig, publishes: number, warmup: number, nodeOptions: string): Promise<ProfileSummary> => {
+export const profileFirstPublishes = async (rig: Rig, publishes: number, warmup: number): Promise<ProfileSummary> => {
   const port = await freePort()
   const driver = await rig.startDriver({
-    rotationPollInterval: "2m", nodeOptions, extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
+    rotationPollInterval: "2m", extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
   })
   const session = await openInspector(port)
   try {
