@@ -162,7 +162,7 @@ export const renderTable = (r: Results): string => {
   }
   for (const m of r.memory ?? []) {
     lines.push("")
-    lines.push(`memory, ${m.config}: ${m.nodeOptions}; driver with --enable-pprof for the heap figure`)
+    lines.push(`memory, ${m.config}: ${m.nodeOptions}; RSS from /proc`)
     const heap = (p: { heapUsedMiB: number | undefined }) => (p.heapUsedMiB === undefined ? "n/a" : p.heapUsedMiB.toFixed(1))
     for (const p of [m.idle, m.withVolumes, ...m.trace]) {
       lines.push(`  ${p.label.padEnd(28)} RSS ${p.rssMiB.toFixed(1).padStart(6)} MiB   heap used after GC ${heap(p).padStart(6)} MiB`)
