@@ -61,7 +61,9 @@ const one = async (rig: Rig, counts: BenchCounts, variant: DriverVariant): Promi
     rig.forgetRequests()
     return {
       config: variant.config,
-      flags: variant.untuned === true || (variant.nodeFlags ?? []).length > 0 ? (variant.nodeFlags ?? []).join(" ") : "(bin entry)",
+      flags: variant.untuned === true || (variant.nodeFlags ?? []).length > 0
+        ? (variant.nodeFlags ?? []).join(" ")
+        : "(bin entry)",
       startMs, idleRssMiB, volumes: targets.length, volumesRssMiB,
       firstPublishP50Ms: first.median, noopP50Ms: noop.median, cpuSecondsPer1000Noops: (cpu * 1000) / counts.noopCalls
     }
@@ -76,7 +78,8 @@ export const measureFlagMatrix = async (
   const rows: Array<MatrixRow> = []
   for (const candidate of flagCandidates) {
     const row = await one(rig, counts, candidate)
-    log(`  ${row.config}: idle ${row.idleRssMiB.toFixed(1)} MiB, ${row.volumes} mounted ${row.volumesRssMiB.toFixed(1)} MiB`)
+    log(`  ${row.config}: idle ${row.idleRssMiB.toFixed(1)} MiB, ` +
+      `${row.volumes} mounted ${row.volumesRssMiB.toFixed(1)} MiB`)
     rows.push(row)
   }
   return rows

@@ -34,7 +34,8 @@ interface Addon {
   readonly unmount: (path: string) => void
 }
 // The repository's build of the addon (npm ci builds it); the floor needs it, as the driver does.
-const addon = createRequire(import.meta.url)(path.join(repoRoot, "build", "Release", "secrets_store_mount.node")) as Addon
+const addonPath = path.join(repoRoot, "build", "Release", "secrets_store_mount.node")
+const addon = createRequire(import.meta.url)(addonPath) as Addon
 const mountTmpfs = async (dir: string) => addon.mountTmpfs(dir)
 const umount = async (dir: string) => addon.unmount(dir)
 const mountTmpfsCommand = (dir: string) => run("mount", ["-t", "tmpfs", "tmpfs", dir])

@@ -109,7 +109,10 @@ const main = async () => {
         results.rotating = await measureRotatingRepublish(rig!, driver, counts)
       }))
     results.memory = []
-    const memoryConfigs = [[shipped, counts.cycles], [{ config: "untuned (no flags)", untuned: true }, counts.cyclesUncapped]] as const
+    const memoryConfigs = [
+      [shipped, counts.cycles],
+      [{ config: "untuned (no flags)", untuned: true }, counts.cyclesUncapped]
+    ] as const
     for (const [variant, cycles] of memoryConfigs) {
       await phase("memory", `memory (${variant.config}, ${cycles} cycles)`, async () => {
         results.memory!.push(await measureMemory(rig!, counts, variant, cycles, log))
@@ -121,7 +124,10 @@ const main = async () => {
     await phase("startup", "start-up to the CSI socket, under a 200m CPU limit and unthrottled", async () => {
       results.startup = await measureStartup(rig!.root, [
         shipped,
-        { config: "untuned, DaemonSet's old NODE_OPTIONS", untuned: true, nodeOptions: "--max-old-space-size=96 --max-semi-space-size=1 --jitless" },
+        {
+          config: "untuned, DaemonSet's old NODE_OPTIONS", untuned: true,
+          nodeOptions: "--max-old-space-size=96 --max-semi-space-size=1 --jitless"
+        },
         { config: "untuned (no flags)", untuned: true }
       ], counts.startupSamples)
     })
@@ -131,7 +137,8 @@ const main = async () => {
       await rig!.writeStore(1, big)
       for (const b of big) rig!.seedClass(`bench-${b.name}`, [b.name])
       try {
-        await withDriver({ rotationPollInterval: "2m", extraArgs: [`--max-call-recv-msg-size=${16 * 2 ** 20}`] }, async (driver) => {
+        const extraArgs = [`--max-call-recv-msg-size=${16 * 2 ** 20}`]
+        await withDriver({ rotationPollInterval: "2m", extraArgs }, async (driver) => {
           results.payload = []
           for (const b of big) results.payload.push(await measurePayload(rig!, driver, counts, b.label, `bench-${b.name}`, b.contents))
         })
@@ -141,7 +148,8 @@ const main = async () => {
     })
     if (profileEnabled()) {
       await phase("profile", "CPU profile of first publishes (inspector)", async () => {
-        results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup).catch((e: unknown) => ({ error: String(e) }))
+        results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup)
+          .catch((e: unknown) => ({ error: String(e) }))
       })
     }
     await phase("modules", "RSS of module sets", async () => {

@@ -21,11 +21,14 @@ export interface DriverVariant {
   readonly untuned?: boolean
 }
 
+const untunedFlags = (v: DriverVariant) =>
+  [...(v.nodeFlags ?? []), ...(v.nodeOptions === undefined ? [] : [`NODE_OPTIONS=${v.nodeOptions}`])]
+
 /** The variant's node flags, as a report prints them. */
 export const describeVariant = (v: DriverVariant): string =>
   v.untuned !== true && (v.nodeFlags ?? []).length === 0
     ? `as shipped (the bin entry's own tuning${v.nodeOptions === undefined ? "" : `, NODE_OPTIONS=${v.nodeOptions}`})`
-    : `untuned, node ${[...(v.nodeFlags ?? []), ...(v.nodeOptions === undefined ? [] : [`NODE_OPTIONS=${v.nodeOptions}`])].join(" ") || "(no flags)"}`
+    : `untuned, node ${untunedFlags(v).join(" ") || "(no flags)"}`
 
 export interface MemoryResult {
   readonly config: string
@@ -100,7 +103,8 @@ export const measureMemory = async (
     const last = trace[trace.length - 1]!
     log(`  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`)
     return {
-      config, nodeOptions: describeVariant(variant), idle, withVolumes, volumes: targets.length, noopWithVolumes, cycles: done, cyclesPerSecond, trace,
+      config, nodeOptions: describeVariant(variant), idle, withVolumes, volumes: targets.length, noopWithVolumes,
+      cycles: done, cyclesPerSecond, trace,
       growthPercent: ((last.rssMiB - first.rssMiB) / first.rssMiB) * 100,
       heapGrowthPercent: first.heapUsedMiB === undefined || last.heapUsedMiB === undefined
         ? undefined

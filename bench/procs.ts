@@ -30,7 +30,8 @@ const binOf: Record<string, string> = {
 export const distMain = (relative: string) => {
   const packageRoot = path.dirname(distRoot)
   try {
-    const bins = (JSON.parse(fs.readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { bin?: Record<string, string> }).bin
+    const manifest = fs.readFileSync(path.join(packageRoot, "package.json"), "utf8")
+    const bins = (JSON.parse(manifest) as { bin?: Record<string, string> }).bin
     const bin = bins?.[binOf[relative] ?? ""]
     if (bin !== undefined && fs.existsSync(path.join(packageRoot, bin))) return path.join(packageRoot, bin)
   } catch {
@@ -70,7 +71,9 @@ export const spawnProgram = (relativeMain: string, args: ReadonlyArray<string>, 
   delete env["NODE_OPTIONS"]
   delete env[operatorNodeOptionsVariable]
   if (options.nodeOptions !== undefined) env["NODE_OPTIONS"] = options.nodeOptions
-  if (options.untuned === true || (options.nodeFlags ?? []).length > 0) env[operatorNodeOptionsVariable] = options.nodeOptions ?? ""
+  if (options.untuned === true || (options.nodeFlags ?? []).length > 0) {
+    env[operatorNodeOptionsVariable] = options.nodeOptions ?? ""
+  }
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), distMain(relativeMain), ...args], {
     cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"]
   })

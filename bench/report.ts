@@ -84,15 +84,19 @@ export const judgeGoals = (r: Results): Array<Goal> => {
   }
   const shipped = r.memory?.find((m) => m.config === "as shipped")
   if (shipped !== undefined) {
-    goals.push({ goal: "RSS as shipped <= 64 MiB idle", value: `${shipped.idle.rssMiB.toFixed(1)} MiB`, met: shipped.idle.rssMiB <= 64 })
+    const idle = shipped.idle.rssMiB
+    const full = shipped.withVolumes.rssMiB
+    goals.push({ goal: "RSS as shipped <= 64 MiB idle", value: `${idle.toFixed(1)} MiB`, met: idle <= 64 })
     goals.push({
-      goal: `RSS as shipped <= 80 MiB with ${shipped.volumes} volumes`, value: `${shipped.withVolumes.rssMiB.toFixed(1)} MiB`,
-      met: shipped.withVolumes.rssMiB <= 80
+      goal: `RSS as shipped <= 80 MiB with ${shipped.volumes} volumes`, value: `${full.toFixed(1)} MiB`, met: full <= 80
     })
   }
   const startup = r.startup?.rows.find((row) => row.config === "as shipped")?.limited
   if (startup !== undefined) {
-    goals.push({ goal: `start to socket <= 2 s under ${r.startup!.cpuLimitMillicores}m CPU (p50)`, value: `${startup.median.toFixed(0)} ms`, met: startup.median <= 2000 })
+    goals.push({
+      goal: `start to socket <= 2 s under ${r.startup!.cpuLimitMillicores}m CPU (p50)`,
+      value: `${startup.median.toFixed(0)} ms`, met: startup.median <= 2000
+    })
   }
   for (const m of r.memory ?? []) {
     goals.push({
@@ -173,7 +177,8 @@ export const renderTable = (r: Results): string => {
   }
   if (r.matrix !== undefined) {
     lines.push("")
-    lines.push(`V8 flag matrix: RSS idle and with ${r.matrix[0]?.volumes ?? "N"} volumes, p50 latencies in ms, driver CPU per 1,000 no-ops`)
+    lines.push(`V8 flag matrix: RSS idle and with ${r.matrix[0]?.volumes ?? "N"} volumes, p50 latencies in ms, ` +
+      "driver CPU per 1,000 no-ops")
     lines.push(...renderMatrix(r.matrix).map((l) => `  ${l}`))
   }
   if (r.startup !== undefined) {
@@ -181,7 +186,8 @@ export const renderTable = (r: Results): string => {
     lines.push(`start-up, spawn to CSI socket (ms; ${r.startup.method})`)
     for (const row of r.startup.rows) {
       const limited = row.limited === undefined ? "n/a" : `p50 ${ms(row.limited.median)} p99 ${ms(row.limited.p99)}`
-      lines.push(`  ${row.config.padEnd(44)} ${r.startup.cpuLimitMillicores}m CPU: ${limited.padEnd(24)} unthrottled: p50 ${ms(row.unthrottled.median)}`)
+      lines.push(`  ${row.config.padEnd(44)} ${r.startup.cpuLimitMillicores}m CPU: ${limited.padEnd(24)} ` +
+        `unthrottled: p50 ${ms(row.unthrottled.median)}`)
     }
   }
   if (r.goals !== undefined) {

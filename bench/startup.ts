@@ -33,7 +33,8 @@ const makeCgroup = (millicores: number, name: string): Cgroup | string => {
       const dir = path.join(v2, name)
       fs.mkdirSync(dir, { recursive: true })
       fs.writeFileSync(path.join(dir, "cpu.max"), `${quota} ${period}`)
-      return { procs: path.join(dir, "cgroup.procs"), method: `cgroup v2 ${dir}/cpu.max = ${quota} ${period}`, remove: () => fs.rmdirSync(dir) }
+      const method = `cgroup v2 ${dir}/cpu.max = ${quota} ${period}`
+      return { procs: path.join(dir, "cgroup.procs"), method, remove: () => fs.rmdirSync(dir) }
     }
   } catch {
     // no cgroup v2 cpu controller here: try v1
@@ -44,14 +45,17 @@ const makeCgroup = (millicores: number, name: string): Cgroup | string => {
     fs.mkdirSync(dir, { recursive: true })
     fs.writeFileSync(path.join(dir, "cpu.cfs_period_us"), String(period))
     fs.writeFileSync(path.join(dir, "cpu.cfs_quota_us"), String(quota))
-    return { procs: path.join(dir, "cgroup.procs"), method: `cgroup v1 ${dir} cfs_quota_us=${quota}/${period}`, remove: () => fs.rmdirSync(dir) }
+    const method = `cgroup v1 ${dir} cfs_quota_us=${quota}/${period}`
+    return { procs: path.join(dir, "cgroup.procs"), method, remove: () => fs.rmdirSync(dir) }
   } catch (error) {
     return `no writable cpu cgroup (${String(error).slice(0, 120)})`
   }
 }
 
 /** One start: spawn (inside the cgroup when given) to the socket file, in ms; then SIGTERM and wait. */
-const startOnce = async (root: string, variant: DriverVariant, cgroup: Cgroup | undefined, i: number): Promise<number> => {
+const startOnce = async (
+  root: string, variant: DriverVariant, cgroup: Cgroup | undefined, i: number
+): Promise<number> => {
   const dir = path.join(root, `start-${i}`)
   fs.mkdirSync(path.join(dir, "providers"), { recursive: true })
   const socket = path.join(dir, "csi.sock")
@@ -63,16 +67,21 @@ const startOnce = async (root: string, variant: DriverVariant, cgroup: Cgroup | 
   const program = [process.execPath, ...(variant.nodeFlags ?? []), distMain("main.js"),
     `--endpoint=unix://${socket}`, `--kubelet-root-dir=${path.join(dir, "kubelet")}`, "--nodeid=bench-start",
     `--standalone-classes=${path.join(repoRoot, "examples", "reference")}`,
-    `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=", "--metrics-addr=127.0.0.1:0"]
+    `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=",
+    "--metrics-addr=127.0.0.1:0"]
   // The shell joins the cgroup, then becomes node: the whole start-up runs under the limit.
-  const args = cgroup === undefined ? program : ["/bin/sh", "-c", `echo $$ > ${cgroup.procs} && exec "$@"`, "sh", ...program]
+  const args = cgroup === undefined
+    ? program
+    : ["/bin/sh", "-c", `echo $$ > ${cgroup.procs} && exec "$@"`, "sh", ...program]
   const start = nowMs()
   const child = spawn(args[0]!, args.slice(1), { env, stdio: "ignore" })
   const exited = new Promise((resolve) => child.once("exit", resolve))
   try {
     const deadline = start + 60_000
     while (!fs.existsSync(socket)) {
-      if (child.exitCode !== null || nowMs() > deadline) throw new Error(`the driver did not listen (exit ${child.exitCode})`)
+      if (child.exitCode !== null || nowMs() > deadline) {
+        throw new Error(`the driver did not listen (exit ${child.exitCode})`)
+      }
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
     return nowMs() - start
@@ -97,7 +106,9 @@ export const measureStartup = async (
         return summarize(out)
       }
       const unthrottled = await times(undefined)
-      rows.push(limited === undefined ? { config: variant.config, unthrottled } : { config: variant.config, limited: await times(limited), unthrottled })
+      rows.push(limited === undefined
+        ? { config: variant.config, unthrottled }
+        : { config: variant.config, limited: await times(limited), unthrottled })
     }
     return { cpuLimitMillicores: millicores, method: typeof cgroup === "string" ? cgroup : cgroup.method, rows }
   } finally {

@@ -103,10 +103,12 @@ const main = async () => {
   }
   fs.mkdirSync(providerDir, { recursive: true })
   const provider = startChild("provider", [
-    shipped("secrets-store-reference-provider"), `--provider-dir=${providerDir}`, "--name=reference", `--store=${path.join(classesDir, "store.yaml")}`
+    shipped("secrets-store-reference-provider"), `--provider-dir=${providerDir}`, "--name=reference",
+    `--store=${path.join(classesDir, "store.yaml")}`
   ])
   const driver = startChild("driver", [
-    shipped("secrets-store-csi-driver"), `--endpoint=unix://${csiSocket}`, `--kubelet-root-dir=${kubeletRoot}`, `--nodeid=${os.hostname()}`,
+    shipped("secrets-store-csi-driver"), `--endpoint=unix://${csiSocket}`, `--kubelet-root-dir=${kubeletRoot}`,
+    `--nodeid=${os.hostname()}`,
     `--standalone-classes=${classesDir}`,
     `--provider-volume=${providerDir}`, "--additional-provider-volume-paths=", `--metrics-addr=${metricsAddr}`
   ])

@@ -39,7 +39,11 @@ export const operatorNodeOptionsVariable = "SECRETS_STORE_OPERATOR_NODE_OPTIONS"
 /** What the re-executed process gets: command line and environment. Pure, for tests. */
 export const tunedExec = (
   tuning: RuntimeTuning,
-  current: { readonly execPath: string; readonly execArgv: ReadonlyArray<string>; readonly argv: ReadonlyArray<string> },
+  current: {
+    readonly execPath: string
+    readonly execArgv: ReadonlyArray<string>
+    readonly argv: ReadonlyArray<string>
+  },
   env: Readonly<Record<string, string | undefined>>
 ): { readonly args: ReadonlyArray<string>; readonly env: Record<string, string> } => {
   const operator = env["NODE_OPTIONS"] ?? ""

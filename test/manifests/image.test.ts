@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from "vitest"
 import { eventually, repoRoot, type RunningProcess } from "../support/ChildProcess.js"
 
 const dockerfile = fs.readFileSync(path.join(repoRoot, "Dockerfile"), "utf8")
-const bins = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { bin: Record<string, string> }).bin
+const manifest = fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")
+const bins = (JSON.parse(manifest) as { bin: Record<string, string> }).bin
 /** The runtime stage: everything after the last FROM, continuation lines joined. */
 const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM ")).replace(/\\\n/g, " ")
 const runtimeLines = runtime.split("\n").filter((line) => !line.startsWith("#"))
@@ -22,7 +23,8 @@ const copies = runtimeLines.filter((line) => line.startsWith("COPY ")).map((line
   return { source: fromBuild ? path.relative("/src", source!) : source!, dest: dest! }
 })
 /** `ln -s /app/<file> /usr/local/bin/<name>` of the runtime stage. */
-const links = [...runtime.matchAll(/ln -s \/app\/(\S+) \/usr\/local\/bin\/(\S+)/g)].map((m) => ({ file: m[1]!, name: m[2]! }))
+const links = [...runtime.matchAll(/ln -s \/app\/(\S+) \/usr\/local\/bin\/(\S+)/g)]
+  .map((m) => ({ file: m[1]!, name: m[2]! }))
 
 const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "image-")))
 const app = path.join(base, "app")
@@ -38,7 +40,9 @@ afterAll(async () => {
 const layOut = () => {
   fs.mkdirSync(app, { recursive: true })
   fs.mkdirSync(binDir, { recursive: true })
-  for (const { source, dest } of copies) fs.cpSync(path.join(repoRoot, source), path.resolve(app, dest), { recursive: true })
+  for (const { source, dest } of copies) {
+    fs.cpSync(path.join(repoRoot, source), path.resolve(app, dest), { recursive: true })
+  }
   for (const { file, name } of links) fs.symlinkSync(path.join(app, file), path.join(binDir, name))
 }
 
@@ -70,7 +74,9 @@ describe("the image's runtime stage", () => {
     expect(runtime).not.toMatch(/\bnpm (ci|install|i)\b/)
     for (const { source } of copies) expect(source).not.toMatch(/node_modules/)
     expect(copies.map((c) => c.source)).toEqual(
-      expect.arrayContaining(["package.json", "build-info.json", "dist/bin", "vendor", "build/Release/secrets_store_mount.node"]))
+      expect.arrayContaining(
+        ["package.json", "build-info.json", "dist/bin", "vendor", "build/Release/secrets_store_mount.node"]
+      ))
   })
 
   it("puts every package.json bin on PATH under its name and enters through the driver's", () => {
@@ -85,13 +91,15 @@ describe("the image's runtime stage", () => {
     fs.mkdirSync(path.join(base, "providers"))
     const classes = path.join(repoRoot, "examples", "reference")
     const provider = run("secrets-store-reference-provider", [
-      `--provider-dir=${path.join(base, "providers")}`, "--name=reference", `--store=${path.join(classes, "store.yaml")}`
+      `--provider-dir=${path.join(base, "providers")}`, "--name=reference",
+      `--store=${path.join(classes, "store.yaml")}`
     ])
     const socket = path.join(base, "csi.sock")
     const kubelet = path.join(base, "kubelet")
     const driver = run("secrets-store-csi-driver", [
-      `--endpoint=unix://${socket}`, `--kubelet-root-dir=${kubelet}`, "--nodeid=node-image", `--standalone-classes=${classes}`,
-      `--provider-volume=${path.join(base, "providers")}`, "--additional-provider-volume-paths=", "--metrics-addr=127.0.0.1:0"
+      `--endpoint=unix://${socket}`, `--kubelet-root-dir=${kubelet}`, "--nodeid=node-image",
+      `--standalone-classes=${classes}`, `--provider-volume=${path.join(base, "providers")}`,
+      "--additional-provider-volume-paths=", "--metrics-addr=127.0.0.1:0"
     ])
     await eventually(() => {
       expect(fs.existsSync(path.join(base, "providers", "reference.sock")), provider.output()).toBe(true)

@@ -38,7 +38,8 @@ const driverArgs = () => {
     args: [
       `--endpoint=unix://${socket}`, `--kubelet-root-dir=${path.join(dir, "kubelet")}`, "--nodeid=node-tuning",
       `--standalone-classes=${path.join(repoRoot, "examples", "reference")}`,
-      `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=", "--metrics-addr=127.0.0.1:0"
+      `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=",
+      "--metrics-addr=127.0.0.1:0"
     ]
   }
 }
@@ -67,7 +68,8 @@ describe("the driver's runtime tuning", () => {
     expect(exec.env["NODE_OPTIONS"]).toBe(`${driverTuning.nodeOptions.join(" ")} --max-old-space-size=150`)
     expect(exec.env[operatorNodeOptionsVariable]).toBe("--max-old-space-size=150")
     expect(exec.env["HOME"]).toBe("/root")
-    expect(exec.args).toEqual(["/usr/bin/node", ...driverTuning.execArgv, "--stack-trace-limit=50", "/app/main.js", "-v=2"])
+    expect(exec.args)
+      .toEqual(["/usr/bin/node", ...driverTuning.execArgv, "--stack-trace-limit=50", "/app/main.js", "-v=2"])
   })
 
   it("caps the heap and runs without JIT when executed through its link with no tuning flags given", async () => {

@@ -13,7 +13,8 @@ const binOf: Record<string, string> = {
   "cli/main.js": "secrets-store",
   "reference-provider/main.js": "secrets-store-reference-provider"
 }
-const bins = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { bin: Record<string, string> }).bin
+const manifest = fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")
+const bins = (JSON.parse(manifest) as { bin: Record<string, string> }).bin
 
 /** The shipped entry of a program: what package.json's bin (npx, node_modules/.bin, the image) runs. */
 export const distMain = (relative: string) => {

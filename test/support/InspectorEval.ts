@@ -3,7 +3,8 @@
 
 /** Evaluates `expression` (it must produce JSON text) in the inspected process's main context. */
 export const evaluateIn = async (port: number, expression: string): Promise<unknown> => {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as Array<{ webSocketDebuggerUrl: string }>
+  const list = await fetch(`http://127.0.0.1:${port}/json/list`)
+  const targets = await list.json() as Array<{ webSocketDebuggerUrl: string }>
   const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl)
   await new Promise((resolve, reject) => {
     socket.onopen = resolve
