@@ -1,6 +1,7 @@
 // Sample counts of one benchmark run. BENCH_QUICK=1 is a fast smoke run; any count can be overridden
 // with its BENCH_<NAME> variable (e.g. BENCH_CYCLES=2000, BENCH_CYCLES_UNCAPPED=10000), BENCH_PROFILE=0 skips
-// the CPU profile, and BENCH_ONLY=latency,rotating,memory,payload,profile,modules picks phases (main.ts).
+// the CPU profile, and BENCH_ONLY=latency,rotating,memory,matrix,startup,payload,profile,modules picks phases
+// (main.ts).
 
 export interface BenchCounts {
   readonly quick: boolean
@@ -18,6 +19,8 @@ export interface BenchCounts {
   readonly cyclesUncapped: number
   readonly payloadSamples: number
   readonly profilePublishes: number
+  /** Starts of the driver per start-up configuration (throttled and unthrottled each). */
+  readonly startupSamples: number
   readonly warmup: number
 }
 
@@ -34,6 +37,7 @@ const full: BenchCounts = {
   cyclesUncapped: 2_500,
   payloadSamples: 30,
   profilePublishes: 300,
+  startupSamples: 5,
   warmup: 20
 }
 
@@ -50,6 +54,7 @@ const quick: BenchCounts = {
   cyclesUncapped: 200,
   payloadSamples: 5,
   profilePublishes: 50,
+  startupSamples: 2,
   warmup: 5
 }
 
@@ -75,11 +80,9 @@ export const benchCounts = (): BenchCounts => {
     cyclesUncapped: intFromEnv("CYCLES_UNCAPPED", process.env["BENCH_CYCLES"] === undefined ? base.cyclesUncapped : intFromEnv("CYCLES", base.cycles)),
     payloadSamples: intFromEnv("PAYLOAD_SAMPLES", base.payloadSamples),
     profilePublishes: intFromEnv("PROFILE_PUBLISHES", base.profilePublishes),
+    startupSamples: intFromEnv("STARTUP_SAMPLES", base.startupSamples),
     warmup: intFromEnv("WARMUP", base.warmup)
   }
 }
 
 export const profileEnabled = (): boolean => process.env["BENCH_PROFILE"] !== "0"
-
-/** The DaemonSet's NODE_OPTIONS (manifests/base/daemonset.yaml). */
-export const daemonSetNodeOptions = "--max-old-space-size=96 --max-semi-space-size=2"

@@ -1,13 +1,16 @@
 // The floor of a first publish on this machine, measured in the same run: an empty gRPC round trip to
-// the driver and to the provider, one tmpfs mount done the way the driver does it (execFile mount(8)),
-// and the same three small files written with plain fs calls. Also, for information only, one GET of
-// the SecretProviderClass from the fake API server (the driver makes it on every first publish).
+// the driver and to the provider, one tmpfs mount done the way the driver does it (mount(2) through the addon of
+// native/, src/mount/MountCalls.ts), and the same three small files written with plain fs calls. For information
+// only: the same mount through mount(8) (what upstream execs), and one GET of the SecretProviderClass from the fake
+// API server (the driver makes it on every first publish).
 import { execFile } from "node:child_process"
 import * as fs from "node:fs/promises"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import type { BenchCounts } from "./config.js"
 import { smallFiles, type Driver, type Rig } from "./rig.js"
+import { repoRoot } from "./procs.js"
 import { sampleMs, summarize, type Summary } from "./stats.js"
 
 const run = promisify(execFile)
@@ -16,15 +19,26 @@ export interface Floor {
   readonly driverNodeGetInfo: Summary
   readonly driverProbe: Summary
   readonly providerVersion: Summary
+  /** mount(2) through the addon, as the driver mounts. */
   readonly tmpfsMount: Summary
+  /** execFile mount(8), for comparison (upstream's way); not in the sum. */
+  readonly tmpfsMountCommand: Summary
   readonly fsWrite: Summary
   readonly apiGet: Summary
   /** Sum of the medians of NodeGetInfo, Version, tmpfs mount and fs write. */
   readonly sumMedianMs: number
 }
 
-const mountTmpfs = (dir: string) => run("mount", ["-t", "tmpfs", "tmpfs", dir])
-const umount = (dir: string) => run("umount", [dir])
+interface Addon {
+  readonly mountTmpfs: (path: string) => void
+  readonly unmount: (path: string) => void
+}
+// The repository's build of the addon (npm ci builds it); the floor needs it, as the driver does.
+const addonPath = path.join(repoRoot, "build", "Release", "secrets_store_mount.node")
+const addon = createRequire(import.meta.url)(addonPath) as Addon
+const mountTmpfs = async (dir: string) => addon.mountTmpfs(dir)
+const umount = async (dir: string) => addon.unmount(dir)
+const mountTmpfsCommand = (dir: string) => run("mount", ["-t", "tmpfs", "tmpfs", dir])
 
 /** mkdir + writeFile + chmod of each file, as a publish lays out its payload. */
 export const writePlain = async (dir: string, files: ReadonlyArray<{ path: string; contents: string | Uint8Array; mode: number }>) => {
@@ -64,6 +78,11 @@ export const measureFloor = async (rig: Rig, driver: Driver, counts: BenchCounts
     before: (i) => fs.mkdir(mountDir(i), { recursive: true }).then(() => undefined),
     after: (i) => umount(mountDir(i)).then(() => fs.rmdir(mountDir(i)))
   }, (i) => mountTmpfs(mountDir(i)))
+  const tmpfsMountCommand = await sampleMs({
+    samples, warmup,
+    before: (i) => fs.mkdir(mountDir(i), { recursive: true }).then(() => undefined),
+    after: (i) => umount(mountDir(i)).then(() => fs.rmdir(mountDir(i)))
+  }, (i) => mountTmpfsCommand(mountDir(i)))
 
   const files = smallFiles(1)
   const fsWrite = await withScratchTmpfs(rig, "floor-fs", (scratch) =>
@@ -84,6 +103,7 @@ export const measureFloor = async (rig: Rig, driver: Driver, counts: BenchCounts
     driverProbe: driverProbe,
     providerVersion: summarize(providerVersion),
     tmpfsMount: summarize(tmpfsMount),
+    tmpfsMountCommand: summarize(tmpfsMountCommand),
     fsWrite: summarize(fsWrite),
     apiGet: summarize(apiGet)
   }

@@ -1,18 +1,21 @@
-// `npm run bench`: one run of every figure of issue 7 against the built driver, printed as a table and
+// `npm run bench`: one run of every figure against the built driver as shipped (its bin entry, no NODE_OPTIONS),
+// the V8 flag matrix and start-up under the DaemonSet's CPU limit, printed as a table and
 // written to bench/results/<ISO date>.json. The driver is src/ compiled afresh into bench/.build/snapshot
 // (BENCH_REF=<git ref> builds a commit instead; BENCH_USE_DIST=1 runs the repository's dist/ as it is). Every tmpfs it mounts and every child it starts
 // is cleaned up in a finally (and on SIGINT/SIGTERM). BENCH_QUICK=1 for a smoke run; see config.ts.
 import * as path from "node:path"
 import { benchCounts, profileEnabled } from "./config.js"
+import { measureFlagMatrix } from "./flagMatrix.js"
 import { measureFloor } from "./floor.js"
-import { measureMemory } from "./memory.js"
+import { measureMemory, type DriverVariant } from "./memory.js"
 import { measureModuleRss } from "./modules.js"
 import { profileFirstPublishes } from "./profile.js"
-import { manifestNodeOptions, memoryOf, repoRoot, stopAllChildren, unmountAllUnder } from "./procs.js"
+import { memoryOf, repoRoot, stopAllChildren, unmountAllUnder } from "./procs.js"
 import { measureFirstPublish, measureNoopRepublish, measurePayload, measureRotatingRepublish, measureThroughput } from "./publish.js"
 import { judgeGoals, machineInfo, renderTable, writeResults, type Results } from "./report.js"
 import { Rig, type Driver } from "./rig.js"
 import { buildSnapshot } from "./snapshot.js"
+import { measureStartup } from "./startup.js"
 import { nowMs } from "./stats.js"
 
 /** Fake API server requests per publish, by method and kind of path (what a first publish costs the API server). */
@@ -29,10 +32,11 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const results: Results = { date: new Date().toISOString(), machine: machineInfo(), counts: benchCounts(), errors: [] }
 const counts = results.counts
-const caps = manifestNodeOptions()
+/** The driver as operators run it: the bin entry, which applies its own tuning, with no NODE_OPTIONS. */
+const shipped: DriverVariant = { config: "as shipped" }
 let rig: Rig | undefined
 
-/** BENCH_ONLY=latency,rotating,memory,payload,profile,modules runs only those phases. */
+/** BENCH_ONLY=latency,rotating,memory,matrix,startup,payload,profile,modules runs only those phases. */
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((x) => x !== "")
 
 /** Runs one phase; a failure is recorded and the run goes on with the next phase. */
@@ -79,7 +83,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 const main = async () => {
   const start = nowMs()
-  log(`[bench] ${counts.quick ? "BENCH_QUICK run" : "full run"}; driver caps: NODE_OPTIONS=${caps}`)
+  log(`[bench] ${counts.quick ? "BENCH_QUICK run" : "full run"}; the driver as shipped (bin entry, no NODE_OPTIONS)`)
   try {
     if (process.env["BENCH_USE_DIST"] === "1") log("[bench] using the repository's dist/ as it is")
     else {
@@ -89,8 +93,8 @@ const main = async () => {
     }
     rig = await Rig.start()
     const mountRoot = rig.root
-    await phase("latency", "floor, first publish, no-op republish, throughput (capped driver, poll interval 2m)", () =>
-      withDriver({ rotationPollInterval: "2m", nodeOptions: caps }, async (driver) => {
+    await phase("latency", "floor, first publish, no-op republish, throughput (as shipped, poll interval 2m)", () =>
+      withDriver({ rotationPollInterval: "2m" }, async (driver) => {
         results.machine["driverIdleRssMiBNoPprof"] = memoryOf(driver.process.pid).rssMiB
         results.floor = await measureFloor(rig!, driver, counts)
         rig!.forgetRequests()
@@ -100,24 +104,41 @@ const main = async () => {
         results.throughput = await measureThroughput(rig!, driver, counts)
         results.machine["driverRssAfterLatencyPhasesMiB"] = memoryOf(driver.process.pid).rssMiB
       }))
-    await phase("rotating", "rotating republish (capped driver, poll interval 0s)", () =>
-      withDriver({ rotationPollInterval: "0s", nodeOptions: caps }, async (driver) => {
+    await phase("rotating", "rotating republish (as shipped, poll interval 0s)", () =>
+      withDriver({ rotationPollInterval: "0s" }, async (driver) => {
         results.rotating = await measureRotatingRepublish(rig!, driver, counts)
       }))
     results.memory = []
-    const memoryConfigs = [["DaemonSet caps", caps, counts.cycles], ["no caps", undefined, counts.cyclesUncapped]] as const
-    for (const [config, nodeOptions, cycles] of memoryConfigs) {
-      await phase("memory", `memory (${config}, ${cycles} cycles)`, async () => {
-        results.memory!.push(await measureMemory(rig!, counts, config, nodeOptions, cycles, log))
+    const memoryConfigs = [
+      [shipped, counts.cycles],
+      [{ config: "untuned (no flags)", untuned: true }, counts.cyclesUncapped]
+    ] as const
+    for (const [variant, cycles] of memoryConfigs) {
+      await phase("memory", `memory (${variant.config}, ${cycles} cycles)`, async () => {
+        results.memory!.push(await measureMemory(rig!, counts, variant, cycles, log))
       })
     }
-    await phase("payload", "payload size (capped driver, --max-call-recv-msg-size=16MiB)", async () => {
+    await phase("matrix", `V8 flag matrix (${counts.mountedVolumes} volumes each)`, async () => {
+      results.matrix = await measureFlagMatrix(rig!, counts, log)
+    })
+    await phase("startup", "start-up to the CSI socket, under a 200m CPU limit and unthrottled", async () => {
+      results.startup = await measureStartup(rig!.root, [
+        shipped,
+        {
+          config: "untuned, DaemonSet's old NODE_OPTIONS", untuned: true,
+          nodeOptions: "--max-old-space-size=96 --max-semi-space-size=1 --jitless"
+        },
+        { config: "untuned (no flags)", untuned: true }
+      ], counts.startupSamples)
+    })
+    await phase("payload", "payload size (as shipped, --max-call-recv-msg-size=16MiB)", async () => {
       const sizes = [["1 MiB", 2 ** 20], ["4 MiB", 4 * 2 ** 20]] as const
       const big = sizes.map(([label, bytes]) => ({ label, name: `big-${bytes}`, contents: "s".repeat(bytes) }))
       await rig!.writeStore(1, big)
       for (const b of big) rig!.seedClass(`bench-${b.name}`, [b.name])
       try {
-        await withDriver({ rotationPollInterval: "2m", nodeOptions: caps, extraArgs: [`--max-call-recv-msg-size=${16 * 2 ** 20}`] }, async (driver) => {
+        const extraArgs = [`--max-call-recv-msg-size=${16 * 2 ** 20}`]
+        await withDriver({ rotationPollInterval: "2m", extraArgs }, async (driver) => {
           results.payload = []
           for (const b of big) results.payload.push(await measurePayload(rig!, driver, counts, b.label, `bench-${b.name}`, b.contents))
         })
@@ -127,7 +148,8 @@ const main = async () => {
     })
     if (profileEnabled()) {
       await phase("profile", "CPU profile of first publishes (inspector)", async () => {
-        results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup, caps).catch((e: unknown) => ({ error: String(e) }))
+        results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup)
+          .catch((e: unknown) => ({ error: String(e) }))
       })
     }
     await phase("modules", "RSS of module sets", async () => {

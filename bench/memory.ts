@@ -1,8 +1,6 @@
-// Driver memory: RSS from /proc (the required figure) and, when the driver runs with --enable-pprof,
-// the V8 heap through its own inspector (Chrome DevTools protocol over a loopback WebSocket), taken
-// after a forced GC so it shows live data. Idle, with N volumes mounted, and along N publish/unpublish cycles.
+// Driver memory: RSS from /proc, idle, with N volumes mounted, and along N publish/unpublish cycles. The driver runs
+// with no inspector (it would add its own memory to the figure), so the V8 heap figure is left out.
 import type { BenchCounts } from "./config.js"
-import { freePort, inspectHeap } from "./inspector.js"
 import { memoryOf } from "./procs.js"
 import { publish, unpublish, type Driver, type Rig } from "./rig.js"
 import { nowMs, runPool, sampleMs, summarize, type Summary } from "./stats.js"
@@ -10,10 +8,27 @@ import { nowMs, runPool, sampleMs, summarize, type Summary } from "./stats.js"
 export interface MemoryPoint {
   readonly label: string
   readonly rssMiB: number
-  /** V8 heap in use after a forced GC, or undefined without the inspector. */
+  /** V8 heap in use after a forced GC: undefined, as the memory phase runs no inspector. */
   readonly heapUsedMiB: number | undefined
   readonly heapTotalMiB: number | undefined
 }
+
+/** How a phase starts the driver: as shipped (no options), or with the tuning bypassed and flags given. */
+export interface DriverVariant {
+  readonly config: string
+  readonly nodeOptions?: string | undefined
+  readonly nodeFlags?: ReadonlyArray<string>
+  readonly untuned?: boolean
+}
+
+const untunedFlags = (v: DriverVariant) =>
+  [...(v.nodeFlags ?? []), ...(v.nodeOptions === undefined ? [] : [`NODE_OPTIONS=${v.nodeOptions}`])]
+
+/** The variant's node flags, as a report prints them. */
+export const describeVariant = (v: DriverVariant): string =>
+  v.untuned !== true && (v.nodeFlags ?? []).length === 0
+    ? `as shipped (the bin entry's own tuning${v.nodeOptions === undefined ? "" : `, NODE_OPTIONS=${v.nodeOptions}`})`
+    : `untuned, node ${untunedFlags(v).join(" ") || "(no flags)"}`
 
 export interface MemoryResult {
   readonly config: string
@@ -34,28 +49,24 @@ export interface MemoryResult {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 500))
 
-const point = async (label: string, driver: Driver, inspectorPort: number | undefined): Promise<MemoryPoint> => {
+const point = async (label: string, driver: Driver): Promise<MemoryPoint> => {
   await settle()
-  // RSS first, as it stands; the heap figure forces a GC.
   const { rssMiB } = memoryOf(driver.process.pid)
-  const heap = inspectorPort === undefined ? undefined : await inspectHeap(inspectorPort).catch(() => undefined)
-  return { label, rssMiB, heapUsedMiB: heap?.usedMiB, heapTotalMiB: heap?.totalMiB }
+  return { label, rssMiB, heapUsedMiB: undefined, heapTotalMiB: undefined }
 }
 
 /** One driver configuration: idle, N volumes mounted (then unmounted), then N cycles on a few reused targets. */
 export const measureMemory = async (
-  rig: Rig, counts: BenchCounts, config: string, nodeOptions: string | undefined, cycles: number,
+  rig: Rig, counts: BenchCounts, variant: DriverVariant, cycles: number,
   log: (line: string) => void
 ): Promise<MemoryResult> => {
-  const port = await freePort()
-  const driver = await rig.startDriver({
-    rotationPollInterval: "2m", nodeOptions, extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
-  })
+  const config = variant.config
+  const driver = await rig.startDriver({ ...variant, rotationPollInterval: "2m" })
   try {
-    const idle = await point("idle", driver, port)
+    const idle = await point("idle", driver)
     const targets = await Promise.all(Array.from({ length: counts.mountedVolumes }, () => rig.newTarget()))
     await runPool(targets.length, 16, (i) => publish(driver.csi, targets[i]!).then(() => undefined))
-    const withVolumes = await point(`${targets.length} mounted`, driver, port)
+    const withVolumes = await point(`${targets.length} mounted`, driver)
     log(`  ${config}: idle ${idle.rssMiB.toFixed(1)} MiB, ${targets.length} mounted ${withVolumes.rssMiB.toFixed(1)} MiB`)
     const one = targets[0]!
     const noopWithVolumes = summarize(await sampleMs({ samples: 100, warmup: 10 }, () => publish(driver.csi, one)))
@@ -77,14 +88,14 @@ export const measureMemory = async (
     const cyclesStart = nowMs()
     await runCycles(warmup)
     done += warmup
-    trace.push(await point(`after ${done} (warm-up)`, driver, port))
+    trace.push(await point(`after ${done} (warm-up)`, driver))
     const step = Math.max(1, Math.round((cycles - warmup) / 9))
     while (done < cycles) {
       const n = Math.min(step, cycles - done)
       await runCycles(n)
       done += n
       rig.forgetRequests()
-      trace.push(await point(`after ${done}`, driver, port))
+      trace.push(await point(`after ${done}`, driver))
     }
     const cyclesPerSecond = done / ((nowMs() - cyclesStart) / 1000)
     for (const slot of slots) rig.release(slot)
@@ -92,7 +103,8 @@ export const measureMemory = async (
     const last = trace[trace.length - 1]!
     log(`  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`)
     return {
-      config, nodeOptions: nodeOptions ?? "(none)", idle, withVolumes, volumes: targets.length, noopWithVolumes, cycles: done, cyclesPerSecond, trace,
+      config, nodeOptions: describeVariant(variant), idle, withVolumes, volumes: targets.length, noopWithVolumes,
+      cycles: done, cyclesPerSecond, trace,
       growthPercent: ((last.rssMiB - first.rssMiB) / first.rssMiB) * 100,
       heapGrowthPercent: first.heapUsedMiB === undefined || last.heapUsedMiB === undefined
         ? undefined

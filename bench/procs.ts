@@ -1,11 +1,11 @@
-// Child processes and what /proc says about them: spawning the built driver and provider with node
-// flags and NODE_OPTIONS of our choosing, CPU ticks, RSS, and the mount table sweep that unmounts
-// every tmpfs left under the benchmark's directory.
+// Child processes and what /proc says about them: spawning the built programs through their shipped bin entries
+// (as shipped, or with the runtime tuning bypassed and node flags of our choosing), CPU ticks, RSS, and the mount
+// table sweep that unmounts every tmpfs left under the benchmark's directory.
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { daemonSetNodeOptions } from "./config.js"
+import { operatorNodeOptionsVariable } from "../src/platform/RuntimeTuning.js"
 
 const run = promisify(execFile)
 
@@ -15,7 +15,30 @@ let distRoot = path.join(repoRoot, "dist")
 export const useDistRoot = (dir: string): void => {
   distRoot = dir
 }
-export const distMain = (relative: string) => path.join(distRoot, relative)
+
+// The programs by the src/ main they are built from, to their package.json bin names.
+const binOf: Record<string, string> = {
+  "main.js": "secrets-store-csi-driver",
+  "cli/main.js": "secrets-store",
+  "reference-provider/main.js": "secrets-store-reference-provider"
+}
+
+/**
+ * The shipped entry of a program: the package.json bin of the build under test (a bundle's launcher), or, for a
+ * BENCH_REF older than the bundles, the compiled dist/<relative> its bin named then.
+ */
+export const distMain = (relative: string) => {
+  const packageRoot = path.dirname(distRoot)
+  try {
+    const manifest = fs.readFileSync(path.join(packageRoot, "package.json"), "utf8")
+    const bins = (JSON.parse(manifest) as { bin?: Record<string, string> }).bin
+    const bin = bins?.[binOf[relative] ?? ""]
+    if (bin !== undefined && fs.existsSync(path.join(packageRoot, bin))) return path.join(packageRoot, bin)
+  } catch {
+    // no package.json beside the build: fall through to the compiled layout
+  }
+  return path.join(distRoot, relative)
+}
 
 export interface Child {
   readonly child: ChildProcess
@@ -34,16 +57,23 @@ process.on("exit", () => {
 })
 
 export interface SpawnOptions {
+  /** Node flags on the command line; with them the program's own runtime tuning is bypassed (see `untuned`). */
   readonly nodeFlags?: ReadonlyArray<string>
-  /** NODE_OPTIONS of the child; undefined clears it. */
+  /** NODE_OPTIONS of the child, as an operator would set it; undefined clears it. */
   readonly nodeOptions?: string | undefined
+  /** Bypass the program's runtime tuning (src/platform/RuntimeTuning.ts): it starts as if already tuned. */
+  readonly untuned?: boolean
 }
 
 export const spawnProgram = (relativeMain: string, args: ReadonlyArray<string>, options: SpawnOptions = {}): Child => {
   if (closed) throw new Error("the benchmark is shutting down")
   const env: NodeJS.ProcessEnv = { ...process.env }
   delete env["NODE_OPTIONS"]
+  delete env[operatorNodeOptionsVariable]
   if (options.nodeOptions !== undefined) env["NODE_OPTIONS"] = options.nodeOptions
+  if (options.untuned === true || (options.nodeFlags ?? []).length > 0) {
+    env[operatorNodeOptionsVariable] = options.nodeOptions ?? ""
+  }
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), distMain(relativeMain), ...args], {
     cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"]
   })
@@ -103,16 +133,6 @@ export const memoryOf = (pid: number): MemorySample => {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN)
   return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 }
-}
-
-/** NODE_OPTIONS of the DaemonSet's driver container, read from the manifest. */
-export const manifestNodeOptions = (): string => {
-  try {
-    const text = fs.readFileSync(path.join(repoRoot, "manifests/base/daemonset.yaml"), "utf8")
-    return /name:\s*NODE_OPTIONS\s*\n\s*value:\s*(.+)/.exec(text)?.[1]?.trim().replace(/^"|"$/g, "") ?? daemonSetNodeOptions
-  } catch {
-    return daemonSetNodeOptions
-  }
 }
 
 const unescapeMountPath = (text: string) => text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))

@@ -1,7 +1,11 @@
-// Where a first publish spends the driver's CPU: a V8 CPU profile taken through the driver's inspector
-// around N first publishes, folded into self time per function and per package.
+// Where a first publish spends the driver's CPU: a V8 CPU profile taken through Node's inspector (opened with
+// NODE_OPTIONS=--inspect on the driver as shipped) around N first publishes, its bundle frames mapped back to their
+// src/ and node_modules/ files through the bundle's source map, folded into self time per function and per package.
+import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
+import { SourceMap } from "node:module"
 import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { freePort, openInspector } from "./inspector.js"
 import { measureFirstPublish } from "./publish.js"
 import { publish, unpublish, type Rig } from "./rig.js"
@@ -9,7 +13,12 @@ import { publish, unpublish, type Rig } from "./rig.js"
 interface ProfileNode {
   readonly id: number
   readonly children?: ReadonlyArray<number>
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+  readonly callFrame: {
+    readonly functionName: string
+    readonly url: string
+    readonly lineNumber: number
+    readonly columnNumber?: number
+  }
 }
 
 interface CpuProfile {
@@ -43,17 +52,41 @@ const packageOf = (url: string, functionName: string): string => {
   if (vendor !== null) return vendor[1]!
   const dist = /\/dist\/(.+?)\/[^/]+$/.exec(url) ?? /\/dist\/([^/]+)$/.exec(url)
   if (dist !== null) return `dist/${dist[1]!}`
+  const src = /\/src\/(.+?)\/[^/]+$/.exec(url) ?? /\/src\/([^/]+)$/.exec(url)
+  if (src !== null) return `src/${src[1]!}`
   if (url.startsWith("node:")) return url.split("/")[0]!.replace(/^node:internal.*/, "node:internal")
   return url
 }
 
-const shortUrl = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, "$1/")
+const shortUrl = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|dist|src)\//, "$1/")
 
 const top = (totals: Map<string, number>, all: number, n: number): Array<SelfTime> =>
   [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
     .map(([name, us]) => ({ name, ms: us / 1000, percent: (us / all) * 100 }))
 
-export const summarizeProfile = (profile: CpuProfile, n = 15) => {
+/** Frames of a bundle (one file holds every module) moved to the file and line its source map names. */
+const mapBundleFrames = (profile: CpuProfile): CpuProfile => {
+  const maps = new Map<string, SourceMap | undefined>()
+  const mapOf = (url: string) => {
+    if (!maps.has(url)) {
+      const file = `${fileURLToPath(url)}.map`
+      maps.set(url, fsSync.existsSync(file) ? new SourceMap(JSON.parse(fsSync.readFileSync(file, "utf8"))) : undefined)
+    }
+    return maps.get(url)
+  }
+  const nodes = profile.nodes.map((node) => {
+    const { url, lineNumber, columnNumber } = node.callFrame
+    if (!url.startsWith("file:") || !url.endsWith(".bundle.js")) return node
+    const entry = mapOf(url)?.findEntry(lineNumber, columnNumber ?? 0)
+    if (entry === undefined || !("originalSource" in entry)) return node
+    const original = new URL(entry.originalSource, url).href
+    return { ...node, callFrame: { ...node.callFrame, url: original, lineNumber: entry.originalLine } }
+  })
+  return { ...profile, nodes }
+}
+
+export const summarizeProfile = (raw: CpuProfile, n = 15) => {
+  const profile = mapBundleFrames(raw)
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const perFunction = new Map<string, number>()
   const perPackage = new Map<string, number>()
@@ -63,8 +96,8 @@ export const summarizeProfile = (profile: CpuProfile, n = 15) => {
   const distFilesOnStack = (id: number): Set<string> => {
     const files = new Set<string>()
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const match = /\/dist\/(.+\.js)$/.exec(byId.get(at)?.callFrame.url ?? "")
-      if (match !== null && !/node_modules/.test(byId.get(at)!.callFrame.url)) files.add(`dist/${match[1]!}`)
+      const match = /\/(dist|src)\/(.+\.[jt]s)$/.exec(byId.get(at)?.callFrame.url ?? "")
+      if (match !== null && !/node_modules/.test(byId.get(at)!.callFrame.url)) files.add(`${match[1]!}/${match[2]!}`)
     }
     return files
   }
@@ -90,15 +123,13 @@ export const summarizeProfile = (profile: CpuProfile, n = 15) => {
 }
 
 /**
- * N first publishes (3 small files, sequential, fresh targets) against a driver with the DaemonSet's caps,
- * profiled through its inspector (--enable-pprof) after a warm-up, so start-up and module loading stay out;
+ * N first publishes (3 small files, sequential, fresh targets) against the driver as shipped,
+ * profiled through Node's inspector after a warm-up, so start-up and module loading stay out;
  * the unpublishes come after the profile stops.
  */
-export const profileFirstPublishes = async (rig: Rig, publishes: number, warmup: number, nodeOptions: string): Promise<ProfileSummary> => {
+export const profileFirstPublishes = async (rig: Rig, publishes: number, warmup: number): Promise<ProfileSummary> => {
   const port = await freePort()
-  const driver = await rig.startDriver({
-    rotationPollInterval: "2m", nodeOptions, extraArgs: ["--enable-pprof=true", `--pprof-port=${port}`]
-  })
+  const driver = await rig.startDriver({ rotationPollInterval: "2m", nodeOptions: `--inspect=127.0.0.1:${port}` })
   const session = await openInspector(port)
   try {
     await measureFirstPublish(rig, driver, warmup, 0)

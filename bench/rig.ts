@@ -1,6 +1,6 @@
 // The benchmark's node: a temp directory, the fake API server holding the SecretProviderClasses, the
-// reference provider with its store file, and drivers started on demand with the flags and node
-// options a phase needs. Every target it hands out lives under its root, so cleanup is one sweep.
+// reference provider (as shipped) with its store file, and drivers started on demand, as shipped or with the
+// node flags a phase needs. Every target it hands out lives under its root, so cleanup is one sweep.
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -62,8 +62,12 @@ const podObject = (name: string, spcName: string) => ({
 
 export interface DriverOptions {
   readonly rotationPollInterval: string
+  /** NODE_OPTIONS as an operator would set it (on top of the program's own tuning, unless untuned). */
   readonly nodeOptions?: string | undefined
+  /** Node flags on the command line; they bypass the program's own tuning. */
   readonly nodeFlags?: ReadonlyArray<string>
+  /** Start without the program's own tuning (the flag matrix's candidates bring their own flags). */
+  readonly untuned?: boolean
   readonly extraArgs?: ReadonlyArray<string>
 }
 
@@ -92,9 +96,11 @@ export class Rig {
     await fs.writeFile(path.join(root, "store.json"), storeText(1, []))
     const api = await FakeApiServer.start()
     api.seed(spc(SMALL_SPC, smallFiles(1).map((f) => f.name)))
+    // The payload phase stores 1 and 4 MiB objects: the provider's store parser needs more heap for those than its
+    // own tuning gives it (it runs out of a 128 MiB heap), so the operator's override raises it here.
     const provider = spawnProgram("reference-provider/main.js", [
       `--provider-dir=${path.join(root, "providers")}`, "--name=reference", `--store=${path.join(root, "store.json")}`
-    ])
+    ], { nodeOptions: "--max-old-space-size=1024" })
     const rig = new Rig(root, api, provider, path.join(root, "providers", "reference.sock"))
     await waitFor(() => fs.access(rig.providerSocket), 15_000, () => provider.tail())
     return rig
@@ -135,7 +141,7 @@ export class Rig {
       `--provider-volume=${path.join(this.root, "providers")}`, "--additional-provider-volume-paths=",
       "--enable-secret-rotation=true", `--rotation-poll-interval=${options.rotationPollInterval}`,
       "--metrics-addr=127.0.0.1:0", "-v=0", ...(options.extraArgs ?? [])
-    ], { nodeOptions: options.nodeOptions, nodeFlags: options.nodeFlags ?? [] })
+    ], { nodeOptions: options.nodeOptions, nodeFlags: options.nodeFlags ?? [], untuned: options.untuned ?? false })
     const csi = connectCsi(socket)
     try {
       await waitFor(() => csi.identity.probe({}), 20_000, () => child.tail())

@@ -19,7 +19,9 @@ const volumePath = (pod, volume) => path.join(kubeletRoot, "pods", pod, "volumes
 const providerSocket = path.join(providerDir, "reference.sock")
 const classesDir = path.join(repo, "examples", "reference")
 const metricsAddr = process.env.SECRETS_STORE_METRICS_ADDR ?? "127.0.0.1:8095"
-const dist = (file) => path.join(repo, "dist", file)
+// The shipped entries: package.json's bin, the bundles of dist/bin/ (scripts/bundle-programs.mjs).
+const bins = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")).bin
+const shipped = (name) => path.join(repo, bins[name])
 // The project's Node 24 (node_modules/.bin/node) even when this script was started by an older system node.
 const localNode = path.join(repo, "node_modules", ".bin", "node")
 const nodeBin = fs.existsSync(localNode) ? localNode : process.execPath
@@ -28,8 +30,8 @@ const nodeBin = fs.existsSync(localNode) ? localNode : process.execPath
 const shown = (file) => (process.cwd() === repo ? `./${path.relative(repo, file)}` : file)
 
 const ensureBuilt = () => {
-  if (["main.js", "cli/main.js", "reference-provider/main.js"].every((file) => fs.existsSync(dist(file)))) return
-  console.log("building dist/ (npm run build) ...")
+  if (Object.keys(bins).every((name) => fs.existsSync(shipped(name)))) return
+  console.log("building dist/bin/ (npm run build) ...")
   const build = spawnSync("npm", ["run", "build"], { cwd: repo, stdio: "inherit" })
   if (build.status !== 0) process.exit(build.status ?? 1)
 }
@@ -101,10 +103,12 @@ const main = async () => {
   }
   fs.mkdirSync(providerDir, { recursive: true })
   const provider = startChild("provider", [
-    dist("reference-provider/main.js"), `--provider-dir=${providerDir}`, "--name=reference", `--store=${path.join(classesDir, "store.yaml")}`
+    shipped("secrets-store-reference-provider"), `--provider-dir=${providerDir}`, "--name=reference",
+    `--store=${path.join(classesDir, "store.yaml")}`
   ])
   const driver = startChild("driver", [
-    dist("main.js"), `--endpoint=unix://${csiSocket}`, `--kubelet-root-dir=${kubeletRoot}`, `--nodeid=${os.hostname()}`,
+    shipped("secrets-store-csi-driver"), `--endpoint=unix://${csiSocket}`, `--kubelet-root-dir=${kubeletRoot}`,
+    `--nodeid=${os.hostname()}`,
     `--standalone-classes=${classesDir}`,
     `--provider-volume=${providerDir}`, "--additional-provider-volume-paths=", `--metrics-addr=${metricsAddr}`
   ])

@@ -1,6 +1,6 @@
 // Manifests and code cannot drift: every image in a DaemonSet is ours or a pinned sidecar, every flag passed to
 // the driver is in src/config/Flags.ts with a value of its type, the reference provider's flags are the ones its
-// main.ts declares, and the Dockerfile's entrypoint and links are the package's bin names.
+// main.ts declares, and the Dockerfile copies only files that exist.
 import { readFileSync } from "node:fs"
 import { beforeAll, describe, expect, it } from "vitest"
 import { allFlags, type FlagSpec } from "../../src/config/Flags.js"
@@ -114,23 +114,9 @@ describe("the rendered DaemonSets", () => {
   })
 })
 
+// Its runtime stage and what it ships: test/manifests/image.test.ts.
 describe("the Dockerfile", () => {
   const dockerfile = readFileSync(`${repoRoot}Dockerfile`, "utf8")
-  const bins = (JSON.parse(readFileSync(`${repoRoot}package.json`, "utf8")) as { bin: Record<string, string> }).bin
-
-  it("links every package.json bin onto PATH and enters through the driver's", () => {
-    for (const [name, path] of Object.entries(bins)) {
-      expect(dockerfile).toContain(`ln -s /app/${path} /usr/local/bin/${name}`)
-    }
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["secrets-store-csi-driver"\]$/m)
-    expect(bins["secrets-store-csi-driver"]).toBe("dist/main.js")
-  })
-
-  it("installs production dependencies only, without the registry's Node binary", () => {
-    expect(dockerfile).toMatch(/npm ci --omit=dev --omit=optional --ignore-scripts/)
-    expect(dockerfile).toMatch(/^FROM node:24-bookworm-slim$/m)
-    expect(dockerfile).toMatch(/apt-get install .*\bmount\b.*\bca-certificates\b/)
-  })
 
   it("copies only files that exist in the repository", () => {
     for (const line of dockerfile.split("\n").filter((l) => /^COPY (?!--from)/.test(l))) {

@@ -1,12 +1,28 @@
-// Runs one of this project's built programs (dist/) as a real child process, as kubelet's node
-// would: collects its output, waits for its socket, and stops it with a signal.
+// Runs one of this project's built programs as a real child process, as kubelet's node would: the shipped entry
+// (package.json's bin, the bundle in dist/bin/), its output collected, its socket waited for, stopped with a signal.
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-export const distMain = (relative: string) => path.join(repoRoot, "dist", relative)
+
+// The programs by the src/ main they are built from (how the tests name them), to their bin names.
+const binOf: Record<string, string> = {
+  "main.js": "secrets-store-csi-driver",
+  "cli/main.js": "secrets-store",
+  "reference-provider/main.js": "secrets-store-reference-provider",
+  "sync-controller/main.js": "secrets-store-sync-controller"
+}
+const manifest = fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")
+const bins = (JSON.parse(manifest) as { bin: Record<string, string> }).bin
+
+/** The shipped entry of a program: what package.json's bin (npx, node_modules/.bin, the image) runs. */
+export const distMain = (relative: string) => {
+  const bin = bins[binOf[relative] ?? ""]
+  if (bin === undefined) throw new Error(`no package.json bin entry for the program built from src/${relative}`)
+  return path.join(repoRoot, bin)
+}
 
 export interface RunningProcess {
   readonly child: ChildProcess
