@@ -77,7 +77,10 @@ export const benchCounts = (): BenchCounts => {
     throughputPublishes: intFromEnv("THROUGHPUT_PUBLISHES", base.throughputPublishes),
     mountedVolumes: intFromEnv("VOLUMES", base.mountedVolumes),
     cycles: intFromEnv("CYCLES", base.cycles),
-    cyclesUncapped: intFromEnv("CYCLES_UNCAPPED", process.env["BENCH_CYCLES"] === undefined ? base.cyclesUncapped : intFromEnv("CYCLES", base.cycles)),
+    cyclesUncapped: intFromEnv(
+      "CYCLES_UNCAPPED",
+      process.env["BENCH_CYCLES"] === undefined ? base.cyclesUncapped : intFromEnv("CYCLES", base.cycles)
+    ),
     payloadSamples: intFromEnv("PAYLOAD_SAMPLES", base.payloadSamples),
     profilePublishes: intFromEnv("PROFILE_PUBLISHES", base.profilePublishes),
     startupSamples: intFromEnv("STARTUP_SAMPLES", base.startupSamples),

@@ -61,11 +61,17 @@ const one = async (rig: Rig, counts: BenchCounts, variant: DriverVariant): Promi
     rig.forgetRequests()
     return {
       config: variant.config,
-      flags: variant.untuned === true || (variant.nodeFlags ?? []).length > 0
-        ? (variant.nodeFlags ?? []).join(" ")
-        : "(bin entry)",
-      startMs, idleRssMiB, volumes: targets.length, volumesRssMiB,
-      firstPublishP50Ms: first.median, noopP50Ms: noop.median, cpuSecondsPer1000Noops: (cpu * 1000) / counts.noopCalls
+      flags:
+        variant.untuned === true || (variant.nodeFlags ?? []).length > 0
+          ? (variant.nodeFlags ?? []).join(" ")
+          : "(bin entry)",
+      startMs,
+      idleRssMiB,
+      volumes: targets.length,
+      volumesRssMiB,
+      firstPublishP50Ms: first.median,
+      noopP50Ms: noop.median,
+      cpuSecondsPer1000Noops: (cpu * 1000) / counts.noopCalls
     }
   } finally {
     await driver.stop()
@@ -73,23 +79,33 @@ const one = async (rig: Rig, counts: BenchCounts, variant: DriverVariant): Promi
 }
 
 export const measureFlagMatrix = async (
-  rig: Rig, counts: BenchCounts, log: (line: string) => void
+  rig: Rig,
+  counts: BenchCounts,
+  log: (line: string) => void
 ): Promise<Array<MatrixRow>> => {
   const rows: Array<MatrixRow> = []
   for (const candidate of flagCandidates) {
     const row = await one(rig, counts, candidate)
-    log(`  ${row.config}: idle ${row.idleRssMiB.toFixed(1)} MiB, ` +
-      `${row.volumes} mounted ${row.volumesRssMiB.toFixed(1)} MiB`)
+    log(
+      `  ${row.config}: idle ${row.idleRssMiB.toFixed(1)} MiB, ` +
+        `${row.volumes} mounted ${row.volumesRssMiB.toFixed(1)} MiB`
+    )
     rows.push(row)
   }
   return rows
 }
 
 export const renderMatrix = (rows: ReadonlyArray<MatrixRow>): Array<string> => {
-  const head = `${"V8 flags (driver)".padEnd(28)} ${"start ms".padStart(8)} ${"idle MiB".padStart(8)} ` +
+  const head =
+    `${"V8 flags (driver)".padEnd(28)} ${"start ms".padStart(8)} ${"idle MiB".padStart(8)} ` +
     `${"N vol MiB".padStart(9)} ${"1st p50".padStart(8)} ${"noop p50".padStart(8)} ${"CPU s/1k".padStart(8)}  flags`
-  return [head, ...rows.map((r) =>
-    `${r.config.padEnd(28)} ${r.startMs.toFixed(0).padStart(8)} ${r.idleRssMiB.toFixed(1).padStart(8)} ` +
-    `${r.volumesRssMiB.toFixed(1).padStart(9)} ${r.firstPublishP50Ms.toFixed(2).padStart(8)} ` +
-    `${r.noopP50Ms.toFixed(3).padStart(8)} ${r.cpuSecondsPer1000Noops.toFixed(3).padStart(8)}  ${r.flags}`)]
+  return [
+    head,
+    ...rows.map(
+      (r) =>
+        `${r.config.padEnd(28)} ${r.startMs.toFixed(0).padStart(8)} ${r.idleRssMiB.toFixed(1).padStart(8)} ` +
+        `${r.volumesRssMiB.toFixed(1).padStart(9)} ${r.firstPublishP50Ms.toFixed(2).padStart(8)} ` +
+        `${r.noopP50Ms.toFixed(3).padStart(8)} ${r.cpuSecondsPer1000Noops.toFixed(3).padStart(8)}  ${r.flags}`
+    )
+  ]
 }

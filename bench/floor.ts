@@ -41,7 +41,10 @@ const umount = async (dir: string) => addon.unmount(dir)
 const mountTmpfsCommand = (dir: string) => run("mount", ["-t", "tmpfs", "tmpfs", dir])
 
 /** mkdir + writeFile + chmod of each file, as a publish lays out its payload. */
-export const writePlain = async (dir: string, files: ReadonlyArray<{ path: string; contents: string | Uint8Array; mode: number }>) => {
+export const writePlain = async (
+  dir: string,
+  files: ReadonlyArray<{ path: string; contents: string | Uint8Array; mode: number }>
+) => {
   await fs.mkdir(dir, { recursive: true })
   for (const file of files) {
     const full = path.join(dir, file.path)
@@ -69,27 +72,41 @@ export const measureFloor = async (rig: Rig, driver: Driver, counts: BenchCounts
   const driverNodeGetInfo = summarize(await sampleMs({ samples, warmup }, () => driver.csi.node.nodeGetInfo({})))
   const driverProbe = summarize(await sampleMs({ samples, warmup }, () => driver.csi.identity.probe({})))
   const provider = rig.providerClient()
-  const providerVersion = await sampleMs({ samples, warmup }, () => provider.client.version({ version: "v1alpha1" }))
-    .finally(() => provider.close())
+  const providerVersion = await sampleMs({ samples, warmup }, () =>
+    provider.client.version({ version: "v1alpha1" })
+  ).finally(() => provider.close())
 
   const mountDir = (i: number) => path.join(rig.root, "floor-mount", String(i))
-  const tmpfsMount = await sampleMs({
-    samples, warmup,
-    before: (i) => fs.mkdir(mountDir(i), { recursive: true }).then(() => undefined),
-    after: (i) => umount(mountDir(i)).then(() => fs.rmdir(mountDir(i)))
-  }, (i) => mountTmpfs(mountDir(i)))
-  const tmpfsMountCommand = await sampleMs({
-    samples, warmup,
-    before: (i) => fs.mkdir(mountDir(i), { recursive: true }).then(() => undefined),
-    after: (i) => umount(mountDir(i)).then(() => fs.rmdir(mountDir(i)))
-  }, (i) => mountTmpfsCommand(mountDir(i)))
+  const tmpfsMount = await sampleMs(
+    {
+      samples,
+      warmup,
+      before: (i) => fs.mkdir(mountDir(i), { recursive: true }).then(() => undefined),
+      after: (i) => umount(mountDir(i)).then(() => fs.rmdir(mountDir(i)))
+    },
+    (i) => mountTmpfs(mountDir(i))
+  )
+  const tmpfsMountCommand = await sampleMs(
+    {
+      samples,
+      warmup,
+      before: (i) => fs.mkdir(mountDir(i), { recursive: true }).then(() => undefined),
+      after: (i) => umount(mountDir(i)).then(() => fs.rmdir(mountDir(i)))
+    },
+    (i) => mountTmpfsCommand(mountDir(i))
+  )
 
   const files = smallFiles(1)
   const fsWrite = await withScratchTmpfs(rig, "floor-fs", (scratch) =>
-    sampleMs({
-      samples, warmup,
-      after: (i) => fs.rm(path.join(scratch, String(i)), { recursive: true })
-    }, (i) => writePlain(path.join(scratch, String(i)), files)))
+    sampleMs(
+      {
+        samples,
+        warmup,
+        after: (i) => fs.rm(path.join(scratch, String(i)), { recursive: true })
+      },
+      (i) => writePlain(path.join(scratch, String(i)), files)
+    )
+  )
 
   const spcUrl = `${rig.api.url}/apis/secrets-store.csi.x-k8s.io/v1/namespaces/default/secretproviderclasses/bench-small`
   const apiGet = await sampleMs({ samples, warmup }, async () => {
@@ -107,6 +124,7 @@ export const measureFloor = async (rig: Rig, driver: Driver, counts: BenchCounts
     fsWrite: summarize(fsWrite),
     apiGet: summarize(apiGet)
   }
-  const sumMedianMs = parts.driverNodeGetInfo.median + parts.providerVersion.median + parts.tmpfsMount.median + parts.fsWrite.median
+  const sumMedianMs =
+    parts.driverNodeGetInfo.median + parts.providerVersion.median + parts.tmpfsMount.median + parts.fsWrite.median
   return { ...parts, sumMedianMs }
 }

@@ -18,7 +18,9 @@ export const freePort = (): Promise<number> =>
   })
 
 export const openInspector = async (port: number): Promise<InspectorSession> => {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as Array<{ webSocketDebuggerUrl: string }>
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
+    webSocketDebuggerUrl: string
+  }>
   const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl)
   await new Promise((resolve, reject) => {
     ws.onopen = resolve

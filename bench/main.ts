@@ -11,7 +11,13 @@ import { measureMemory, type DriverVariant } from "./memory.js"
 import { measureModuleRss } from "./modules.js"
 import { profileFirstPublishes } from "./profile.js"
 import { memoryOf, repoRoot, stopAllChildren, unmountAllUnder } from "./procs.js"
-import { measureFirstPublish, measureNoopRepublish, measurePayload, measureRotatingRepublish, measureThroughput } from "./publish.js"
+import {
+  measureFirstPublish,
+  measureNoopRepublish,
+  measurePayload,
+  measureRotatingRepublish,
+  measureThroughput
+} from "./publish.js"
 import { judgeGoals, machineInfo, renderTable, writeResults, type Results } from "./report.js"
 import { Rig, type Driver } from "./rig.js"
 import { buildSnapshot } from "./snapshot.js"
@@ -47,7 +53,7 @@ const phase = async (id: string, name: string, body: () => Promise<void>) => {
   try {
     await body()
   } catch (error) {
-    results.errors.push(`${name}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    results.errors.push(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
     log(`[bench] ${name} FAILED: ${String(error)}`)
   }
   log(`[bench] ${name} done in ${((nowMs() - start) / 1000).toFixed(1)} s`)
@@ -103,11 +109,13 @@ const main = async () => {
         results.noop = await measureNoopRepublish(rig!, driver, counts)
         results.throughput = await measureThroughput(rig!, driver, counts)
         results.machine["driverRssAfterLatencyPhasesMiB"] = memoryOf(driver.process.pid).rssMiB
-      }))
+      })
+    )
     await phase("rotating", "rotating republish (as shipped, poll interval 0s)", () =>
       withDriver({ rotationPollInterval: "0s" }, async (driver) => {
         results.rotating = await measureRotatingRepublish(rig!, driver, counts)
-      }))
+      })
+    )
     results.memory = []
     const memoryConfigs = [
       [shipped, counts.cycles],
@@ -122,17 +130,25 @@ const main = async () => {
       results.matrix = await measureFlagMatrix(rig!, counts, log)
     })
     await phase("startup", "start-up to the CSI socket, under a 200m CPU limit and unthrottled", async () => {
-      results.startup = await measureStartup(rig!.root, [
-        shipped,
-        {
-          config: "untuned, DaemonSet's old NODE_OPTIONS", untuned: true,
-          nodeOptions: "--max-old-space-size=96 --max-semi-space-size=1 --jitless"
-        },
-        { config: "untuned (no flags)", untuned: true }
-      ], counts.startupSamples)
+      results.startup = await measureStartup(
+        rig!.root,
+        [
+          shipped,
+          {
+            config: "untuned, DaemonSet's old NODE_OPTIONS",
+            untuned: true,
+            nodeOptions: "--max-old-space-size=96 --max-semi-space-size=1 --jitless"
+          },
+          { config: "untuned (no flags)", untuned: true }
+        ],
+        counts.startupSamples
+      )
     })
     await phase("payload", "payload size (as shipped, --max-call-recv-msg-size=16MiB)", async () => {
-      const sizes = [["1 MiB", 2 ** 20], ["4 MiB", 4 * 2 ** 20]] as const
+      const sizes = [
+        ["1 MiB", 2 ** 20],
+        ["4 MiB", 4 * 2 ** 20]
+      ] as const
       const big = sizes.map(([label, bytes]) => ({ label, name: `big-${bytes}`, contents: "s".repeat(bytes) }))
       await rig!.writeStore(1, big)
       for (const b of big) rig!.seedClass(`bench-${b.name}`, [b.name])
@@ -140,7 +156,8 @@ const main = async () => {
         const extraArgs = [`--max-call-recv-msg-size=${16 * 2 ** 20}`]
         await withDriver({ rotationPollInterval: "2m", extraArgs }, async (driver) => {
           results.payload = []
-          for (const b of big) results.payload.push(await measurePayload(rig!, driver, counts, b.label, `bench-${b.name}`, b.contents))
+          for (const b of big)
+            results.payload.push(await measurePayload(rig!, driver, counts, b.label, `bench-${b.name}`, b.contents))
         })
       } finally {
         await rig!.writeStore(1)
@@ -148,8 +165,9 @@ const main = async () => {
     })
     if (profileEnabled()) {
       await phase("profile", "CPU profile of first publishes (inspector)", async () => {
-        results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup)
-          .catch((e: unknown) => ({ error: String(e) }))
+        results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup).catch(
+          (e: unknown) => ({ error: String(e) })
+        )
       })
     }
     await phase("modules", "RSS of module sets", async () => {
@@ -157,7 +175,7 @@ const main = async () => {
     })
     if ((await unmountAllUnder(mountRoot)) > 0) results.errors.push("some mounts could not be removed")
   } catch (error) {
-    results.errors.push(`setup: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    results.errors.push(`setup: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
   } finally {
     await cleanup()
   }
@@ -165,7 +183,7 @@ const main = async () => {
   results.durationSeconds = (nowMs() - start) / 1000
   results.machine["loadavgAtEnd"] = (await import("node:os")).loadavg().map((x) => Number(x.toFixed(2)))
   const file = await writeResults(results, path.join(repoRoot, "bench", "results"))
-  process.stdout.write(renderTable(results) + "\n")
+  process.stdout.write(`${renderTable(results)}\n`)
   log(`[bench] results written to ${path.relative(repoRoot, file)}`)
   if (results.errors.length > 0) process.exitCode = 1
 }

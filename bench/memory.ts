@@ -21,8 +21,10 @@ export interface DriverVariant {
   readonly untuned?: boolean
 }
 
-const untunedFlags = (v: DriverVariant) =>
-  [...(v.nodeFlags ?? []), ...(v.nodeOptions === undefined ? [] : [`NODE_OPTIONS=${v.nodeOptions}`])]
+const untunedFlags = (v: DriverVariant) => [
+  ...(v.nodeFlags ?? []),
+  ...(v.nodeOptions === undefined ? [] : [`NODE_OPTIONS=${v.nodeOptions}`])
+]
 
 /** The variant's node flags, as a report prints them. */
 export const describeVariant = (v: DriverVariant): string =>
@@ -57,7 +59,10 @@ const point = async (label: string, driver: Driver): Promise<MemoryPoint> => {
 
 /** One driver configuration: idle, N volumes mounted (then unmounted), then N cycles on a few reused targets. */
 export const measureMemory = async (
-  rig: Rig, counts: BenchCounts, variant: DriverVariant, cycles: number,
+  rig: Rig,
+  counts: BenchCounts,
+  variant: DriverVariant,
+  cycles: number,
   log: (line: string) => void
 ): Promise<MemoryResult> => {
   const config = variant.config
@@ -67,7 +72,9 @@ export const measureMemory = async (
     const targets = await Promise.all(Array.from({ length: counts.mountedVolumes }, () => rig.newTarget()))
     await runPool(targets.length, 16, (i) => publish(driver.csi, targets[i]!).then(() => undefined))
     const withVolumes = await point(`${targets.length} mounted`, driver)
-    log(`  ${config}: idle ${idle.rssMiB.toFixed(1)} MiB, ${targets.length} mounted ${withVolumes.rssMiB.toFixed(1)} MiB`)
+    log(
+      `  ${config}: idle ${idle.rssMiB.toFixed(1)} MiB, ${targets.length} mounted ${withVolumes.rssMiB.toFixed(1)} MiB`
+    )
     const one = targets[0]!
     const noopWithVolumes = summarize(await sampleMs({ samples: 100, warmup: 10 }, () => publish(driver.csi, one)))
     await runPool(targets.length, 16, (i) => unpublish(driver.csi, targets[i]!).then(() => rig.release(targets[i]!)))
@@ -101,14 +108,24 @@ export const measureMemory = async (
     for (const slot of slots) rig.release(slot)
     const first = trace[0]!
     const last = trace[trace.length - 1]!
-    log(`  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`)
+    log(
+      `  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`
+    )
     return {
-      config, nodeOptions: describeVariant(variant), idle, withVolumes, volumes: targets.length, noopWithVolumes,
-      cycles: done, cyclesPerSecond, trace,
+      config,
+      nodeOptions: describeVariant(variant),
+      idle,
+      withVolumes,
+      volumes: targets.length,
+      noopWithVolumes,
+      cycles: done,
+      cyclesPerSecond,
+      trace,
       growthPercent: ((last.rssMiB - first.rssMiB) / first.rssMiB) * 100,
-      heapGrowthPercent: first.heapUsedMiB === undefined || last.heapUsedMiB === undefined
-        ? undefined
-        : ((last.heapUsedMiB - first.heapUsedMiB) / first.heapUsedMiB) * 100,
+      heapGrowthPercent:
+        first.heapUsedMiB === undefined || last.heapUsedMiB === undefined
+          ? undefined
+          : ((last.heapUsedMiB - first.heapUsedMiB) / first.heapUsedMiB) * 100,
       peakRssMiB: memoryOf(driver.process.pid).hwmMiB
     }
   } finally {

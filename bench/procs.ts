@@ -75,7 +75,9 @@ export const spawnProgram = (relativeMain: string, args: ReadonlyArray<string>, 
     env[operatorNodeOptionsVariable] = options.nodeOptions ?? ""
   }
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), distMain(relativeMain), ...args], {
-    cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"]
+    cwd: repoRoot,
+    env,
+    stdio: ["ignore", "pipe", "pipe"]
   })
   let tail = ""
   const keep = (chunk: Buffer) => {
@@ -135,15 +137,18 @@ export const memoryOf = (pid: number): MemorySample => {
   return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 }
 }
 
-const unescapeMountPath = (text: string) => text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
+const unescapeMountPath = (text: string) =>
+  text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
 
 /** Mount points at or under `root`, deepest first. */
 export const mountsUnder = (root: string): Array<string> =>
-  fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")
+  fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
     .map((line) => line.split(" ")[4])
     .filter((p): p is string => p !== undefined)
     .map(unescapeMountPath)
-    .filter((p) => p === root || p.startsWith(root + "/"))
+    .filter((p) => p === root || p.startsWith(`${root}/`))
     .sort((a, b) => b.length - a.length)
 
 /** Unmounts everything under `root` (lazily if a plain umount fails); returns how many were left. */
@@ -161,4 +166,8 @@ export const unmountAllUnder = async (root: string): Promise<number> => {
 }
 
 /** How many mount points the whole machine has (mountinfo size drives the driver's mount checks). */
-export const mountCount = (): number => fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l !== "").length
+export const mountCount = (): number =>
+  fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => l !== "").length

@@ -5,7 +5,7 @@ import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
 import { SourceMap } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import { freePort, openInspector } from "./inspector.js"
 import { measureFirstPublish } from "./publish.js"
 import { publish, unpublish, type Rig } from "./rig.js"
@@ -61,7 +61,9 @@ const packageOf = (url: string, functionName: string): string => {
 const shortUrl = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|dist|src)\//, "$1/")
 
 const top = (totals: Map<string, number>, all: number, n: number): Array<SelfTime> =>
-  [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
+  [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
     .map(([name, us]) => ({ name, ms: us / 1000, percent: (us / all) * 100 }))
 
 /** Frames of a bundle (one file holds every module) moved to the file and line its source map names. */
@@ -117,7 +119,9 @@ export const summarizeProfile = (raw: CpuProfile, n = 15) => {
     for (const file of distFilesOnStack(id)) perDistFile.set(file, (perDistFile.get(file) ?? 0) + us)
   })
   return {
-    totalMs: all / 1000, topFunctions: top(perFunction, all, n), byPackage: top(perPackage, all, n),
+    totalMs: all / 1000,
+    topFunctions: top(perFunction, all, n),
+    byPackage: top(perPackage, all, n),
     inclusiveByDriverFile: top(perDistFile, all, n)
   }
 }

@@ -10,18 +10,30 @@ import { publish, unpublish, type Driver, type Rig, type Target } from "./rig.js
 import { nowMs, runPool, sampleMs, summarize, timeOnce, type Summary } from "./stats.js"
 
 /** Each sample on a fresh target; unpublished (untimed) after it. */
-export const measureFirstPublish = async (rig: Rig, driver: Driver, samples: number, warmup: number, spcName?: string) => {
+export const measureFirstPublish = async (
+  rig: Rig,
+  driver: Driver,
+  samples: number,
+  warmup: number,
+  spcName?: string
+) => {
   let current: Target | undefined
-  return summarize(await sampleMs({
-    samples, warmup,
-    before: async () => {
-      current = await rig.newTarget(spcName)
-    },
-    after: async () => {
-      await unpublish(driver.csi, current!)
-      rig.release(current!)
-    }
-  }, () => publish(driver.csi, current!, spcName)))
+  return summarize(
+    await sampleMs(
+      {
+        samples,
+        warmup,
+        before: async () => {
+          current = await rig.newTarget(spcName)
+        },
+        after: async () => {
+          await unpublish(driver.csi, current!)
+          rig.release(current!)
+        }
+      },
+      () => publish(driver.csi, current!, spcName)
+    )
+  )
 }
 
 export interface NoopResult {
@@ -52,12 +64,17 @@ export const measureRotatingRepublish = async (rig: Rig, driver: Driver, counts:
   let version = 100
   await publish(driver.csi, t)
   try {
-    const samples = await sampleMs({
-      samples: counts.rotatingSamples, warmup: counts.warmup,
-      before: () => rig.writeStore(++version)
-    }, () => publish(driver.csi, t))
+    const samples = await sampleMs(
+      {
+        samples: counts.rotatingSamples,
+        warmup: counts.warmup,
+        before: () => rig.writeStore(++version)
+      },
+      () => publish(driver.csi, t)
+    )
     const written = await fs.readFile(path.join(t.target, "db-password"), "utf8")
-    if (written !== `hunter2-${version}`) throw new Error(`rotating republish did not rotate: ${written} != hunter2-${version}`)
+    if (written !== `hunter2-${version}`)
+      throw new Error(`rotating republish did not rotate: ${written} != hunter2-${version}`)
     return summarize(samples)
   } finally {
     await unpublish(driver.csi, t)
@@ -76,7 +93,11 @@ export interface ThroughputLevel {
 }
 
 /** `publishes` first publishes on distinct targets, `concurrency` in flight; unpublished afterwards (untimed). */
-export const measureThroughput = async (rig: Rig, driver: Driver, counts: BenchCounts): Promise<Array<ThroughputLevel>> => {
+export const measureThroughput = async (
+  rig: Rig,
+  driver: Driver,
+  counts: BenchCounts
+): Promise<Array<ThroughputLevel>> => {
   const levels: Array<ThroughputLevel> = []
   for (const concurrency of counts.concurrencyLevels) {
     const total = Math.max(counts.throughputPublishes, concurrency * 2)
@@ -103,14 +124,30 @@ export interface PayloadResult {
 
 /** A first publish of one large file against a plain mkdir + writeFile + chmod of the same bytes on a tmpfs. */
 export const measurePayload = async (
-  rig: Rig, driver: Driver, counts: BenchCounts, label: string, spcName: string, contents: string
+  rig: Rig,
+  driver: Driver,
+  counts: BenchCounts,
+  label: string,
+  spcName: string,
+  contents: string
 ): Promise<PayloadResult> => {
   const bytes = Buffer.from(contents)
-  const publishLatency = await measureFirstPublish(rig, driver, counts.payloadSamples, Math.min(3, counts.warmup), spcName)
+  const publishLatency = await measureFirstPublish(
+    rig,
+    driver,
+    counts.payloadSamples,
+    Math.min(3, counts.warmup),
+    spcName
+  )
   const plain = await withScratchTmpfs(rig, `payload-${label}`, (scratch) =>
-    sampleMs({
-      samples: counts.payloadSamples, warmup: Math.min(3, counts.warmup),
-      after: (i) => fs.rm(path.join(scratch, String(i)), { recursive: true })
-    }, (i) => writePlain(path.join(scratch, String(i)), [{ path: "big", contents: bytes, mode: 0o644 }])))
+    sampleMs(
+      {
+        samples: counts.payloadSamples,
+        warmup: Math.min(3, counts.warmup),
+        after: (i) => fs.rm(path.join(scratch, String(i)), { recursive: true })
+      },
+      (i) => writePlain(path.join(scratch, String(i)), [{ path: "big", contents: bytes, mode: 0o644 }])
+    )
+  )
   return { label, bytes: Buffer.byteLength(contents), publish: publishLatency, plainWrite: summarize(plain) }
 }

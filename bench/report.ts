@@ -48,7 +48,12 @@ export interface Results {
 const gitState = () => {
   try {
     const git = (args: Array<string>) => execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trim()
-    return { commit: git(["rev-parse", "HEAD"]), dirtyPaths: git(["status", "--porcelain"]).split("\n").filter((l) => l !== "").length }
+    return {
+      commit: git(["rev-parse", "HEAD"]),
+      dirtyPaths: git(["status", "--porcelain"])
+        .split("\n")
+        .filter((l) => l !== "").length
+    }
   } catch {
     return { commit: "unknown" }
   }
@@ -56,8 +61,12 @@ const gitState = () => {
 
 export const machineInfo = (): Record<string, unknown> => ({
   ...gitState(),
-  node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, kernel: os.release(),
-  totalMemMiB: Math.round(os.totalmem() / 2 ** 20), loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2)))
+  node: process.version,
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  kernel: os.release(),
+  totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+  loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2)))
 })
 
 const ratio = (a: number, b: number) => a / b
@@ -67,7 +76,9 @@ export const judgeGoals = (r: Results): Array<Goal> => {
   if (r.floor !== undefined && r.firstPublish !== undefined) {
     const x = ratio(r.firstPublish.median, r.floor.sumMedianMs)
     goals.push({
-      goal: "first publish p50 <= 2x floor (mount(2))", value: `${x.toFixed(2)}x`, met: x <= 2,
+      goal: "first publish p50 <= 2x floor (mount(2))",
+      value: `${x.toFixed(2)}x`,
+      met: x <= 2,
       stretch: { goal: "<= 1.5x floor", met: x <= 1.5 }
     })
   }
@@ -88,23 +99,29 @@ export const judgeGoals = (r: Results): Array<Goal> => {
     const full = shipped.withVolumes.rssMiB
     goals.push({ goal: "RSS as shipped <= 64 MiB idle", value: `${idle.toFixed(1)} MiB`, met: idle <= 64 })
     goals.push({
-      goal: `RSS as shipped <= 80 MiB with ${shipped.volumes} volumes`, value: `${full.toFixed(1)} MiB`, met: full <= 80
+      goal: `RSS as shipped <= 80 MiB with ${shipped.volumes} volumes`,
+      value: `${full.toFixed(1)} MiB`,
+      met: full <= 80
     })
   }
   const startup = r.startup?.rows.find((row) => row.config === "as shipped")?.limited
   if (startup !== undefined) {
     goals.push({
       goal: `start to socket <= 2 s under ${r.startup!.cpuLimitMillicores}m CPU (p50)`,
-      value: `${startup.median.toFixed(0)} ms`, met: startup.median <= 2000
+      value: `${startup.median.toFixed(0)} ms`,
+      met: startup.median <= 2000
     })
   }
   for (const m of r.memory ?? []) {
     goals.push({
-      goal: `RSS <= 100 MiB with ${m.volumes} volumes mounted (${m.config})`, value: `${m.withVolumes.rssMiB.toFixed(1)} MiB`,
-      met: m.withVolumes.rssMiB <= 100, stretch: { goal: "<= 64 MiB", met: m.withVolumes.rssMiB <= 64 }
+      goal: `RSS <= 100 MiB with ${m.volumes} volumes mounted (${m.config})`,
+      value: `${m.withVolumes.rssMiB.toFixed(1)} MiB`,
+      met: m.withVolumes.rssMiB <= 100,
+      stretch: { goal: "<= 64 MiB", met: m.withVolumes.rssMiB <= 64 }
     })
     goals.push({
-      goal: `flat RSS over ${m.cycles} cycles, growth < 10% (${m.config})`, value: `${m.growthPercent.toFixed(1)}%`,
+      goal: `flat RSS over ${m.cycles} cycles, growth < 10% (${m.config})`,
+      value: `${m.growthPercent.toFixed(1)}%`,
       met: m.growthPercent < 10
     })
   }
@@ -120,7 +137,9 @@ export const renderTable = (r: Results): string => {
   lines.push(`secrets-store-csi-ts benchmark ${r.date}${r.counts.quick ? " (BENCH_QUICK)" : ""}`)
   lines.push(`machine: ${JSON.stringify(r.machine)}`)
   lines.push("")
-  lines.push(`${"latency (ms)".padEnd(44)} ${"n".padStart(6)} ${"min".padStart(9)} ${"median".padStart(9)} ${"p99".padStart(9)}  note`)
+  lines.push(
+    `${"latency (ms)".padEnd(44)} ${"n".padStart(6)} ${"min".padStart(9)} ${"median".padStart(9)} ${"p99".padStart(9)}  note`
+  )
   const f = r.floor
   if (f !== undefined) {
     lines.push(row("floor: driver NodeGetInfo round trip", f.driverNodeGetInfo))
@@ -130,55 +149,94 @@ export const renderTable = (r: Results): string => {
     lines.push(row("  (tmpfs mount, execFile mount(8))", f.tmpfsMountCommand, "info, not in the sum"))
     lines.push(row("floor: plain fs write, 3 small files", f.fsWrite))
     lines.push(row("  (fake API server GET SPC, fetch)", f.apiGet, "info, not in the sum"))
-    lines.push(`${"floor: sum of medians".padEnd(44)} ${"".padStart(6)} ${"".padStart(9)} ${ms(f.sumMedianMs).padStart(9)}`)
+    lines.push(
+      `${"floor: sum of medians".padEnd(44)} ${"".padStart(6)} ${"".padStart(9)} ${ms(f.sumMedianMs).padStart(9)}`
+    )
   }
   if (r.firstPublish !== undefined) {
-    lines.push(row("first publish, 3 small files", r.firstPublish,
-      f === undefined ? "" : `p50 = ${(r.firstPublish.median / f.sumMedianMs).toFixed(2)}x floor`))
+    lines.push(
+      row(
+        "first publish, 3 small files",
+        r.firstPublish,
+        f === undefined ? "" : `p50 = ${(r.firstPublish.median / f.sumMedianMs).toFixed(2)}x floor`
+      )
+    )
   }
   if (r.apiCallsPerFirstPublish !== undefined) {
-    const calls = Object.entries(r.apiCallsPerFirstPublish).map(([k, v]) => `${k} x${v.toFixed(2)}`).join(", ")
+    const calls = Object.entries(r.apiCallsPerFirstPublish)
+      .map(([k, v]) => `${k} x${v.toFixed(2)}`)
+      .join(", ")
     lines.push(`  API server calls per first publish: ${calls}`)
   }
   if (r.noop !== undefined) {
-    lines.push(row("no-op republish (within poll interval)", r.noop.latency,
-      `${f === undefined ? "" : `p50 = ${(r.noop.latency.median / f.driverNodeGetInfo.median).toFixed(2)}x empty RT; `}` +
-        `driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)`))
+    lines.push(
+      row(
+        "no-op republish (within poll interval)",
+        r.noop.latency,
+        `${f === undefined ? "" : `p50 = ${(r.noop.latency.median / f.driverNodeGetInfo.median).toFixed(2)}x empty RT; `}` +
+          `driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)`
+      )
+    )
   }
   if (r.rotating !== undefined) {
-    lines.push(row("rotating republish (content changed)", r.rotating,
-      r.firstPublish === undefined ? "" : `p50 = ${(r.rotating.median / r.firstPublish.median).toFixed(2)}x first publish`))
+    lines.push(
+      row(
+        "rotating republish (content changed)",
+        r.rotating,
+        r.firstPublish === undefined
+          ? ""
+          : `p50 = ${(r.rotating.median / r.firstPublish.median).toFixed(2)}x first publish`
+      )
+    )
   }
   for (const p of r.payload ?? []) {
-    lines.push(row(`first publish, one ${p.label} file`, p.publish,
-      `p50 = ${(p.publish.median / p.plainWrite.median).toFixed(1)}x plain write` +
-        (r.firstPublish === undefined ? "" : `; +${ms(p.publish.median - r.firstPublish.median)} ms over small`)))
+    lines.push(
+      row(
+        `first publish, one ${p.label} file`,
+        p.publish,
+        `p50 = ${(p.publish.median / p.plainWrite.median).toFixed(1)}x plain write` +
+          (r.firstPublish === undefined ? "" : `; +${ms(p.publish.median - r.firstPublish.median)} ms over small`)
+      )
+    )
     lines.push(row(`  plain fs write, one ${p.label} file`, p.plainWrite))
   }
   if (r.throughput !== undefined) {
     lines.push("")
-    lines.push(`${"throughput (distinct targets)".padEnd(30)} ${"publishes".padStart(9)} ${"seconds".padStart(8)} ${"per s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`)
+    lines.push(
+      `${"throughput (distinct targets)".padEnd(30)} ${"publishes".padStart(9)} ${"seconds".padStart(8)} ${"per s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`
+    )
     const one = r.throughput.find((l) => l.concurrency === 1)
     for (const l of r.throughput) {
-      lines.push(`${`concurrency ${l.concurrency}`.padEnd(30)} ${String(l.publishes).padStart(9)} ${l.seconds.toFixed(2).padStart(8)} ${l.perSecond.toFixed(1).padStart(8)} ${ms(l.latency.median).padStart(8)} ${ms(l.latency.p99).padStart(8)}` +
-        (one === undefined ? "" : `  ${(l.perSecond / one.perSecond).toFixed(2)}x c=1`))
+      lines.push(
+        `${`concurrency ${l.concurrency}`.padEnd(30)} ${String(l.publishes).padStart(9)} ${l.seconds.toFixed(2).padStart(8)} ${l.perSecond.toFixed(1).padStart(8)} ${ms(l.latency.median).padStart(8)} ${ms(l.latency.p99).padStart(8)}` +
+          (one === undefined ? "" : `  ${(l.perSecond / one.perSecond).toFixed(2)}x c=1`)
+      )
     }
   }
   for (const m of r.memory ?? []) {
     lines.push("")
     lines.push(`memory, ${m.config}: ${m.nodeOptions}; RSS from /proc`)
-    const heap = (p: { heapUsedMiB: number | undefined }) => (p.heapUsedMiB === undefined ? "n/a" : p.heapUsedMiB.toFixed(1))
+    const heap = (p: { heapUsedMiB: number | undefined }) =>
+      p.heapUsedMiB === undefined ? "n/a" : p.heapUsedMiB.toFixed(1)
     for (const p of [m.idle, m.withVolumes, ...m.trace]) {
-      lines.push(`  ${p.label.padEnd(28)} RSS ${p.rssMiB.toFixed(1).padStart(6)} MiB   heap used after GC ${heap(p).padStart(6)} MiB`)
+      lines.push(
+        `  ${p.label.padEnd(28)} RSS ${p.rssMiB.toFixed(1).padStart(6)} MiB   heap used after GC ${heap(p).padStart(6)} MiB`
+      )
     }
-    lines.push(`  no-op republish with ${m.volumes} mounted: p50 ${ms(m.noopWithVolumes.median)} ms, p99 ${ms(m.noopWithVolumes.p99)} ms (n=${m.noopWithVolumes.n})`)
+    lines.push(
+      `  no-op republish with ${m.volumes} mounted: p50 ${ms(m.noopWithVolumes.median)} ms, p99 ${ms(m.noopWithVolumes.p99)} ms (n=${m.noopWithVolumes.n})`
+    )
     lines.push(`  ${m.cycles} publish/unpublish cycles (16 in flight) at ${m.cyclesPerSecond.toFixed(0)} cycles/s`)
-    lines.push(`  RSS growth after warm-up -> end: ${m.growthPercent.toFixed(1)}%; heap growth: ${m.heapGrowthPercent?.toFixed(1) ?? "n/a"}%; peak RSS (VmHWM) ${m.peakRssMiB.toFixed(1)} MiB`)
+    lines.push(
+      `  RSS growth after warm-up -> end: ${m.growthPercent.toFixed(1)}%; heap growth: ${m.heapGrowthPercent?.toFixed(1) ?? "n/a"}%; peak RSS (VmHWM) ${m.peakRssMiB.toFixed(1)} MiB`
+    )
   }
   if (r.matrix !== undefined) {
     lines.push("")
-    lines.push(`V8 flag matrix: RSS idle and with ${r.matrix[0]?.volumes ?? "N"} volumes, p50 latencies in ms, ` +
-      "driver CPU per 1,000 no-ops")
+    lines.push(
+      `V8 flag matrix: RSS idle and with ${r.matrix[0]?.volumes ?? "N"} volumes, p50 latencies in ms, ` +
+        "driver CPU per 1,000 no-ops"
+    )
     lines.push(...renderMatrix(r.matrix).map((l) => `  ${l}`))
   }
   if (r.startup !== undefined) {
@@ -186,44 +244,57 @@ export const renderTable = (r: Results): string => {
     lines.push(`start-up, spawn to CSI socket (ms; ${r.startup.method})`)
     for (const row of r.startup.rows) {
       const limited = row.limited === undefined ? "n/a" : `p50 ${ms(row.limited.median)} p99 ${ms(row.limited.p99)}`
-      lines.push(`  ${row.config.padEnd(44)} ${r.startup.cpuLimitMillicores}m CPU: ${limited.padEnd(24)} ` +
-        `unthrottled: p50 ${ms(row.unthrottled.median)}`)
+      lines.push(
+        `  ${row.config.padEnd(44)} ${r.startup.cpuLimitMillicores}m CPU: ${limited.padEnd(24)} ` +
+          `unthrottled: p50 ${ms(row.unthrottled.median)}`
+      )
     }
   }
   if (r.goals !== undefined) {
     lines.push("")
     lines.push("goals")
     for (const g of r.goals) {
-      lines.push(`  [${g.met ? "met   " : "MISSED"}] ${g.goal.padEnd(58)} ${g.value}` +
-        (g.stretch === undefined ? "" : `   stretch ${g.stretch.goal}: ${g.stretch.met ? "met" : "missed"}`))
+      lines.push(
+        `  [${g.met ? "met   " : "MISSED"}] ${g.goal.padEnd(58)} ${g.value}` +
+          (g.stretch === undefined ? "" : `   stretch ${g.stretch.goal}: ${g.stretch.met ? "met" : "missed"}`)
+      )
     }
   }
   if (r.profile !== undefined) {
     lines.push("")
     if ("error" in r.profile) lines.push(`cpu profile: failed: ${r.profile.error}`)
     else {
-      lines.push(`driver CPU profile (inspector, after warm-up) over ${r.profile.publishes} sequential first publishes: ${r.profile.totalMs.toFixed(0)} ms sampled (idle excluded)`)
+      lines.push(
+        `driver CPU profile (inspector, after warm-up) over ${r.profile.publishes} sequential first publishes: ${r.profile.totalMs.toFixed(0)} ms sampled (idle excluded)`
+      )
       lines.push("  self time by package:")
-      for (const p of r.profile.byPackage.slice(0, 10)) lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      for (const p of r.profile.byPackage.slice(0, 10))
+        lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
       lines.push("  inclusive time by driver file (synchronous stacks only):")
-      for (const p of r.profile.inclusiveByDriverFile.slice(0, 10)) lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      for (const p of r.profile.inclusiveByDriverFile.slice(0, 10))
+        lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
       lines.push("  top self-time functions:")
-      for (const p of r.profile.topFunctions) lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      for (const p of r.profile.topFunctions)
+        lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
     }
   }
   if (r.modules !== undefined) {
     lines.push("")
     lines.push("RSS of a fresh node loading only (no NODE_OPTIONS):")
-    for (const m of r.modules) lines.push(`  ${m.rssMiB.toFixed(1).padStart(6)} MiB RSS  ${m.heapUsedMiB.toFixed(1).padStart(5)} MiB heap  ${m.label}`)
+    for (const m of r.modules)
+      lines.push(
+        `  ${m.rssMiB.toFixed(1).padStart(6)} MiB RSS  ${m.heapUsedMiB.toFixed(1).padStart(5)} MiB heap  ${m.label}`
+      )
   }
   for (const e of r.errors) lines.push(`ERROR: ${e}`)
-  if (r.durationSeconds !== undefined) lines.push(`\ntotal ${r.durationSeconds.toFixed(0)} s; mounts left behind: ${r.leftMounts ?? "?"}`)
+  if (r.durationSeconds !== undefined)
+    lines.push(`\ntotal ${r.durationSeconds.toFixed(0)} s; mounts left behind: ${r.leftMounts ?? "?"}`)
   return lines.join("\n")
 }
 
 export const writeResults = async (r: Results, dir: string): Promise<string> => {
   await fs.mkdir(dir, { recursive: true })
   const file = path.join(dir, `${r.date.replace(/:/g, "-")}.json`)
-  await fs.writeFile(file, JSON.stringify(r, null, 2) + "\n")
+  await fs.writeFile(file, `${JSON.stringify(r, null, 2)}\n`)
   return file
 }

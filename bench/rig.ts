@@ -36,10 +36,15 @@ export interface StoreExtra {
 }
 
 const storeText = (version: number, extra: ReadonlyArray<StoreExtra>) =>
-  JSON.stringify(Object.fromEntries([
-    ...smallFiles(version).map((f) => [f.name, { contents: f.contents, version: String(version), mode: `0${f.mode.toString(8)}` }]),
-    ...extra.map((e) => [e.name, { contents: e.contents, version: "1" }])
-  ]))
+  JSON.stringify(
+    Object.fromEntries([
+      ...smallFiles(version).map((f) => [
+        f.name,
+        { contents: f.contents, version: String(version), mode: `0${f.mode.toString(8)}` }
+      ]),
+      ...extra.map((e) => [e.name, { contents: e.contents, version: "1" }])
+    ])
+  )
 
 export type Csi = ReturnType<typeof connectCsi>
 
@@ -55,7 +60,12 @@ const podObject = (name: string, spcName: string) => ({
   metadata: { name, namespace: "default" },
   spec: {
     nodeName: "bench-node",
-    volumes: [{ name: "secrets", csi: { driver: "secrets-store.csi.k8s.io", volumeAttributes: { secretProviderClass: spcName } } }]
+    volumes: [
+      {
+        name: "secrets",
+        csi: { driver: "secrets-store.csi.k8s.io", volumeAttributes: { secretProviderClass: spcName } }
+      }
+    ]
   },
   status: { phase: "Running" }
 })
@@ -95,14 +105,29 @@ export class Rig {
     await fs.mkdir(path.join(root, "providers"))
     await fs.writeFile(path.join(root, "store.json"), storeText(1, []))
     const api = await FakeApiServer.start()
-    api.seed(spc(SMALL_SPC, smallFiles(1).map((f) => f.name)))
+    api.seed(
+      spc(
+        SMALL_SPC,
+        smallFiles(1).map((f) => f.name)
+      )
+    )
     // The payload phase stores 1 and 4 MiB objects: the provider's store parser needs more heap for those than its
     // own tuning gives it (it runs out of a 128 MiB heap), so the operator's override raises it here.
-    const provider = spawnProgram("reference-provider/main.js", [
-      `--provider-dir=${path.join(root, "providers")}`, "--name=reference", `--store=${path.join(root, "store.json")}`
-    ], { nodeOptions: "--max-old-space-size=1024" })
+    const provider = spawnProgram(
+      "reference-provider/main.js",
+      [
+        `--provider-dir=${path.join(root, "providers")}`,
+        "--name=reference",
+        `--store=${path.join(root, "store.json")}`
+      ],
+      { nodeOptions: "--max-old-space-size=1024" }
+    )
     const rig = new Rig(root, api, provider, path.join(root, "providers", "reference.sock"))
-    await waitFor(() => fs.access(rig.providerSocket), 15_000, () => provider.tail())
+    await waitFor(
+      () => fs.access(rig.providerSocket),
+      15_000,
+      () => provider.tail()
+    )
     return rig
   }
 
@@ -135,23 +160,38 @@ export class Rig {
 
   async startDriver(options: DriverOptions): Promise<Driver> {
     const socket = path.join(this.root, `csi-${Date.now()}-${Math.random().toString(36).slice(2)}.sock`)
-    const child = spawnProgram("main.js", [
-      `--endpoint=unix://${socket}`, `--kubelet-root-dir=${path.join(this.root, "kubelet")}`, "--nodeid=bench-node",
-      `--kubeconfig=${this.api.kubeconfigPath}`,
-      `--provider-volume=${path.join(this.root, "providers")}`, "--additional-provider-volume-paths=",
-      "--enable-secret-rotation=true", `--rotation-poll-interval=${options.rotationPollInterval}`,
-      "--metrics-addr=127.0.0.1:0", "-v=0", ...(options.extraArgs ?? [])
-    ], { nodeOptions: options.nodeOptions, nodeFlags: options.nodeFlags ?? [], untuned: options.untuned ?? false })
+    const child = spawnProgram(
+      "main.js",
+      [
+        `--endpoint=unix://${socket}`,
+        `--kubelet-root-dir=${path.join(this.root, "kubelet")}`,
+        "--nodeid=bench-node",
+        `--kubeconfig=${this.api.kubeconfigPath}`,
+        `--provider-volume=${path.join(this.root, "providers")}`,
+        "--additional-provider-volume-paths=",
+        "--enable-secret-rotation=true",
+        `--rotation-poll-interval=${options.rotationPollInterval}`,
+        "--metrics-addr=127.0.0.1:0",
+        "-v=0",
+        ...(options.extraArgs ?? [])
+      ],
+      { nodeOptions: options.nodeOptions, nodeFlags: options.nodeFlags ?? [], untuned: options.untuned ?? false }
+    )
     const csi = connectCsi(socket)
     try {
-      await waitFor(() => csi.identity.probe({}), 20_000, () => child.tail())
+      await waitFor(
+        () => csi.identity.probe({}),
+        20_000,
+        () => child.tail()
+      )
     } catch (error) {
       csi.close()
       await child.stop()
       throw error
     }
     return {
-      process: child, csi,
+      process: child,
+      csi,
       stop: async () => {
         csi.close()
         await child.stop()
@@ -180,21 +220,29 @@ export class Rig {
 }
 
 export const publish = (csi: Csi, t: Target, spcName = SMALL_SPC) =>
-  csi.node.nodePublishVolume(publishRequest({
-    targetPath: t.target,
-    volumeContext: {
-      ...publishRequest().volumeContext,
-      secretProviderClass: spcName,
-      "csi.storage.k8s.io/pod.name": t.pod,
-      "csi.storage.k8s.io/pod.uid": t.uid,
-      "csi.storage.k8s.io/serviceAccount.tokens": JSON.stringify({ "": { token: "jwt-aaa.bbb.ccc", expirationTimestamp: "2030-01-01T00:00:00Z" } })
-    }
-  }))
+  csi.node.nodePublishVolume(
+    publishRequest({
+      targetPath: t.target,
+      volumeContext: {
+        ...publishRequest().volumeContext,
+        secretProviderClass: spcName,
+        "csi.storage.k8s.io/pod.name": t.pod,
+        "csi.storage.k8s.io/pod.uid": t.uid,
+        "csi.storage.k8s.io/serviceAccount.tokens": JSON.stringify({
+          "": { token: "jwt-aaa.bbb.ccc", expirationTimestamp: "2030-01-01T00:00:00Z" }
+        })
+      }
+    })
+  )
 
 export const unpublish = (csi: Csi, t: Target) =>
   csi.node.nodeUnpublishVolume({ volumeId: "csi-0123456789abcdef", targetPath: t.target })
 
-export const waitFor = async (check: () => Promise<unknown>, timeoutMs: number, context: () => string): Promise<void> => {
+export const waitFor = async (
+  check: () => Promise<unknown>,
+  timeoutMs: number,
+  context: () => string
+): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {

@@ -22,7 +22,16 @@ export const buildSnapshot = async (ref: string | undefined): Promise<string> =>
   await fs.rm(snapshotRoot, { recursive: true, force: true })
   await fs.mkdir(snapshotRoot, { recursive: true })
   if (ref === undefined) {
-    for (const entry of ["src", "scripts", "proto", "native", "binding.gyp", "tsconfig.json", "tsconfig.build.json", "package.json"]) {
+    for (const entry of [
+      "src",
+      "scripts",
+      "proto",
+      "native",
+      "binding.gyp",
+      "tsconfig.json",
+      "tsconfig.build.json",
+      "package.json"
+    ]) {
       await copyIfPresent(entry)
     }
   } else {

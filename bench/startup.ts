@@ -54,7 +54,10 @@ const makeCgroup = (millicores: number, name: string): Cgroup | string => {
 
 /** One start: spawn (inside the cgroup when given) to the socket file, in ms; then SIGTERM and wait. */
 const startOnce = async (
-  root: string, variant: DriverVariant, cgroup: Cgroup | undefined, i: number
+  root: string,
+  variant: DriverVariant,
+  cgroup: Cgroup | undefined,
+  i: number
 ): Promise<number> => {
   const dir = path.join(root, `start-${i}`)
   fs.mkdirSync(path.join(dir, "providers"), { recursive: true })
@@ -64,15 +67,21 @@ const startOnce = async (
   delete env[operatorNodeOptionsVariable]
   if (variant.nodeOptions !== undefined) env["NODE_OPTIONS"] = variant.nodeOptions
   if (variant.untuned === true) env[operatorNodeOptionsVariable] = variant.nodeOptions ?? ""
-  const program = [process.execPath, ...(variant.nodeFlags ?? []), distMain("main.js"),
-    `--endpoint=unix://${socket}`, `--kubelet-root-dir=${path.join(dir, "kubelet")}`, "--nodeid=bench-start",
+  const program = [
+    process.execPath,
+    ...(variant.nodeFlags ?? []),
+    distMain("main.js"),
+    `--endpoint=unix://${socket}`,
+    `--kubelet-root-dir=${path.join(dir, "kubelet")}`,
+    "--nodeid=bench-start",
     `--standalone-classes=${path.join(repoRoot, "examples", "reference")}`,
-    `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=",
-    "--metrics-addr=127.0.0.1:0"]
+    `--provider-volume=${path.join(dir, "providers")}`,
+    "--additional-provider-volume-paths=",
+    "--metrics-addr=127.0.0.1:0"
+  ]
   // The shell joins the cgroup, then becomes node: the whole start-up runs under the limit.
-  const args = cgroup === undefined
-    ? program
-    : ["/bin/sh", "-c", `echo $$ > ${cgroup.procs} && exec "$@"`, "sh", ...program]
+  const args =
+    cgroup === undefined ? program : ["/bin/sh", "-c", `echo $$ > ${cgroup.procs} && exec "$@"`, "sh", ...program]
   const start = nowMs()
   const child = spawn(args[0]!, args.slice(1), { env, stdio: "ignore" })
   const exited = new Promise((resolve) => child.once("exit", resolve))
@@ -93,7 +102,10 @@ const startOnce = async (
 }
 
 export const measureStartup = async (
-  root: string, variants: ReadonlyArray<DriverVariant>, samples: number, millicores = 200
+  root: string,
+  variants: ReadonlyArray<DriverVariant>,
+  samples: number,
+  millicores = 200
 ): Promise<StartupResult> => {
   const cgroup = makeCgroup(millicores, `sscsi-bench-${process.pid}`)
   const limited = typeof cgroup === "string" ? undefined : cgroup
@@ -106,9 +118,11 @@ export const measureStartup = async (
         return summarize(out)
       }
       const unthrottled = await times(undefined)
-      rows.push(limited === undefined
-        ? { config: variant.config, unthrottled }
-        : { config: variant.config, limited: await times(limited), unthrottled })
+      rows.push(
+        limited === undefined
+          ? { config: variant.config, unthrottled }
+          : { config: variant.config, limited: await times(limited), unthrottled }
+      )
     }
     return { cpuLimitMillicores: millicores, method: typeof cgroup === "string" ? cgroup : cgroup.method, rows }
   } finally {

@@ -19,7 +19,13 @@ const percentile = (sorted: ReadonlyArray<number>, p: number): number => {
 export const summarize = (samples: ReadonlyArray<number>): Summary => {
   const sorted = [...samples].sort((a, b) => a - b)
   const mean = sorted.reduce((sum, x) => sum + x, 0) / Math.max(1, sorted.length)
-  return { n: sorted.length, min: sorted[0] ?? Number.NaN, median: percentile(sorted, 50), p99: percentile(sorted, 99), mean }
+  return {
+    n: sorted.length,
+    min: sorted[0] ?? Number.NaN,
+    median: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean
+  }
 }
 
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6
@@ -41,7 +47,10 @@ export interface SampleOptions {
 }
 
 /** Runs `warmup` untimed rounds, then `samples` timed ones; returns milliseconds per call. */
-export const sampleMs = async (options: SampleOptions, run: (i: number) => Promise<unknown>): Promise<Array<number>> => {
+export const sampleMs = async (
+  options: SampleOptions,
+  run: (i: number) => Promise<unknown>
+): Promise<Array<number>> => {
   const out: Array<number> = []
   for (let i = 0; i < options.warmup + options.samples; i++) {
     await options.before?.(i)

@@ -11,7 +11,13 @@ const root = fileURLToPath(new URL("../", import.meta.url))
 const gitCommit = () => {
   if (process.env.GIT_COMMIT) return process.env.GIT_COMMIT
   try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || "unknown"
+    return (
+      execFileSync("git", ["rev-parse", "HEAD"], {
+        cwd: root,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"]
+      }).trim() || "unknown"
+    )
   } catch {
     return "unknown" // no git binary, or not a work tree (e.g. an npm tarball)
   }

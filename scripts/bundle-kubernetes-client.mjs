@@ -27,7 +27,7 @@ const stubUnused = {
 // re-exporting every plain property by name.
 const httpViaRequire = {
   name: "node-http-via-require",
-  resolveId: (source) => source === "http" || source === "node:http" ? nodeHttp : null,
+  resolveId: (source) => (source === "http" || source === "node:http" ? nodeHttp : null),
   load(id) {
     if (id !== nodeHttp) return null
     const http = createRequire(import.meta.url)("node:http")
@@ -52,5 +52,8 @@ await build({
 
 // One non-ASCII character makes V8 store the whole source as two-byte text, doubling it. The few there are sit in
 // untagged string and template literals (js-yaml's messages), where a \u escape means the same character.
-const ascii = readFileSync(out, "utf8").replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+const ascii = readFileSync(out, "utf8").replace(
+  /[^\x00-\x7f]/g,
+  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+)
 writeFileSync(out, ascii)

@@ -14,7 +14,11 @@ const outDir = `${root}dist/bin`
 export const programs = [
   { bin: "secrets-store-csi-driver", main: "src/main.ts", tuning: "driverTuning" },
   { bin: "secrets-store", main: "src/cli/main.ts", tuning: "cliTuning" },
-  { bin: "secrets-store-reference-provider", main: "src/reference-provider/main.ts", tuning: "referenceProviderTuning" },
+  {
+    bin: "secrets-store-reference-provider",
+    main: "src/reference-provider/main.ts",
+    tuning: "referenceProviderTuning"
+  },
   { bin: "secrets-store-sync-controller", main: "src/sync-controller/main.ts", tuning: "syncControllerTuning" }
 ]
 
@@ -26,18 +30,19 @@ const launcher = (program) => ({
   name: "program-launcher",
   resolveId: (source) => (source === launcherId ? launcherId : null),
   load: (id) =>
-    id !== launcherId ? null : [
-      `import { applyTuning, ${program.tuning} } from ${JSON.stringify(`${root}src/platform/RuntimeTuning.ts`)}`,
-      `applyTuning(${program.tuning})`,
-      // A URL, not a literal specifier, so the bundler leaves the program alone: it is a file of its own.
-      `await import(new URL("./${program.bin}.bundle.js", import.meta.url).href)`
-    ].join("\n")
+    id !== launcherId
+      ? null
+      : [
+          `import { applyTuning, ${program.tuning} } from ${JSON.stringify(`${root}src/platform/RuntimeTuning.ts`)}`,
+          `applyTuning(${program.tuning})`,
+          // A URL, not a literal specifier, so the bundler leaves the program alone: it is a file of its own.
+          `await import(new URL("./${program.bin}.bundle.js", import.meta.url).href)`
+        ].join("\n")
 })
 
 // One non-ASCII character makes V8 store a whole script as two-byte text, doubling it in the heap. In the minified
 // output they only sit in string and template literals and comments, where a \u escape means the same character.
-const asciiOnly = (text) =>
-  text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+const asciiOnly = (text) => text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 const options = (input, file, plugins, external) => ({
   input,

@@ -99,18 +99,26 @@ const banner = (readyMs) => {
 const main = async () => {
   ensureBuilt()
   if (process.getuid?.() !== 0) {
-    console.log("note: not root, so the driver cannot mount tmpfs; `secrets-store mount` without --endpoint still works over a plain directory")
+    console.log(
+      "note: not root, so the driver cannot mount tmpfs; `secrets-store mount` without --endpoint still works over a plain directory"
+    )
   }
   fs.mkdirSync(providerDir, { recursive: true })
   const provider = startChild("provider", [
-    shipped("secrets-store-reference-provider"), `--provider-dir=${providerDir}`, "--name=reference",
+    shipped("secrets-store-reference-provider"),
+    `--provider-dir=${providerDir}`,
+    "--name=reference",
     `--store=${path.join(classesDir, "store.yaml")}`
   ])
   const driver = startChild("driver", [
-    shipped("secrets-store-csi-driver"), `--endpoint=unix://${csiSocket}`, `--kubelet-root-dir=${kubeletRoot}`,
+    shipped("secrets-store-csi-driver"),
+    `--endpoint=unix://${csiSocket}`,
+    `--kubelet-root-dir=${kubeletRoot}`,
     `--nodeid=${os.hostname()}`,
     `--standalone-classes=${classesDir}`,
-    `--provider-volume=${providerDir}`, "--additional-provider-volume-paths=", `--metrics-addr=${metricsAddr}`
+    `--provider-volume=${providerDir}`,
+    "--additional-provider-volume-paths=",
+    `--metrics-addr=${metricsAddr}`
   ])
   const children = [provider, driver]
   let stopping = false
@@ -124,11 +132,12 @@ const main = async () => {
   }
   process.on("SIGINT", () => stop(0))
   process.on("SIGTERM", () => stop(0))
-  for (const c of children) void c.exited.then(({ code, signal }) => {
-    if (stopping) return
-    console.error(`${c.name} exited unexpectedly (code ${code}, signal ${signal}); stopping`)
-    stop(1)
-  })
+  for (const c of children)
+    void c.exited.then(({ code, signal }) => {
+      if (stopping) return
+      console.error(`${c.name} exited unexpectedly (code ${code}, signal ${signal}); stopping`)
+      stop(1)
+    })
   try {
     await Promise.all([waitFor(providerSocket, children), waitFor(csiSocket, children)])
   } catch (error) {

@@ -28,22 +28,33 @@ import { SecretSync } from "./sync/SecretSync.js"
 
 /** The secret sync controller, reporting to the same metrics and Events as the publisher. */
 const secretSyncLayer = (config: DriverConfigShape) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const metrics = yield* Metrics
-    const events = yield* Events
-    // Without any cluster config there is nothing to watch; publishes still report their own errors.
-    if ((yield* KubeApi).source._tag === "None") return Layer.empty
-    // Nothing asks for the SecretSync service: it runs for its effects, as long as the driver does.
-    return Layer.empty.pipe(Layer.provide(SecretSync.layer({
-      nodeId: config.nodeId,
-      driverName: config.driverName,
-      kubeletRootDir: config.kubeletRootDir,
-      onSynced: ({ provider, seconds }) => metrics.secretSynced(provider, seconds),
-      // Upstream's reason, so existing alerts keep matching; our typed reason leads the message.
-      onFailure: ({ pod, reason, message }) =>
-        events.warning({ pod, reason: "FailedToCreateSecret", message: `${reason}: ${message}`, component: "csi-secrets-store-controller" })
-    }).pipe(Layer.provide(Layer.mergeAll(Mounter.layer, AtomicWriter.layer)))))
-  }))
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      const events = yield* Events
+      // Without any cluster config there is nothing to watch; publishes still report their own errors.
+      if ((yield* KubeApi).source._tag === "None") return Layer.empty
+      // Nothing asks for the SecretSync service: it runs for its effects, as long as the driver does.
+      return Layer.empty.pipe(
+        Layer.provide(
+          SecretSync.layer({
+            nodeId: config.nodeId,
+            driverName: config.driverName,
+            kubeletRootDir: config.kubeletRootDir,
+            onSynced: ({ provider, seconds }) => metrics.secretSynced(provider, seconds),
+            // Upstream's reason, so existing alerts keep matching; our typed reason leads the message.
+            onFailure: ({ pod, reason, message }) =>
+              events.warning({
+                pod,
+                reason: "FailedToCreateSecret",
+                message: `${reason}: ${message}`,
+                component: "csi-secrets-store-controller"
+              })
+          }).pipe(Layer.provide(Layer.mergeAll(Mounter.layer, AtomicWriter.layer)))
+        )
+      )
+    })
+  )
 
 /** The cluster-facing layers on one KubeApi: SPC lookup, pod statuses, Events, readiness, secret sync. */
 const kubernetesLayer = (config: DriverConfigShape) =>
@@ -51,21 +62,25 @@ const kubernetesLayer = (config: DriverConfigShape) =>
     onNone: () => {
       const kube = KubeApi.layer({ kubeconfig: Option.getOrUndefined(config.kubeconfig) })
       const events = Events.layer({ nodeId: config.nodeId })
-      return Layer.mergeAll(SecretProviderClasses.layer, PodStatuses.layer, ApiServerReadiness.layer, secretSyncLayer(config)).pipe(
-        Layer.provideMerge(events),
-        Layer.provide(kube)
-      )
+      return Layer.mergeAll(
+        SecretProviderClasses.layer,
+        PodStatuses.layer,
+        ApiServerReadiness.layer,
+        secretSyncLayer(config)
+      ).pipe(Layer.provideMerge(events), Layer.provide(kube))
     },
     // --standalone-classes: SPCs from files, statuses in memory, no API server; loaded only when asked for.
     onSome: (dir) =>
-      Layer.unwrap(Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
-        Effect.map((standalone) =>
-          Layer.mergeAll(
-            standalone.StandaloneKubernetes.layer(dir).pipe(Layer.provide(AtomicWriter.layer)),
-            Events.layerInMemory
+      Layer.unwrap(
+        Effect.promise(() => import("./standalone/StandaloneKubernetes.js")).pipe(
+          Effect.map((standalone) =>
+            Layer.mergeAll(
+              standalone.StandaloneKubernetes.layer(dir).pipe(Layer.provide(AtomicWriter.layer)),
+              Events.layerInMemory
+            )
           )
         )
-      ))
+      )
   })
 
 const providerLayer = (config: DriverConfigShape) =>
@@ -80,32 +95,36 @@ const providerLayer = (config: DriverConfigShape) =>
   })
 
 const serverLayer = (config: DriverConfigShape) =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const build = yield* BuildInfo
-    yield* serveCsi({
-      endpoint: config.endpoint,
-      identity: { name: config.driverName, vendorVersion: build.buildVersion },
-      nodeId: config.nodeId
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const build = yield* BuildInfo
+      yield* serveCsi({
+        endpoint: config.endpoint,
+        identity: { name: config.driverName, vendorVersion: build.buildVersion },
+        nodeId: config.nodeId
+      })
     })
-  }))
+  )
 
 /** /metrics, /healthz (a real Probe of our own socket) and /readyz on --metrics-addr. */
 const metricsServerLayer = (config: DriverConfigShape) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const providers = yield* ProviderClient
-    // Standalone mode provides no ApiServerReadiness: there is no API server to check.
-    const api = yield* Effect.serviceOption(ApiServerReadiness)
-    const checks = [
-      ...(Option.isSome(api) ? [{ name: "apiserver", check: api.value.check }] : []),
-      ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
-    ]
-    return MetricsServer.layer({
-      host: config.metricsAddr.host,
-      port: config.metricsAddr.port,
-      probe: csiProbe(config.endpoint),
-      checks
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const providers = yield* ProviderClient
+      // Standalone mode provides no ApiServerReadiness: there is no API server to check.
+      const api = yield* Effect.serviceOption(ApiServerReadiness)
+      const checks = [
+        ...(Option.isSome(api) ? [{ name: "apiserver", check: api.value.check }] : []),
+        ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
+      ]
+      return MetricsServer.layer({
+        host: config.metricsAddr.host,
+        port: config.metricsAddr.port,
+        probe: csiProbe(config.endpoint),
+        checks
+      })
     })
-  }))
+  )
 
 /**
  * One instance of each shared layer: the publisher, the metrics server and secret sync see the

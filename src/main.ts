@@ -7,7 +7,7 @@ import { parseDriverArgs } from "./config/parseDriverArgs.js"
 import { driverLayer } from "./Driver.js"
 import { runMain } from "./platform/runMain.js"
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const args = yield* parseDriverArgs(process.argv.slice(2))
   if (args._tag !== "Run") return yield* Console.log(args.text)
   if (args.ignoredFlags.length > 0) {
@@ -20,7 +20,8 @@ const program = Effect.gen(function*() {
     Effect.sync(() => {
       process.stderr.write(`${error.message}\n`)
       process.exitCode = 2
-    }))
+    })
+  )
 )
 
 runMain(program)

@@ -37,7 +37,10 @@ const publishMessage = (request: PublishRequest) => ({
   stagingTargetPath: "",
   targetPath: request.targetPath,
   volumeCapability: {
-    accessType: { $case: "mount" as const, value: { fsType: "", mountFlags: [...request.mountFlags], volumeMountGroup: "" } },
+    accessType: {
+      $case: "mount" as const,
+      value: { fsType: "", mountFlags: [...request.mountFlags], volumeMountGroup: "" }
+    },
     accessMode: { mode: VolumeCapability_AccessMode_Mode.SINGLE_NODE_WRITER }
   },
   readonly: request.readonly,
@@ -46,17 +49,22 @@ const publishMessage = (request: PublishRequest) => ({
 })
 
 export const csiPublisherLayer = (endpoint: string): Layer.Layer<Publisher> =>
-  Layer.effect(Publisher, Effect.gen(function*() {
-    const channel = yield* Effect.acquireRelease(
-      Effect.sync(() => createChannel(unixChannel(endpoint))),
-      (opened) => Effect.sync(() => opened.close())
-    )
-    const node = createClient(NodeDefinition, channel)
-    const call = <A>(run: (signal: AbortSignal) => Promise<A>) =>
-      Effect.tryPromise({ try: run, catch: (cause) => fromCallFailure(endpoint, cause) }).pipe(Effect.asVoid)
-    return Publisher.of({
-      publish: (request) => call((signal) => node.nodePublishVolume(publishMessage(request), { signal })),
-      unpublish: (request: UnpublishRequest) =>
-        call((signal) => node.nodeUnpublishVolume({ volumeId: request.volumeId, targetPath: request.targetPath }, { signal }))
+  Layer.effect(
+    Publisher,
+    Effect.gen(function* () {
+      const channel = yield* Effect.acquireRelease(
+        Effect.sync(() => createChannel(unixChannel(endpoint))),
+        (opened) => Effect.sync(() => opened.close())
+      )
+      const node = createClient(NodeDefinition, channel)
+      const call = <A>(run: (signal: AbortSignal) => Promise<A>) =>
+        Effect.tryPromise({ try: run, catch: (cause) => fromCallFailure(endpoint, cause) }).pipe(Effect.asVoid)
+      return Publisher.of({
+        publish: (request) => call((signal) => node.nodePublishVolume(publishMessage(request), { signal })),
+        unpublish: (request: UnpublishRequest) =>
+          call((signal) =>
+            node.nodeUnpublishVolume({ volumeId: request.volumeId, targetPath: request.targetPath }, { signal })
+          )
+      })
     })
-  }))
+  )

@@ -5,7 +5,11 @@ import { FailureReason, type TypedFailure } from "../domain/FailureReason.js"
 
 export type ExitCode = 0 | 1 | 2
 
-const userReasons: ReadonlyArray<FailureReason> = ["InvalidRequest", "InvalidSecretProviderClass", "SecretProviderClassNotFound"]
+const userReasons: ReadonlyArray<FailureReason> = [
+  "InvalidRequest",
+  "InvalidSecretProviderClass",
+  "SecretProviderClassNotFound"
+]
 
 export const exitCodeFor = (reason: FailureReason): ExitCode => (userReasons.includes(reason) ? 1 : 2)
 

@@ -34,16 +34,22 @@ export const generatePodUid = (): string => randomUUID()
 
 /** `csi-` + hex sha256(pod uid + volume name), as kubelet names inline volumes. */
 const volumeIdFor = (podUid: string): string =>
-  `csi-${createHash("sha256").update(podUid + VOLUME_NAME).digest("hex")}`
+  `csi-${createHash("sha256")
+    .update(podUid + VOLUME_NAME)
+    .digest("hex")}`
 
 /** `{"<aud>": {"token": "...", "expirationTimestamp": "..."}}`, or undefined without tokens. */
 const tokensJson = (tokens: KubeletInput["tokens"], nowMillis: number): Redacted.Redacted<string> | undefined => {
   const entries = Object.entries(tokens)
   if (entries.length === 0) return undefined
   const expirationTimestamp = new Date(nowMillis + TOKEN_LIFETIME_MS).toISOString().replace(/\.\d{3}Z$/, "Z")
-  return Redacted.make(JSON.stringify(Object.fromEntries(
-    entries.map(([audience, token]) => [audience, { token: Redacted.value(token), expirationTimestamp }])
-  )))
+  return Redacted.make(
+    JSON.stringify(
+      Object.fromEntries(
+        entries.map(([audience, token]) => [audience, { token: Redacted.value(token), expirationTimestamp }])
+      )
+    )
+  )
 }
 
 export const kubeletPublishRequest = (input: KubeletInput): PublishRequest => {

@@ -41,9 +41,13 @@ const canMountTmpfs = (): boolean => process.getuid?.() === 0
 const mounterLayer = (): Layer.Layer<Mounter> =>
   canMountTmpfs()
     ? Mounter.layer
-    : Layer.effectDiscard(Effect.sync(() =>
-      process.stderr.write("warning: not root, so no tmpfs: files go to a plain directory (same layout, not in memory)\n")
-    )).pipe(Layer.provideMerge(Mounter.layerInMemory))
+    : Layer.effectDiscard(
+        Effect.sync(() =>
+          process.stderr.write(
+            "warning: not root, so no tmpfs: files go to a plain directory (same layout, not in memory)\n"
+          )
+        )
+      ).pipe(Layer.provideMerge(Mounter.layerInMemory))
 
 export const localDriverLayer = (options: LocalDriverOptions) =>
   Publisher.layer({
@@ -52,23 +56,25 @@ export const localDriverLayer = (options: LocalDriverOptions) =>
     enableSecretRotation: true,
     rotationPollInterval: options.rotationPollInterval
   }).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      mounterLayer(),
-      TargetLocks.layer,
-      AtomicWriter.layer,
-      PublishedLayout.layer,
-      SecretProviderClasses.layerInMemory(options.classes),
-      PodStatuses.layerInMemory,
-      // No pod to put a Warning Event on, no scraper for metrics: both stay in this process.
-      Events.layerInMemory,
-      Metrics.layer,
-      ProviderClient.layer({
-        providerDirs: options.providerDirs.length > 0 ? options.providerDirs : defaultProviderDirs,
-        maxCallRecvMsgSize: defaultDriverConfig.maxCallRecvMsgSize,
-        maxProviderFiles: defaultDriverConfig.maxProviderFiles,
-        providerTimeout: defaultDriverConfig.providerTimeout,
-        healthCheck: false,
-        healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
-      })
-    ))
+    Layer.provideMerge(
+      Layer.mergeAll(
+        mounterLayer(),
+        TargetLocks.layer,
+        AtomicWriter.layer,
+        PublishedLayout.layer,
+        SecretProviderClasses.layerInMemory(options.classes),
+        PodStatuses.layerInMemory,
+        // No pod to put a Warning Event on, no scraper for metrics: both stay in this process.
+        Events.layerInMemory,
+        Metrics.layer,
+        ProviderClient.layer({
+          providerDirs: options.providerDirs.length > 0 ? options.providerDirs : defaultProviderDirs,
+          maxCallRecvMsgSize: defaultDriverConfig.maxCallRecvMsgSize,
+          maxProviderFiles: defaultDriverConfig.maxProviderFiles,
+          providerTimeout: defaultDriverConfig.providerTimeout,
+          healthCheck: false,
+          healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
+        })
+      )
+    )
   )

@@ -11,14 +11,16 @@ import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { readClassFile } from "../standalone/ClassFiles.js"
 import { usageError } from "./ExitCode.js"
 import {
-  generatePodUid, kubeletPublishRequest, kubeletRootOf, type PodIdentity, volumePathShape
+  generatePodUid,
+  kubeletPublishRequest,
+  kubeletRootOf,
+  type PodIdentity,
+  volumePathShape
 } from "./KubeletRequest.js"
 
 export const mountFlags = {
   classFile: Flag.String("class").pipe(Flag.withDescription("the SecretProviderClass file (YAML or JSON)")),
-  target: Flag.String("target").pipe(
-    Flag.withDescription(`kubelet's target path to mount at: ${volumePathShape}`)
-  ),
+  target: Flag.String("target").pipe(Flag.withDescription(`kubelet's target path to mount at: ${volumePathShape}`)),
   providerDir: Flag.String("provider-dir").pipe(
     Flag.optional,
     Flag.withDescription("where <provider>.sock is (default: the driver's /etc/kubernetes/... then /var/run/... dirs)")
@@ -28,10 +30,15 @@ export const mountFlags = {
     Flag.optional,
     Flag.withDescription("the pod's namespace (default: the SecretProviderClass's; the class must live there)")
   ),
-  serviceAccount: Flag.String("service-account").pipe(Flag.withDefault("default"), Flag.withDescription("the pod's service account")),
+  serviceAccount: Flag.String("service-account").pipe(
+    Flag.withDefault("default"),
+    Flag.withDescription("the pod's service account")
+  ),
   token: Flag.String("token").pipe(
     Flag.atLeast(0),
-    Flag.withDescription("AUDIENCE=JWT, repeatable: a service-account token as kubelet passes it (=JWT for the default audience)")
+    Flag.withDescription(
+      "AUDIENCE=JWT, repeatable: a service-account token as kubelet passes it (=JWT for the default audience)"
+    )
   ),
   secret: Flag.String("secret").pipe(
     Flag.atLeast(0),
@@ -77,7 +84,7 @@ export const resolveTarget = (target: string) => {
     : Effect.succeed({ targetPath: absolute, kubeletRoot })
 }
 
-export const resolveMount = Effect.fn("cli.resolveMount")(function*(flags: MountFlags) {
+export const resolveMount = Effect.fn("cli.resolveMount")(function* (flags: MountFlags) {
   const spc = yield* readClassFile(flags.classFile)
   const tokens = yield* pairs("token", flags.token)
   const secrets = yield* pairs("secret", flags.secret)
@@ -89,7 +96,12 @@ export const resolveMount = Effect.fn("cli.resolveMount")(function*(flags: Mount
     serviceAccount: flags.serviceAccount
   }
   const request = kubeletPublishRequest({
-    spcName: spc.metadata.name, targetPath, pod, tokens, secrets, nowMillis: yield* Clock.currentTimeMillis
+    spcName: spc.metadata.name,
+    targetPath,
+    pod,
+    tokens,
+    secrets,
+    nowMillis: yield* Clock.currentTimeMillis
   })
   // Absolute: the provider client dials `unix://<dir>/<name>.sock`, where a relative dir would read as a host.
   const providerDirs = Option.toArray(flags.providerDir).map((dir) => nodePath.resolve(dir))

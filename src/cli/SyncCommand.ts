@@ -41,10 +41,9 @@ const readSecretSync = (file: string) =>
 const tokensJson = (items: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     if (items.length === 0) return undefined
-    const expires = new Date((yield* Clock.currentTimeMillis) + TOKEN_SECONDS * 1000).toISOString().replace(
-      /\.\d{3}Z$/,
-      "Z"
-    )
+    const expires = new Date((yield* Clock.currentTimeMillis) + TOKEN_SECONDS * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z")
     const json: Record<string, { token: string; expirationTimestamp: string }> = {}
     for (const [i, item] of items.entries()) {
       const at = item.indexOf("=")
@@ -62,11 +61,13 @@ const render = (
   const meta = body["metadata"] as { labels: Record<string, string>; annotations?: Record<string, string> }
   const data = body["data"] as Record<string, string>
   const pairs = (m: Record<string, string> | undefined) =>
-    Object.entries(m ?? {}).map(([k, v]) => `${k}=${v}`).join(", ")
+    Object.entries(m ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")
   const width = Math.max(0, ...Object.keys(data).map((k) => k.length))
   return [
     `secret ${ss.metadata.namespace}/${ss.metadata.name} type ${String(body["type"])} ` +
-    `(server-side apply, field manager ${FIELD_MANAGER})`,
+      `(server-side apply, field manager ${FIELD_MANAGER})`,
     `labels: ${pairs(meta.labels)}`,
     ...(meta.annotations === undefined ? [] : [`annotations: ${pairs(meta.annotations)}`]),
     `owner: SecretSync ${ss.metadata.namespace}/${ss.metadata.name}`,
@@ -79,52 +80,60 @@ const render = (
   ]
 }
 
-export const syncCommand = Command.make("sync", {
-  secretSync: Flag.String("secretsync").pipe(Flag.withDescription("the SecretSync file (YAML or JSON)")),
-  classFile: Flag.String("class").pipe(Flag.withDescription("the SecretProviderClass file it names")),
-  providerDir: Flag.String("provider-dir").pipe(Flag.optional, Flag.withDescription("where <provider>.sock is")),
-  token: Flag.String("token").pipe(
-    Flag.atLeast(0),
-    Flag.withDescription("AUDIENCE=JWT, repeatable: a service-account token")
-  ),
-  showValues: Flag.Boolean("show-values").pipe(
-    Flag.withDefault(false),
-    Flag.withDescription("print values instead of <redacted>")
-  )
-}, (flags) =>
-  Effect.gen(function* () {
-    const ss = yield* readSecretSync(flags.secretSync)
-    const spc = yield* readClassFile(flags.classFile)
-    if (spc.metadata.name !== ss.spec.secretProviderClassName || spc.metadata.namespace !== ss.metadata.namespace) {
-      return yield* usageError(
-        `${flags.classFile} holds secretproviderclass ${spc.metadata.namespace}/${spc.metadata.name}, ` +
-          `not ${ss.metadata.namespace}/${ss.spec.secretProviderClassName} as the SecretSync names`
-      )
-    }
-    const provider = spc.spec.provider ?? ""
-    const tokens = yield* tokensJson(flags.token)
-    const request = mountRequest({
-      ss,
-      parameters: spc.spec.parameters ?? {},
-      pod: { name: "secrets-store-cli", uid: "" },
-      tokens
-    })
-    const mounted = yield* (yield* ProviderClient).mount(provider, request)
-    const data = secretData(ss, mounted.files)
-    if (Result.isFailure(data)) return yield* data.failure
-    yield* Console.log(render(ss, Redacted.value(desiredSecret(ss, data.success)), flags.showValues).join("\n"))
-  }).pipe(Effect.provide(ProviderClient.layer({
-    providerDirs: Option.match(flags.providerDir, {
-      onNone: () => defaultProviderDirs,
-      onSome: (d) => [nodePath.resolve(d)]
-    }),
-    maxCallRecvMsgSize: controllerDefaults.maxCallRecvMsgSize,
-    maxProviderFiles: defaultDriverConfig.maxProviderFiles,
-    providerTimeout: controllerDefaults.providerTimeout,
-    healthCheck: false,
-    healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
-  })))).pipe(
-    Command.withDescription(
-      "Print the Secret the sync controller would write for a SecretSync, calling the provider locally"
+export const syncCommand = Command.make(
+  "sync",
+  {
+    secretSync: Flag.String("secretsync").pipe(Flag.withDescription("the SecretSync file (YAML or JSON)")),
+    classFile: Flag.String("class").pipe(Flag.withDescription("the SecretProviderClass file it names")),
+    providerDir: Flag.String("provider-dir").pipe(Flag.optional, Flag.withDescription("where <provider>.sock is")),
+    token: Flag.String("token").pipe(
+      Flag.atLeast(0),
+      Flag.withDescription("AUDIENCE=JWT, repeatable: a service-account token")
+    ),
+    showValues: Flag.Boolean("show-values").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("print values instead of <redacted>")
     )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const ss = yield* readSecretSync(flags.secretSync)
+      const spc = yield* readClassFile(flags.classFile)
+      if (spc.metadata.name !== ss.spec.secretProviderClassName || spc.metadata.namespace !== ss.metadata.namespace) {
+        return yield* usageError(
+          `${flags.classFile} holds secretproviderclass ${spc.metadata.namespace}/${spc.metadata.name}, ` +
+            `not ${ss.metadata.namespace}/${ss.spec.secretProviderClassName} as the SecretSync names`
+        )
+      }
+      const provider = spc.spec.provider ?? ""
+      const tokens = yield* tokensJson(flags.token)
+      const request = mountRequest({
+        ss,
+        parameters: spc.spec.parameters ?? {},
+        pod: { name: "secrets-store-cli", uid: "" },
+        tokens
+      })
+      const mounted = yield* (yield* ProviderClient).mount(provider, request)
+      const data = secretData(ss, mounted.files)
+      if (Result.isFailure(data)) return yield* data.failure
+      yield* Console.log(render(ss, Redacted.value(desiredSecret(ss, data.success)), flags.showValues).join("\n"))
+    }).pipe(
+      Effect.provide(
+        ProviderClient.layer({
+          providerDirs: Option.match(flags.providerDir, {
+            onNone: () => defaultProviderDirs,
+            onSome: (d) => [nodePath.resolve(d)]
+          }),
+          maxCallRecvMsgSize: controllerDefaults.maxCallRecvMsgSize,
+          maxProviderFiles: defaultDriverConfig.maxProviderFiles,
+          providerTimeout: controllerDefaults.providerTimeout,
+          healthCheck: false,
+          healthCheckInterval: defaultDriverConfig.providerHealthCheckInterval
+        })
+      )
+    )
+).pipe(
+  Command.withDescription(
+    "Print the Secret the sync controller would write for a SecretSync, calling the provider locally"
   )
+)

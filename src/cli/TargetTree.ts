@@ -16,28 +16,41 @@ export const octal = (mode: number): string => `0${(mode & 0o777).toString(8).pa
 /** Printable UTF-8 as a JSON string; anything else as base64, so the terminal never gets raw bytes. */
 const showValue = (contents: Uint8Array): string => {
   const text = Buffer.from(contents).toString("utf8")
-  const printable = Buffer.from(text, "utf8").equals(Buffer.from(contents)) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)
+  const printable =
+    Buffer.from(text, "utf8").equals(Buffer.from(contents)) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)
   return printable ? JSON.stringify(text) : `base64:${Buffer.from(contents).toString("base64")}`
 }
 
-const columns = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number> = new Set()): Array<string> => {
+const columns = (
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  rightAligned: ReadonlySet<number> = new Set()
+): Array<string> => {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
   return rows.map((row) =>
-    row.map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
-      .join("  ").trimEnd()
+    row
+      .map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd()
   )
 }
 
 export const renderTree = (snapshot: TargetSnapshot, showValues: boolean): Array<string> => {
-  const fileRows = [...snapshot.files].map(([path, file]) =>
-    [path, octal(file.mode), String(file.contents.byteLength), showValues ? showValue(file.contents) : "<redacted>"]
-  )
+  const fileRows = [...snapshot.files].map(([path, file]) => [
+    path,
+    octal(file.mode),
+    String(file.contents.byteLength),
+    showValues ? showValue(file.contents) : "<redacted>"
+  ])
   const objectRows = (snapshot.objects ?? []).map((o) => [o.id, o.version])
   return [
-    ...(fileRows.length === 0 ? ["(no files)"] : columns([["FILE", "MODE", "BYTES", "VALUE"], ...fileRows], new Set([2]))),
+    ...(fileRows.length === 0
+      ? ["(no files)"]
+      : columns([["FILE", "MODE", "BYTES", "VALUE"], ...fileRows], new Set([2]))),
     ...(snapshot.objects === undefined
       ? ["(object versions: in the driver's pod status; its log shows them)"]
-      : objectRows.length === 0 ? ["(no object versions)"] : columns([["OBJECT", "VERSION"], ...objectRows]))
+      : objectRows.length === 0
+        ? ["(no object versions)"]
+        : columns([["OBJECT", "VERSION"], ...objectRows]))
   ]
 }
 
@@ -51,7 +64,8 @@ export const diffSnapshots = (before: TargetSnapshot, after: TargetSnapshot): Ar
   for (const [path, file] of after.files) {
     const old = before.files.get(path)
     if (old === undefined) lines.push(`added    ${path} (${describeFile(file)})`)
-    else if (digest(old) !== digest(file) || old.mode !== file.mode) lines.push(`changed  ${path} (${describeFile(file)})`)
+    else if (digest(old) !== digest(file) || old.mode !== file.mode)
+      lines.push(`changed  ${path} (${describeFile(file)})`)
   }
   for (const path of before.files.keys()) if (!after.files.has(path)) lines.push(`removed  ${path}`)
   const versions = new Map((before.objects ?? []).map((o) => [o.id, o.version]))

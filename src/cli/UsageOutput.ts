@@ -8,7 +8,9 @@ import type * as Layer from "effect/Layer"
 const present = (event: CliOutput.Presenter.Event): Effect.Effect<void> => {
   if (event._tag !== "InvalidInvocation") return CliOutput.defaultPresenter.present(event)
   const help = `(see ${event.commandPath.join(" ")} --help)`
-  return Console.error(event.errors.map((error) => `InvalidRequest: ${error.message.replace(/\s+/g, " ").trim()} ${help}`).join("\n"))
+  return Console.error(
+    event.errors.map((error) => `InvalidRequest: ${error.message.replace(/\s+/g, " ").trim()} ${help}`).join("\n")
+  )
 }
 
 export const usageOutputLayer: Layer.Layer<never> = CliOutput.layerPresenter({ present })

@@ -32,8 +32,11 @@ const field = (value: unknown, key: string) =>
 /** SPCs, near-misses (a misspelt kind, our group) and kind-less documents are checked; other kinds skipped. */
 const meantAsClass = (value: unknown) => {
   const kind = field(value, "kind")
-  return kind === undefined || String(kind).toLowerCase() === "secretproviderclass" ||
+  return (
+    kind === undefined ||
+    String(kind).toLowerCase() === "secretproviderclass" ||
     String(field(value, "apiVersion") ?? "").startsWith(`${group}/`)
+  )
 }
 
 const nameOf = (value: unknown) => {
@@ -42,9 +45,10 @@ const nameOf = (value: unknown) => {
 }
 
 const checkDocument = (document: ParsedDocument): Effect.Effect<ReadonlyArray<Finding>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const at = `${document.file}:${document.line}`
-    if (!meantAsClass(document.value)) return [skipped(`${at}: skipped ${String(field(document.value, "kind"))} ${nameOf(document.value)}`)]
+    if (!meantAsClass(document.value))
+      return [skipped(`${at}: skipped ${String(field(document.value, "kind"))} ${nameOf(document.value)}`)]
     const problems = lintClass(document.value)
     if (problems.length > 0) {
       return problems
@@ -68,19 +72,26 @@ const checkFile = (file: string): Effect.Effect<ReadonlyArray<Finding>> =>
     Effect.flatMap((text) => Effect.forEach(splitDocuments(file, text), checkText)),
     Effect.map((perDocument) => {
       const findings = perDocument.flat()
-      return findings.some((f) => f.kind !== "skipped") ? findings : [...findings, bad(`${file}:1: no SecretProviderClass in this file`)]
+      return findings.some((f) => f.kind !== "skipped")
+        ? findings
+        : [...findings, bad(`${file}:1: no SecretProviderClass in this file`)]
     }),
     Effect.catch((error) => Effect.succeed([bad(error.message)]))
   )
 
-export const validateCommand = Command.make("validate", {
-  files: Argument.String("file").pipe(Argument.variadic({ min: 1 }), Argument.withDescription("SecretProviderClass files (YAML, multi-document, or JSON)"))
-}, ({ files }) =>
-  Effect.gen(function*() {
-    const findings = (yield* Effect.forEach(files, checkFile)).flat()
-    yield* Console.log(findings.map((f) => f.line).join("\n"))
-    const problems = findings.filter((f) => f.kind === "problem").length
-    if (problems > 0) return yield* new ProblemsReported({ count: problems })
-  })).pipe(
-  Command.withDescription("Check SecretProviderClass files for what upstream only finds at mount or sync time")
-)
+export const validateCommand = Command.make(
+  "validate",
+  {
+    files: Argument.String("file").pipe(
+      Argument.variadic({ min: 1 }),
+      Argument.withDescription("SecretProviderClass files (YAML, multi-document, or JSON)")
+    )
+  },
+  ({ files }) =>
+    Effect.gen(function* () {
+      const findings = (yield* Effect.forEach(files, checkFile)).flat()
+      yield* Console.log(findings.map((f) => f.line).join("\n"))
+      const problems = findings.filter((f) => f.kind === "problem").length
+      if (problems > 0) return yield* new ProblemsReported({ count: problems })
+    })
+).pipe(Command.withDescription("Check SecretProviderClass files for what upstream only finds at mount or sync time"))

@@ -19,7 +19,9 @@ import { diffSnapshots, renderTree } from "./TargetTree.js"
 const parseInterval = (text: string) => {
   const nanos = parseGoDuration(text)
   return nanos === undefined || nanos <= 0n
-    ? Effect.fail(usageError(`--interval ${JSON.stringify(text)} must be a positive Go duration such as 500ms, 10s or 1m`))
+    ? Effect.fail(
+        usageError(`--interval ${JSON.stringify(text)} must be a positive Go duration such as 500ms, 10s or 1m`)
+      )
     : Effect.succeed(Duration.nanos(nanos))
 }
 
@@ -27,53 +29,67 @@ const timestamp = Clock.currentTimeMillis.pipe(Effect.map((now) => new Date(now)
 
 /** Mounted for the scope's lifetime: the unmount runs however the scope ends. */
 const mountedForScope = (mount: ResolvedMount) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const publisher = yield* Publisher
     const target = mount.request.targetPath
     yield* Effect.acquireRelease(publisher.publish(mount.request), () =>
       publisher.unpublish(kubeletUnpublishRequest(target)).pipe(
         Effect.andThen(Console.log(`unmounted ${target}`)),
         Effect.catch((error) => Console.error(`${error.reason}: unmounting ${target} failed: ${error.message}`))
-      ))
+      )
+    )
     return publisher
   })
 
 const watchLoop = (mount: ResolvedMount, interval: Duration.Duration) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const publisher = yield* mountedForScope(mount)
     let previous = yield* snapshotOf(mount, localObjects(mount))
-    yield* Console.log([
-      ...yield* headerLines(mount, "this process"),
-      ...renderTree(previous, false),
-      `watching: republish every ${formatGoDuration(interval)}; Ctrl-C stops and unmounts`
-    ].join("\n"))
-    yield* Effect.forever(Effect.gen(function*() {
-      yield* Effect.sleep(interval)
-      // A failed republish keeps the old files (the Publisher logs it, with its reason), as on a node.
-      yield* publisher.publish(mount.request)
-      const next = yield* snapshotOf(mount, localObjects(mount))
-      const changes = diffSnapshots(previous, next)
-      previous = next
-      const at = yield* timestamp
-      if (changes.length > 0) yield* Console.log(changes.map((line) => `${at} ${line}`).join("\n"))
-    }))
+    yield* Console.log(
+      [
+        ...(yield* headerLines(mount, "this process")),
+        ...renderTree(previous, false),
+        `watching: republish every ${formatGoDuration(interval)}; Ctrl-C stops and unmounts`
+      ].join("\n")
+    )
+    yield* Effect.forever(
+      Effect.gen(function* () {
+        yield* Effect.sleep(interval)
+        // A failed republish keeps the old files (the Publisher logs it, with its reason), as on a node.
+        yield* publisher.publish(mount.request)
+        const next = yield* snapshotOf(mount, localObjects(mount))
+        const changes = diffSnapshots(previous, next)
+        previous = next
+        const at = yield* timestamp
+        if (changes.length > 0) yield* Console.log(changes.map((line) => `${at} ${line}`).join("\n"))
+      })
+    )
   }).pipe(Effect.scoped)
 
-export const watchCommand = Command.make("watch", {
-  ...mountFlags,
-  interval: Flag.String("interval").pipe(Flag.withDefault("10s"), Flag.withDescription("how often to republish (Go duration)"))
-}, (flags) =>
-  Effect.gen(function*() {
-    const interval = yield* parseInterval(flags.interval)
-    const mount = yield* resolveMount(flags)
-    yield* watchLoop(mount, interval).pipe(
-      Effect.provide(localDriverLayer({
-        kubeletRoot: mount.kubeletRoot,
-        classes: [mount.spc],
-        providerDirs: mount.providerDirs,
-        rotationPollInterval: interval
-      }))
+export const watchCommand = Command.make(
+  "watch",
+  {
+    ...mountFlags,
+    interval: Flag.String("interval").pipe(
+      Flag.withDefault("10s"),
+      Flag.withDescription("how often to republish (Go duration)")
     )
-  })).pipe(
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const interval = yield* parseInterval(flags.interval)
+      const mount = yield* resolveMount(flags)
+      yield* watchLoop(mount, interval).pipe(
+        Effect.provide(
+          localDriverLayer({
+            kubeletRoot: mount.kubeletRoot,
+            classes: [mount.spc],
+            providerDirs: mount.providerDirs,
+            rotationPollInterval: interval
+          })
+        )
+      )
+    })
+).pipe(
   Command.withDescription("Mount, then republish on an interval and print what changed, until Ctrl-C; then unmount")
 )

@@ -47,7 +47,10 @@ const findKey = (lines: ReadonlyArray<string>, scope: Scope, key: string) => {
     const found = keyAt(lines[i]!)
     if (found !== undefined && found.col === col && found.key === key) {
       // The value's block: deeper lines, or an indentless sequence at the key's own column.
-      return { line: i, value: blockAfter(lines, i, (l) => indentOf(l) < found.col || (indentOf(l) === found.col && !isDash(l))) }
+      return {
+        line: i,
+        value: blockAfter(lines, i, (l) => indentOf(l) < found.col || (indentOf(l) === found.col && !isDash(l)))
+      }
     }
   }
   return undefined

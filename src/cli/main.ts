@@ -32,10 +32,10 @@ const report = (error: unknown) =>
   CliError.isCliError(error) || (error as { _tag?: unknown })._tag === "ProblemsReported"
     ? exitWith(1)
     : isTypedFailure(error)
-    ? exitWith(exitCodeFor(error.reason), reasonLine(error))
-    : Effect.die(error)
+      ? exitWith(exitCodeFor(error.reason), reasonLine(error))
+      : Effect.die(error)
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const { buildVersion } = yield* readBuildInfo()
   yield* Command.run(cli, { version: buildVersion.replace(/^v/, "") })
 }).pipe(

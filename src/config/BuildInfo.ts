@@ -19,20 +19,19 @@ const packageRoot: URL = new URL("../../", import.meta.url)
 const UNKNOWN = "unknown"
 
 const PackageJson = Schema.fromJsonString(Schema.Struct({ version: Schema.NonEmptyString }))
-const BuildInfoJson = Schema.fromJsonString(Schema.Struct({
-  gitCommit: Schema.optionalKey(Schema.NonEmptyString),
-  buildDate: Schema.optionalKey(Schema.NonEmptyString)
-}))
+const BuildInfoJson = Schema.fromJsonString(
+  Schema.Struct({
+    gitCommit: Schema.optionalKey(Schema.NonEmptyString),
+    buildDate: Schema.optionalKey(Schema.NonEmptyString)
+  })
+)
 
 /** Reads and decodes one JSON file; any failure (absent, unreadable, malformed) is None, never an error. */
 const readJson = <A>(schema: Schema.Codec<A, string>, url: URL) =>
-  Effect.tryPromise(() => readFile(url, "utf8")).pipe(
-    Effect.flatMap(Schema.decodeUnknownEffect(schema)),
-    Effect.option
-  )
+  Effect.tryPromise(() => readFile(url, "utf8")).pipe(Effect.flatMap(Schema.decodeUnknownEffect(schema)), Effect.option)
 
 /** Never fails: a build without build-info.json (or even package.json) still starts and reports "unknown". */
-export const readBuildInfo = Effect.fn("BuildInfo.read")(function*(root: URL = packageRoot) {
+export const readBuildInfo = Effect.fn("BuildInfo.read")(function* (root: URL = packageRoot) {
   const pkg = yield* readJson(PackageJson, new URL("package.json", root))
   const info = yield* readJson(BuildInfoJson, new URL("build-info.json", root))
   return {

@@ -10,7 +10,14 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { driverFlagDefaults } from "./Flags.js"
-import { formatGoDuration, formatHostPort, parseGoBool, parseGoDuration, parseGoInt, parseHostPort } from "./GoValues.js"
+import {
+  formatGoDuration,
+  formatHostPort,
+  parseGoBool,
+  parseGoDuration,
+  parseGoInt,
+  parseHostPort
+} from "./GoValues.js"
 
 export const Endpoint = Schema.Union([
   Schema.TaggedStruct("unix", { path: Schema.String }),
@@ -28,16 +35,25 @@ const flagCodec = <T>(
   decode: (text: string) => Result.Result<T, string>,
   encode: (value: T) => string
 ) =>
-  Schema.String.pipe(Schema.decodeTo(to, SchemaTransformation.transformEffect({
-    decode: (text: string) =>
-      Result.match(decode(text), {
-        onSuccess: (value) => Effect.succeed(value),
-        onFailure: (message) => Effect.fail(new SchemaIssue.InvalidValue({ message }, text))
-      }),
-    encode: (value: T) => Effect.succeed(encode(value))
-  })))
+  Schema.String.pipe(
+    Schema.decodeTo(
+      to,
+      SchemaTransformation.transformEffect({
+        decode: (text: string) =>
+          Result.match(decode(text), {
+            onSuccess: (value) => Effect.succeed(value),
+            onFailure: (message) => Effect.fail(new SchemaIssue.InvalidValue({ message }, text))
+          }),
+        encode: (value: T) => Effect.succeed(encode(value))
+      })
+    )
+  )
 
-const checked = <T>(value: T | undefined, syntax: string, check: (value: T) => string | undefined = () => undefined) => {
+const checked = <T>(
+  value: T | undefined,
+  syntax: string,
+  check: (value: T) => string | undefined = () => undefined
+) => {
   if (value === undefined) return Result.fail(syntax)
   const problem = check(value)
   return problem === undefined ? Result.succeed(value) : Result.fail(problem)
@@ -53,7 +69,11 @@ const durationFlag = (check: (d: Duration.Duration) => string | undefined) =>
     Schema.Duration,
     (text) => {
       const nanos = parseGoDuration(text)
-      return checked(nanos === undefined ? undefined : Duration.nanos(nanos), "must be a Go duration such as 300ms, 30s, 2m or 1h30m", check)
+      return checked(
+        nanos === undefined ? undefined : Duration.nanos(nanos),
+        "must be a Go duration such as 300ms, 30s, 2m or 1h30m",
+        check
+      )
     },
     formatGoDuration
   )
@@ -63,7 +83,9 @@ const positive = (d: Duration.Duration) => (Duration.isPositive(d) ? undefined :
 /** An absolute directory without `.`, `..`, doubled or trailing slashes (a trailing slash is dropped). */
 const absoluteCleanDir = (text: string): string | undefined => {
   const trimmed = text.length > 1 ? text.replace(/\/+$/, "") : text
-  return trimmed.startsWith("/") && nodePath.posix.normalize(trimmed) === trimmed && trimmed !== "/" ? trimmed : undefined
+  return trimmed.startsWith("/") && nodePath.posix.normalize(trimmed) === trimmed && trimmed !== "/"
+    ? trimmed
+    : undefined
 }
 const KUBELET_DEADLINE = Duration.minutes(2)
 
@@ -71,10 +93,17 @@ const decodeEndpoint = (text: string): Result.Result<Endpoint, string> => {
   // Upstream keeps everything after "://" as the address: `unix://tmp/csi.sock` is the relative tmp/csi.sock.
   const scheme = text.slice(0, text.indexOf("://")).toLowerCase()
   const address = text.slice(text.indexOf("://") + 3)
-  if (scheme === "unix") return checked(address === "" ? undefined : { _tag: "unix", path: address } as const, "the socket path after unix:// is empty")
+  if (scheme === "unix")
+    return checked(
+      address === "" ? undefined : ({ _tag: "unix", path: address } as const),
+      "the socket path after unix:// is empty"
+    )
   if (scheme !== "tcp") return Result.fail("must start with unix:// or tcp://")
   const hostPort = parseHostPort(address)
-  return checked(hostPort === undefined ? undefined : { _tag: "tcp", ...hostPort } as const, "tcp:// must be followed by [host]:port")
+  return checked(
+    hostPort === undefined ? undefined : ({ _tag: "tcp", ...hostPort } as const),
+    "tcp:// must be followed by [host]:port"
+  )
 }
 
 const encodeEndpoint = (endpoint: Endpoint): string =>
@@ -88,13 +117,27 @@ export const DriverConfigFromFlags = Schema.Struct({
   providerVolume: Schema.String,
   additionalProviderVolumePaths: flagCodec(
     Schema.Array(Schema.String),
-    (text) => Result.succeed(text.split(",").map((path) => path.trim()).filter((path) => path !== "")),
+    (text) =>
+      Result.succeed(
+        text
+          .split(",")
+          .map((path) => path.trim())
+          .filter((path) => path !== "")
+      ),
     (paths) => paths.join(",")
   ),
-  metricsAddr: flagCodec(ListenAddress, (text) => checked(parseHostPort(text), "must be [host]:port, e.g. :8095"), formatHostPort),
+  metricsAddr: flagCodec(
+    ListenAddress,
+    (text) => checked(parseHostPort(text), "must be [host]:port, e.g. :8095"),
+    formatHostPort
+  ),
   metricsBackend: flagCodec(
     Schema.Literal("prometheus"),
-    (text) => checked(text.toLowerCase() === "prometheus" ? "prometheus" as const : undefined, "only prometheus is supported"),
+    (text) =>
+      checked(
+        text.toLowerCase() === "prometheus" ? ("prometheus" as const) : undefined,
+        "only prometheus is supported"
+      ),
     String
   ),
   enableSecretRotation: BoolFlag,
@@ -105,9 +148,15 @@ export const DriverConfigFromFlags = Schema.Struct({
   providerHealthCheck: BoolFlag,
   providerHealthCheckInterval: durationFlag(positive),
   providerTimeout: durationFlag((d) =>
-    Duration.isPositive(d) && Duration.isLessThan(d, KUBELET_DEADLINE) ? undefined : "must be greater than 0 and less than 2m0s (kubelet's deadline)"
+    Duration.isPositive(d) && Duration.isLessThan(d, KUBELET_DEADLINE)
+      ? undefined
+      : "must be greater than 0 and less than 2m0s (kubelet's deadline)"
   ),
-  kubeletRootDir: flagCodec(Schema.String, (text) => checked(absoluteCleanDir(text), "must be an absolute, clean path"), String),
+  kubeletRootDir: flagCodec(
+    Schema.String,
+    (text) => checked(absoluteCleanDir(text), "must be an absolute, clean path"),
+    String
+  ),
   maxProviderFiles: intFlag((n) => (n > 0 ? undefined : "must be a positive number of files")),
   kubeconfig: flagCodec(
     Schema.Option(Schema.String),

@@ -16,20 +16,45 @@ export interface FlagSpec {
 
 /** The flags that become DriverConfig, keyed by its field names; help lists them in this order. */
 export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } = {
-  endpoint: { name: "endpoint", type: "string", default: "unix://tmp/csi.sock", usage: "CSI endpoint (unix:// or tcp:// followed by the address)" },
+  endpoint: {
+    name: "endpoint",
+    type: "string",
+    default: "unix://tmp/csi.sock",
+    usage: "CSI endpoint (unix:// or tcp:// followed by the address)"
+  },
   driverName: { name: "drivername", type: "string", default: "secrets-store.csi.k8s.io", usage: "name of the driver" },
   nodeId: { name: "nodeid", type: "string", default: "", usage: "node id" },
   logFormatJson: { name: "log-format-json", type: "bool", default: "false", usage: "set log formatter to json" },
-  providerVolume: { name: "provider-volume", type: "string", default: "/var/run/secrets-store-csi-providers", usage: "Volume path for provider" },
+  providerVolume: {
+    name: "provider-volume",
+    type: "string",
+    default: "/var/run/secrets-store-csi-providers",
+    usage: "Volume path for provider"
+  },
   additionalProviderVolumePaths: {
     name: "additional-provider-volume-paths",
     type: "string",
     default: "/etc/kubernetes/secrets-store-csi-providers",
     usage: "Comma separated list of additional paths to communicate with providers (searched before --provider-volume)"
   },
-  metricsAddr: { name: "metrics-addr", type: "string", default: ":8095", usage: "The address the metric endpoint binds to" },
-  metricsBackend: { name: "metrics-backend", type: "string", default: "Prometheus", usage: "Backend used for metrics (only prometheus)" },
-  enableSecretRotation: { name: "enable-secret-rotation", type: "bool", default: "false", usage: "Enable secret rotation feature [alpha]" },
+  metricsAddr: {
+    name: "metrics-addr",
+    type: "string",
+    default: ":8095",
+    usage: "The address the metric endpoint binds to"
+  },
+  metricsBackend: {
+    name: "metrics-backend",
+    type: "string",
+    default: "Prometheus",
+    usage: "Backend used for metrics (only prometheus)"
+  },
+  enableSecretRotation: {
+    name: "enable-secret-rotation",
+    type: "bool",
+    default: "false",
+    usage: "Enable secret rotation feature [alpha]"
+  },
   rotationPollInterval: {
     name: "rotation-poll-interval",
     type: "duration",
@@ -40,7 +65,8 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     name: "enable-pprof",
     type: "bool",
     default: "false",
-    usage: "enable read-only profiling on 127.0.0.1:--pprof-port: /debug/pprof/profile?seconds=N (a .cpuprofile) " +
+    usage:
+      "enable read-only profiling on 127.0.0.1:--pprof-port: /debug/pprof/profile?seconds=N (a .cpuprofile) " +
       "and /debug/pprof/heap (a .heapsnapshot), for Chrome DevTools"
   },
   pprofPort: { name: "pprof-port", type: "int", default: "6065", usage: "port for the pprof server (on 127.0.0.1)" },
@@ -50,7 +76,12 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     default: "4194304",
     usage: "maximum size in bytes of gRPC response from plugins"
   },
-  providerHealthCheck: { name: "provider-health-check", type: "bool", default: "false", usage: "Enable health check for configured providers" },
+  providerHealthCheck: {
+    name: "provider-health-check",
+    type: "bool",
+    default: "false",
+    usage: "Enable health check for configured providers"
+  },
   providerHealthCheckInterval: {
     name: "provider-health-check-interval",
     type: "duration",
@@ -75,12 +106,18 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     default: "10000",
     usage: "largest number of files one provider response may hold; more is an invalid provider response"
   },
-  kubeconfig: { name: "kubeconfig", type: "string", default: "", usage: "Paths to a kubeconfig. Only required if out-of-cluster." },
+  kubeconfig: {
+    name: "kubeconfig",
+    type: "string",
+    default: "",
+    usage: "Paths to a kubeconfig. Only required if out-of-cluster."
+  },
   standaloneClasses: {
     name: "standalone-classes",
     type: "string",
     default: "",
-    usage: "Standalone mode, without a cluster: read SecretProviderClasses from the YAML files in this directory, keep pod statuses in memory, never contact an API server (empty: off)"
+    usage:
+      "Standalone mode, without a cluster: read SecretProviderClasses from the YAML files in this directory, keep pod statuses in memory, never contact an API server (empty: off)"
   },
   verbosity: { name: "v", type: "level", default: "0", usage: "number for the log level verbosity" }
 }
@@ -89,18 +126,43 @@ const versionFlag: FlagSpec = { name: "version", type: "bool", default: "false",
 
 /** klog's other flags: accepted so existing manifests keep starting, but without effect (logs go to stderr). */
 export const klogCompatFlags: ReadonlyArray<FlagSpec> = [
-  { name: "add_dir_header", type: "bool", default: "false", usage: "If true, adds the file directory to the header of the log messages" },
+  {
+    name: "add_dir_header",
+    type: "bool",
+    default: "false",
+    usage: "If true, adds the file directory to the header of the log messages"
+  },
   { name: "alsologtostderr", type: "bool", default: "false", usage: "log to standard error as well as files" },
-  { name: "log_backtrace_at", type: "string", default: ":0", usage: "when logging hits line file:N, emit a stack trace" },
+  {
+    name: "log_backtrace_at",
+    type: "string",
+    default: ":0",
+    usage: "when logging hits line file:N, emit a stack trace"
+  },
   { name: "log_dir", type: "string", default: "", usage: "If non-empty, write log files in this directory" },
   { name: "log_file", type: "string", default: "", usage: "If non-empty, use this log file" },
-  { name: "log_file_max_size", type: "int", default: "1800", usage: "Defines the maximum size a log file can grow to (MB)" },
+  {
+    name: "log_file_max_size",
+    type: "int",
+    default: "1800",
+    usage: "Defines the maximum size a log file can grow to (MB)"
+  },
   { name: "logtostderr", type: "bool", default: "true", usage: "log to standard error instead of files" },
-  { name: "one_output", type: "bool", default: "false", usage: "If true, only write logs to their native severity level" },
+  {
+    name: "one_output",
+    type: "bool",
+    default: "false",
+    usage: "If true, only write logs to their native severity level"
+  },
   { name: "skip_headers", type: "bool", default: "false", usage: "If true, avoid header prefixes in the log messages" },
   { name: "skip_log_headers", type: "bool", default: "false", usage: "If true, avoid headers when opening log files" },
   { name: "stderrthreshold", type: "string", default: "2", usage: "logs at or above this threshold go to stderr" },
-  { name: "vmodule", type: "string", default: "", usage: "comma-separated list of pattern=N settings for file-filtered logging" }
+  {
+    name: "vmodule",
+    type: "string",
+    default: "",
+    usage: "comma-separated list of pattern=N settings for file-filtered logging"
+  }
 ]
 
 export const allFlags: ReadonlyArray<FlagSpec> = [...Object.values(driverFlags), versionFlag, ...klogCompatFlags]
@@ -117,9 +179,12 @@ const describe = (flag: FlagSpec): string => {
   const dashes = flag.name.length === 1 ? "-" : "--"
   const nanos = flag.type === "duration" ? parseGoDuration(flag.default) : undefined
   // Shown the way Go's flag package prints defaults: quoted strings, durations as time.Duration.String.
-  const shownDefault = flag.type === "string"
-    ? JSON.stringify(flag.default)
-    : nanos === undefined ? flag.default : formatGoDuration(Duration.nanos(nanos))
+  const shownDefault =
+    flag.type === "string"
+      ? JSON.stringify(flag.default)
+      : nanos === undefined
+        ? flag.default
+        : formatGoDuration(Duration.nanos(nanos))
   return `  ${dashes}${flag.name} ${flag.type}\n    \t${flag.usage} (default ${shownDefault})`
 }
 

@@ -24,7 +24,9 @@ const splitFlag = (arg: string): Result.Result<Token, string> => {
     return Result.fail(`bad flag syntax: ${arg}`)
   }
   const eq = body.indexOf("=")
-  return Result.succeed(eq < 0 ? { name: body, inlineValue: undefined } : { name: body.slice(0, eq), inlineValue: body.slice(eq + 1) })
+  return Result.succeed(
+    eq < 0 ? { name: body, inlineValue: undefined } : { name: body.slice(0, eq), inlineValue: body.slice(eq + 1) }
+  )
 }
 
 /**

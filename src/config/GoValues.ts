@@ -6,8 +6,8 @@ import * as Duration from "effect/Duration"
 const NANOS_PER = {
   ns: 1n,
   us: 1_000n,
-  "µs": 1_000n, // U+00B5 micro sign
-  "μs": 1_000n, // U+03BC Greek mu: Go accepts both spellings
+  µs: 1_000n, // U+00B5 micro sign
+  μs: 1_000n, // U+03BC Greek mu: Go accepts both spellings
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -44,7 +44,9 @@ const decimal = (value: bigint, scale: bigint): string => {
   const whole = value / scale
   const fraction = value % scale
   if (fraction === 0n) return `${whole}`
-  const digits = String(fraction).padStart(String(scale).length - 1, "0").replace(/0+$/, "")
+  const digits = String(fraction)
+    .padStart(String(scale).length - 1, "0")
+    .replace(/0+$/, "")
   return `${whole}.${digits}`
 }
 
@@ -55,7 +57,8 @@ export const formatGoDuration = (duration: Duration.Duration): string => {
   let rest = nanos < 0n ? -nanos : nanos
   if (rest === 0n) return "0s"
   if (rest < NANOS_PER.s) {
-    const [unit, scale] = rest < NANOS_PER.us ? ["ns", 1n] : rest < NANOS_PER.ms ? ["µs", NANOS_PER.us] : ["ms", NANOS_PER.ms]
+    const [unit, scale] =
+      rest < NANOS_PER.us ? ["ns", 1n] : rest < NANOS_PER.ms ? ["µs", NANOS_PER.us] : ["ms", NANOS_PER.ms]
     return `${sign}${decimal(rest, scale)}${unit}`
   }
   const hours = rest / NANOS_PER.h

@@ -13,11 +13,14 @@ export const Verbosity = Context.Reference<number>("Verbosity", { defaultValue: 
  * Logs at Info only when the verbosity is at least `level`, like klog.V(level).Info. The level travels as the
  * `v` annotation (klog's JSON key) so a reader can tell routine detail from what is always logged.
  */
-export const logV = (level: number, message: string, annotations?: Readonly<Record<string, unknown>>): Effect.Effect<void> =>
+export const logV = (
+  level: number,
+  message: string,
+  annotations?: Readonly<Record<string, unknown>>
+): Effect.Effect<void> =>
   Effect.flatMap(Verbosity, (verbosity) =>
-    verbosity < level
-      ? Effect.void
-      : Effect.logInfo(message).pipe(Effect.annotateLogs({ ...annotations, v: level })))
+    verbosity < level ? Effect.void : Effect.logInfo(message).pipe(Effect.annotateLogs({ ...annotations, v: level }))
+  )
 
 /** The line format alone, without where it goes: Logging.layer sends it to stderr, tests capture it. */
 const lineFormat = (json: boolean): Logger.Logger<unknown, string> => (json ? Logger.formatJson : Logger.formatLogFmt)

@@ -68,7 +68,7 @@ const withSession = <A>(use: (session: Session) => Effect.Effect<A, PprofError>)
 
 const cpuProfile = (seconds: number) =>
   withSession((session) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* inspectorCall("Profiler.enable", () => session.post("Profiler.enable"))
       yield* inspectorCall("Profiler.start", () => session.post("Profiler.start"))
       yield* Effect.sleep(Duration.seconds(seconds))
@@ -79,11 +79,12 @@ const cpuProfile = (seconds: number) =>
 
 /** The snapshot arrives in chunks; they are sent as they are, never joined into one string. */
 const heapSnapshot = withSession((session) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const chunks: Array<string> = []
     session.on("HeapProfiler.addHeapSnapshotChunk", (message) => void chunks.push(message.params.chunk))
     yield* inspectorCall("HeapProfiler.takeHeapSnapshot", () =>
-      session.post("HeapProfiler.takeHeapSnapshot", { reportProgress: false }))
+      session.post("HeapProfiler.takeHeapSnapshot", { reportProgress: false })
+    )
     return attachment("heap.heapsnapshot", chunks)
   })
 )
@@ -97,7 +98,8 @@ const route = (oneAtATime: Semaphore.Semaphore) => {
         Effect.logWarning("profiling failed").pipe(
           Effect.annotateLogs({ error: String(error.cause) }),
           Effect.as(textReply(500, `${error.message}\n`))
-        ))
+        )
+      )
     )
   return ({ method, path, query }: HttpRequest): Effect.Effect<Reply> => {
     if (method !== "GET") return Effect.succeed(notFound)
@@ -117,11 +119,11 @@ const route = (oneAtATime: Semaphore.Semaphore) => {
 }
 
 const serve = (config: Pick<DriverConfigShape, "pprofPort">) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const handle = route(yield* Semaphore.make(1))
     const port = yield* serveHttp({ host: PPROF_HOST, port: config.pprofPort, handle, limits: PPROF_LIMITS }).pipe(
-      Effect.mapError(({ address, cause }) =>
-        new PprofError({ message: `cannot listen on ${address} for --enable-pprof`, cause })
+      Effect.mapError(
+        ({ address, cause }) => new PprofError({ message: `cannot listen on ${address} for --enable-pprof`, cause })
       )
     )
     yield* Effect.logInfo("pprof server listening").pipe(Effect.annotateLogs({ address: `${PPROF_HOST}:${port}` }))

@@ -16,11 +16,11 @@ const PROGRAM = "secrets-store-csi-driver"
 
 export type DriverArgs =
   | {
-    readonly _tag: "Run"
-    readonly config: DriverConfigShape
-    /** klog flags that were given but have no effect here: worth one warning line at startup. */
-    readonly ignoredFlags: ReadonlyArray<string>
-  }
+      readonly _tag: "Run"
+      readonly config: DriverConfigShape
+      /** klog flags that were given but have no effect here: worth one warning line at startup. */
+      readonly ignoredFlags: ReadonlyArray<string>
+    }
   | { readonly _tag: "Help"; readonly text: string }
   | { readonly _tag: "Version"; readonly text: string }
 
@@ -29,7 +29,8 @@ const invalid = (name: string, value: string, why: string) =>
 
 /** Go checks bool and int values of every flag at parse time, so a bad klog flag stops startup there too. */
 const checkCompatFlag = (flag: FlagSpec, value: string): ConfigError | undefined => {
-  if (flag.type === "bool" && parseGoBool(value) === undefined) return invalid(flag.name, value, "must be true or false")
+  if (flag.type === "bool" && parseGoBool(value) === undefined)
+    return invalid(flag.name, value, "must be true or false")
   if (flag.type === "int" && parseGoInt(value) === undefined) return invalid(flag.name, value, "must be an integer")
   return undefined
 }
@@ -46,12 +47,16 @@ const decodeConfig = (given: ReadonlyMap<string, string>): Result.Result<DriverC
   const issues = failure === undefined ? [] : SchemaIssue.makeFormatterStandardSchemaV1()(failure.error.issue).issues
   // Report the bad flag that comes first on the command line, as Go's flag package would.
   const order = [...given.keys()]
-  const located = issues.flatMap(({ message, path }) => {
-    const segment = path?.[0]
-    const key = String(typeof segment === "object" ? segment.key : segment)
-    const flag = (driverFlags as Record<string, FlagSpec | undefined>)[key]
-    return flag === undefined ? [] : [{ flag, message, value: encoded[key] ?? "", position: order.indexOf(flag.name) }]
-  }).sort((a, b) => a.position - b.position)
+  const located = issues
+    .flatMap(({ message, path }) => {
+      const segment = path?.[0]
+      const key = String(typeof segment === "object" ? segment.key : segment)
+      const flag = (driverFlags as Record<string, FlagSpec | undefined>)[key]
+      return flag === undefined
+        ? []
+        : [{ flag, message, value: encoded[key] ?? "", position: order.indexOf(flag.name) }]
+    })
+    .sort((a, b) => a.position - b.position)
   const first = located[0]
   return Result.fail(
     first === undefined
@@ -60,7 +65,7 @@ const decodeConfig = (given: ReadonlyMap<string, string>): Result.Result<DriverC
   )
 }
 
-export const parseDriverArgs = Effect.fn("parseDriverArgs")(function*(
+export const parseDriverArgs = Effect.fn("parseDriverArgs")(function* (
   argv: ReadonlyArray<string>
 ): Effect.fn.Return<DriverArgs, ConfigError> {
   const parsed = parseGoFlags(argv, flagArity)

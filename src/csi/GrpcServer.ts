@@ -43,7 +43,7 @@ const address = (endpoint: Endpoint): ListenAddress =>
 export const serveCsi = (
   options: GrpcServerOptions
 ): Effect.Effect<number, ServerStartError, Scope.Scope | Publisher | PublishReport> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bridge = yield* makeEffectBridge()
     const fork = (effect: Effect.Effect<void>) => void bridge.fork(effect)
     const identity = yield* makeIdentityService(options.identity)
@@ -64,9 +64,15 @@ export const serveCsi = (
       afterDrain: Effect.suspend(() => settleHandlers(handlers, options.cleanupTimeout ?? "4 seconds")).pipe(
         Effect.ensuring(Effect.logInfo("CSI server stopped", { endpoint }))
       )
-    }).pipe(Effect.mapError((error) =>
-      new ServerStartError({ message: `cannot listen on ${error.address}: ${String(error.cause)}`, cause: error.cause })
-    ))
+    }).pipe(
+      Effect.mapError(
+        (error) =>
+          new ServerStartError({
+            message: `cannot listen on ${error.address}: ${String(error.cause)}`,
+            cause: error.cause
+          })
+      )
+    )
     yield* Effect.logInfo("CSI server listening", { endpoint })
     return port
   })

@@ -34,16 +34,16 @@ export const settleHandlers = (handlers: ReadonlySet<Fiber.Fiber<unknown, unknow
   handlers.size === 0
     ? Effect.void
     : Effect.logInfo("waiting for cancelled calls to clean up", { calls: handlers.size }).pipe(
-      Effect.andThen(Fiber.interruptAll([...handlers])),
-      Effect.timeoutOrElse({
-        duration: timeout,
-        orElse: () =>
-          Effect.logWarning("cancelled calls did not finish their cleanup in time; stopping without them", {
-            calls: handlers.size,
-            timeout: String(timeout)
-          })
-      })
-    )
+        Effect.andThen(Fiber.interruptAll([...handlers])),
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () =>
+            Effect.logWarning("cancelled calls did not finish their cleanup in time; stopping without them", {
+              calls: handlers.size,
+              timeout: String(timeout)
+            })
+        })
+      )
 
 const toError = (method: string, cause: Cause.Cause<TypedFailure>): ServerError => {
   const failure = Cause.findErrorOption(cause)
@@ -52,7 +52,7 @@ const toError = (method: string, cause: Cause.Cause<TypedFailure>): ServerError 
   return defectToServerError(method)
 }
 
-export const makeHandlerRunner: Effect.Effect<RunHandler, never, InFlightHandlers> = Effect.gen(function*() {
+export const makeHandlerRunner: Effect.Effect<RunHandler, never, InFlightHandlers> = Effect.gen(function* () {
   const bridge = yield* makeEffectBridge()
   const handlers = yield* InFlightHandlers
   return async <A, E extends TypedFailure>(method: string, effect: Effect.Effect<A, E>, signal: AbortSignal) => {

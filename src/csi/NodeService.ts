@@ -15,7 +15,7 @@ interface NodeIdentity {
 export const makeNodeService = (
   node: NodeIdentity
 ): Effect.Effect<NodeServiceImplementation, never, Publisher | PublishReport | InFlightHandlers> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const publisher = yield* Publisher
     // A request refused here still counts as a failed call, and a publish warns its pod when the pod is named.
     const report = yield* PublishReport
@@ -36,9 +36,17 @@ export const makeNodeService = (
       // and expansion make no sense for a tmpfs of secrets.
       nodeGetCapabilities: async () => ({ capabilities: [] }),
       nodeGetInfo: async () => ({ nodeId: node.nodeId }),
-      nodeStageVolume: async () => { throw unimplemented("NodeStageVolume") },
-      nodeUnstageVolume: async () => { throw unimplemented("NodeUnstageVolume") },
-      nodeGetVolumeStats: async () => { throw unimplemented("NodeGetVolumeStats") },
-      nodeExpandVolume: async () => { throw unimplemented("NodeExpandVolume") }
+      nodeStageVolume: async () => {
+        throw unimplemented("NodeStageVolume")
+      },
+      nodeUnstageVolume: async () => {
+        throw unimplemented("NodeUnstageVolume")
+      },
+      nodeGetVolumeStats: async () => {
+        throw unimplemented("NodeGetVolumeStats")
+      },
+      nodeExpandVolume: async () => {
+        throw unimplemented("NodeExpandVolume")
+      }
     }
   })

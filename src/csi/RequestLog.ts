@@ -24,7 +24,11 @@ const printable = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
 
 const statusName = (error: unknown): string =>
-  error instanceof ServerError ? Status[error.code] : error instanceof Error && error.name === "AbortError" ? "CANCELLED" : "INTERNAL"
+  error instanceof ServerError
+    ? Status[error.code]
+    : error instanceof Error && error.name === "AbortError"
+      ? "CANCELLED"
+      : "INTERNAL"
 
 // Upstream logs each call and its response at klog verbosity 5.
 const CALL_LOG_LEVEL = 5

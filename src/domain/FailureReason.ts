@@ -27,5 +27,8 @@ export interface TypedFailure {
 }
 
 export const isTypedFailure = (u: unknown): u is TypedFailure =>
-  typeof u === "object" && u !== null && "reason" in u && "message" in u &&
+  typeof u === "object" &&
+  u !== null &&
+  "reason" in u &&
+  "message" in u &&
   (FailureReason.literals as ReadonlyArray<unknown>).includes((u as { reason: unknown }).reason)

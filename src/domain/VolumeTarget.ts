@@ -31,7 +31,8 @@ export const parseVolumeTarget = (kubeletRoot: string, target: string): VolumeTa
   const path = target.length > 1 ? target.replace(/\/+$/, "") : target
   if (!isCleanAbsolute(path)) return `target path ${JSON.stringify(target)} is not an absolute, clean path`
   const root = kubeletRoot.length > 1 ? kubeletRoot.replace(/\/+$/, "") : kubeletRoot
-  const outside = `target path ${JSON.stringify(target)} is not <kubelet root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount` +
+  const outside =
+    `target path ${JSON.stringify(target)} is not <kubelet root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount` +
     ` under the kubelet root ${root}`
   if (!path.startsWith(`${root}/`)) return outside
   const elements = path.slice(root.length + 1).split("/")

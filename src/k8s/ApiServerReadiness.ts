@@ -17,15 +17,21 @@ export const apiServerCheck = (
     Effect.cachedWithTTL(ttl)
   )
 
-export class ApiServerReadiness extends Context.Service<ApiServerReadiness, {
-  /** Fails with the one-line reason when the API server does not answer. */
-  readonly check: Effect.Effect<void, string>
-}>()("ApiServerReadiness") {
-  static readonly layer = Layer.effect(ApiServerReadiness, Effect.gen(function*() {
-    const kube = yield* KubeApi
-    const check = yield* apiServerCheck((path) =>
-      kube.request({ method: "GET", path, description: "get API group secrets-store.csi.x-k8s.io/v1" })
-    )
-    return { check }
-  }))
+export class ApiServerReadiness extends Context.Service<
+  ApiServerReadiness,
+  {
+    /** Fails with the one-line reason when the API server does not answer. */
+    readonly check: Effect.Effect<void, string>
+  }
+>()("ApiServerReadiness") {
+  static readonly layer = Layer.effect(
+    ApiServerReadiness,
+    Effect.gen(function* () {
+      const kube = yield* KubeApi
+      const check = yield* apiServerCheck((path) =>
+        kube.request({ method: "GET", path, description: "get API group secrets-store.csi.x-k8s.io/v1" })
+      )
+      return { check }
+    })
+  )
 }

@@ -41,7 +41,7 @@ const keyOfObject = (o: unknown) => {
  * `lookup` answers undefined for anything not cached: not synced yet, absent, too large, or past the total.
  */
 export const makeClassCache = (api: KubeApiShape) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* Scope.Scope
     const entries = new Map<string, Entry>()
     let total = 0
@@ -64,9 +64,11 @@ export const makeClassCache = (api: KubeApiShape) =>
       }
       if (full) return Effect.void
       full = true
-      return Effect.logWarning(`secretproviderclasses (cache): ${entries.size} classes fill its ` +
-        `${classCacheBounds.maxTotalBytes / 1024 / 1024} MiB; ${key} and further classes are read from the API ` +
-        `server on every lookup`)
+      return Effect.logWarning(
+        `secretproviderclasses (cache): ${entries.size} classes fill its ` +
+          `${classCacheBounds.maxTotalBytes / 1024 / 1024} MiB; ${key} and further classes are read from the API ` +
+          `server on every lookup`
+      )
     }
     // The old version never outlives a change: an object that no longer decodes, or grew past the bound, leaves
     // the cache, so a lookup asks the API server and reports what it finds rather than using the last good version.
@@ -107,6 +109,9 @@ export const makeClassCache = (api: KubeApiShape) =>
     const cached = (namespace: string, name: string) =>
       state === "synced" ? entries.get(classKey(namespace, name))?.spc : undefined
     const lookup = (namespace: string, name: string) =>
-      Effect.andThen(start, Effect.sync(() => cached(namespace, name)))
+      Effect.andThen(
+        start,
+        Effect.sync(() => cached(namespace, name))
+      )
     return { lookup }
   })

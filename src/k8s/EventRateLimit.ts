@@ -18,7 +18,10 @@ export interface Bucket {
 }
 
 export type Admission =
-  | { readonly _tag: "Pass"; /** Similar events suppressed before this one, to be reported in its message. */ readonly suppressed: number }
+  | {
+      readonly _tag: "Pass" /** Similar events suppressed before this one, to be reported in its message. */
+      readonly suppressed: number
+    }
   | { readonly _tag: "Suppress" }
 
 export const defaultRateLimit: RateLimitOptions = { burst: 5, refillMillis: 60_000 }
@@ -44,7 +47,10 @@ export const admit = (
 ): readonly [Admission, Bucket] => {
   const current = refill(bucket ?? { tokens: options.burst, refilledAt: now, suppressed: 0 }, now, options)
   if (current.tokens < 1) return [{ _tag: "Suppress" }, { ...current, suppressed: current.suppressed + 1 }]
-  return [{ _tag: "Pass", suppressed: current.suppressed }, { ...current, tokens: current.tokens - 1, suppressed: 0 }]
+  return [
+    { _tag: "Pass", suppressed: current.suppressed },
+    { ...current, tokens: current.tokens - 1, suppressed: 0 }
+  ]
 }
 
 /**
@@ -59,7 +65,9 @@ export class EventRateLimit {
 
   constructor(options: RateLimitOptions = defaultRateLimit) {
     if (!(options.burst >= 1) || !(options.refillMillis > 0)) {
-      throw new RangeError(`event rate limit needs burst >= 1 and refill > 0, got ${options.burst}, ${options.refillMillis}`)
+      throw new RangeError(
+        `event rate limit needs burst >= 1 and refill > 0, got ${options.burst}, ${options.refillMillis}`
+      )
     }
     this.options = options
   }
@@ -87,5 +95,7 @@ export class EventRateLimit {
 }
 
 /** The rate-limit key of an event: the pod (by uid when known) and the reason. */
-export const rateLimitKey = (pod: { readonly uid: string; readonly namespace: string; readonly name: string }, reason: string) =>
-  `${pod.uid !== "" ? pod.uid : `${pod.namespace}/${pod.name}`}\u0000${reason}`
+export const rateLimitKey = (
+  pod: { readonly uid: string; readonly namespace: string; readonly name: string },
+  reason: string
+) => `${pod.uid !== "" ? pod.uid : `${pod.namespace}/${pod.name}`}\u0000${reason}`

@@ -87,7 +87,11 @@ const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; 
     kind: "Event",
     metadata: { name: meta.name, namespace },
     involvedObject: {
-      kind: input.involvedKind?.kind ?? "Pod", namespace, name, uid, apiVersion: input.involvedKind?.apiVersion ?? "v1"
+      kind: input.involvedKind?.kind ?? "Pod",
+      namespace,
+      name,
+      uid,
+      apiVersion: input.involvedKind?.apiVersion ?? "v1"
     },
     reason: input.reason,
     message: meta.message,
@@ -107,16 +111,23 @@ export const eventsPath = (namespace: string) => `/api/v1/namespaces/${encodeURI
 // Only the event's reason and object are logged: never its message, never the API server's answer.
 const failureDetail = (exit: Exit.Exit<unknown, KubernetesError>) => {
   const error = Exit.findErrorOption(exit)
-  return Option.isSome(error) ? { status: error.value.status, statusReason: error.value.statusReason } : { defect: true }
+  return Option.isSome(error)
+    ? { status: error.value.status, statusReason: error.value.statusReason }
+    : { defect: true }
 }
 
-const makeSender = Effect.fnUntraced(function*() {
+const makeSender = Effect.fnUntraced(function* () {
   const api = yield* KubeApi
-  return Effect.fnUntraced(function*(event: CoreEvent) {
+  return Effect.fnUntraced(function* (event: CoreEvent) {
     const { namespace, name } = event.involvedObject
-    const exit = yield* Effect.exit(api.request({
-      method: "POST", path: eventsPath(namespace), body: event, description: `create event ${namespace}/${event.metadata.name}`
-    }))
+    const exit = yield* Effect.exit(
+      api.request({
+        method: "POST",
+        path: eventsPath(namespace),
+        body: event,
+        description: `create event ${namespace}/${event.metadata.name}`
+      })
+    )
     if (Exit.isFailure(exit)) {
       const object = `${event.involvedObject.kind.toLowerCase()} ${namespace}/${name}`
       yield* Effect.logWarning("could not create event", { reason: event.reason, object, ...failureDetail(exit) })
@@ -139,10 +150,11 @@ const makeOverflow = () => {
   }
 }
 
-const makeLive = Effect.fnUntraced(function*(options: EventsOptions) {
+const makeLive = Effect.fnUntraced(function* (options: EventsOptions) {
   const limiter = new EventRateLimit({
     burst: options.burst ?? defaultRateLimit.burst,
-    refillMillis: options.refillEvery === undefined ? defaultRateLimit.refillMillis : Duration.toMillis(options.refillEvery)
+    refillMillis:
+      options.refillEvery === undefined ? defaultRateLimit.refillMillis : Duration.toMillis(options.refillEvery)
   })
   const queue = yield* Queue.dropping<CoreEvent, Cause.Done>(options.queueCapacity ?? 1_000)
   const send = yield* makeSender()
@@ -151,15 +163,17 @@ const makeLive = Effect.fnUntraced(function*(options: EventsOptions) {
 
   const worker = yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), send)))
   // Runs before the fork's own finalizer (which interrupts the worker, aborting a request still in flight).
-  yield* Effect.addFinalizer(() => Effect.gen(function*() {
-    yield* Queue.end(queue)
-    const finished = yield* Effect.timeoutOption(Fiber.await(worker), flushDeadline)
-    if (Option.isNone(finished)) {
-      yield* Effect.logWarning("events not flushed in time", { pending: yield* Queue.size(queue) })
-    }
-  }))
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function* () {
+      yield* Queue.end(queue)
+      const finished = yield* Effect.timeoutOption(Fiber.await(worker), flushDeadline)
+      if (Option.isNone(finished)) {
+        yield* Effect.logWarning("events not flushed in time", { pending: yield* Queue.size(queue) })
+      }
+    })
+  )
 
-  const warning = Effect.fn("Events.warning")(function*(input: WarningInput) {
+  const warning = Effect.fn("Events.warning")(function* (input: WarningInput) {
     // Without podInfoOnMount there is no pod to attach an event to.
     if (input.pod.namespace === "" || input.pod.name === "") return
     const millis = yield* Clock.currentTimeMillis
@@ -167,7 +181,10 @@ const makeLive = Effect.fnUntraced(function*(options: EventsOptions) {
     if (admission._tag === "Suppress") return
     const name = eventName(input.pod.name, millis, counter++)
     const message = eventMessage(input.message, admission.suppressed)
-    yield* Effect.flatMap(Queue.offer(queue, eventObject(input, { nodeId: options.nodeId, name, millis, message })), overflow)
+    yield* Effect.flatMap(
+      Queue.offer(queue, eventObject(input, { nodeId: options.nodeId, name, millis, message })),
+      overflow
+    )
   })
   return Events.of({ warning })
 })
@@ -180,14 +197,22 @@ export interface RecordedWarning {
 }
 
 /** Test handle of the in-memory layer: every warning as asked for (no rate limit, no truncation). */
-export class EventsInMemory extends Context.Service<EventsInMemory, {
-  readonly list: Effect.Effect<ReadonlyArray<RecordedWarning>>
-}>()("EventsInMemory") {}
+export class EventsInMemory extends Context.Service<
+  EventsInMemory,
+  {
+    readonly list: Effect.Effect<ReadonlyArray<RecordedWarning>>
+  }
+>()("EventsInMemory") {}
 
-const makeInMemory = Effect.gen(function*() {
+const makeInMemory = Effect.gen(function* () {
   const recorded = yield* Ref.make<ReadonlyArray<RecordedWarning>>([])
-  const warning = Effect.fn("Events.warning")(function*(input: WarningInput) {
-    const entry = { pod: input.pod, reason: input.reason, message: input.message, component: input.component ?? defaultComponent }
+  const warning = Effect.fn("Events.warning")(function* (input: WarningInput) {
+    const entry = {
+      pod: input.pod,
+      reason: input.reason,
+      message: input.message,
+      component: input.component ?? defaultComponent
+    }
     yield* Ref.update(recorded, (all) => [...all, entry])
   })
   return Context.make(Events, Events.of({ warning })).pipe(
@@ -196,6 +221,7 @@ const makeInMemory = Effect.gen(function*() {
 })
 
 export class Events extends Context.Service<Events, EventsShape>()("Events") {
-  static readonly layer = (options: EventsOptions): Layer.Layer<Events, never, KubeApi> => Layer.effect(Events, makeLive(options))
+  static readonly layer = (options: EventsOptions): Layer.Layer<Events, never, KubeApi> =>
+    Layer.effect(Events, makeLive(options))
   static readonly layerInMemory: Layer.Layer<Events | EventsInMemory> = Layer.effectContext(makeInMemory)
 }

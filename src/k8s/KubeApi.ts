@@ -20,7 +20,9 @@ export interface KubeApiShape {
   /** One request; resolves to the decoded JSON body of a 2xx answer. */
   readonly request: (req: KubeRequest) => Effect.Effect<unknown, KubernetesError>
   /** A watch (`?watch=true`) as a stream of events; an ERROR event or a broken connection fails the stream. */
-  readonly watch: (req: Omit<KubeRequest, "method" | "body" | "contentType">) => Stream.Stream<WatchEvent, KubernetesError>
+  readonly watch: (
+    req: Omit<KubeRequest, "method" | "body" | "contentType">
+  ) => Stream.Stream<WatchEvent, KubernetesError>
 }
 
 export interface KubeApiOptions {
@@ -31,7 +33,11 @@ export interface KubeApiOptions {
 }
 
 const failure = (req: Pick<KubeRequest, "description">, detail: string, cause?: unknown) =>
-  new KubernetesError({ reason: "KubernetesApiError", message: `failed to ${req.description}, error: ${detail}`, cause })
+  new KubernetesError({
+    reason: "KubernetesApiError",
+    message: `failed to ${req.description}, error: ${detail}`,
+    cause
+  })
 
 // JSON.parse quotes the text it chokes on, and a body may be a Secret: never let that reach a message.
 const parseBody = (description: string, text: string): unknown => {
@@ -43,11 +49,10 @@ const parseBody = (description: string, text: string): unknown => {
 }
 
 export class KubeApi extends Context.Service<KubeApi, KubeApiShape>()("KubeApi") {
-  static readonly layer = (options: KubeApiOptions): Layer.Layer<KubeApi> =>
-    Layer.effect(KubeApi, make(options))
+  static readonly layer = (options: KubeApiOptions): Layer.Layer<KubeApi> => Layer.effect(KubeApi, make(options))
 }
 
-const make = Effect.fnUntraced(function*(options: KubeApiOptions) {
+const make = Effect.fnUntraced(function* (options: KubeApiOptions) {
   const timeout = Duration.fromInputUnsafe(options.timeout ?? "10 seconds")
   const source = yield* kubeConfigSource(options.kubeconfig)
   if (source._tag === "None") yield* Effect.logWarning("no kubeconfig found: Kubernetes API calls will fail")
@@ -61,7 +66,7 @@ const make = Effect.fnUntraced(function*(options: KubeApiOptions) {
   const call = <A>(req: KubeRequest, run: (response: IncomingMessage) => Promise<A>) =>
     Effect.tryPromise({
       try: async (signal) => run(await transport.send(req, signal)),
-      catch: (cause) => cause instanceof KubernetesError ? cause : failure(req, transportDetail(cause), cause)
+      catch: (cause) => (cause instanceof KubernetesError ? cause : failure(req, transportDetail(cause), cause))
     }).pipe(
       Effect.timeoutOrElse({
         duration: timeout,
@@ -69,7 +74,7 @@ const make = Effect.fnUntraced(function*(options: KubeApiOptions) {
       })
     )
 
-  const request = Effect.fn("KubeApi.request")(function*(req: KubeRequest) {
+  const request = Effect.fn("KubeApi.request")(function* (req: KubeRequest) {
     yield* Effect.annotateCurrentSpan({ method: req.method, path: req.path })
     return yield* call(req, async (response) => {
       const text = await readText(response)
@@ -81,7 +86,7 @@ const make = Effect.fnUntraced(function*(options: KubeApiOptions) {
 
   const watch = (req: Omit<KubeRequest, "method" | "body" | "contentType">) => {
     const full: KubeRequest = { ...req, method: "GET", query: { ...req.query, watch: "true" } }
-    const open = Effect.gen(function*() {
+    const open = Effect.gen(function* () {
       let response: IncomingMessage | undefined
       // Registered before the call, and the response recorded inside it, so that no interleaving of interruption
       // and arrival leaves a watch connection open. Destroying a body still streaming closes its connection.
@@ -91,7 +96,9 @@ const make = Effect.fnUntraced(function*(options: KubeApiOptions) {
         if (res.statusCode !== 200) throw unexpectedStatus(req.description, res.statusCode ?? 0, await readText(res))
         return res
       })
-      return Stream.fromAsyncIterable(body as AsyncIterable<Uint8Array>, (cause) => failure(full, transportDetail(cause), cause))
+      return Stream.fromAsyncIterable(body as AsyncIterable<Uint8Array>, (cause) =>
+        failure(full, transportDetail(cause), cause)
+      )
     })
     return Stream.unwrap(open).pipe(
       Stream.decodeText,

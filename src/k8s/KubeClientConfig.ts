@@ -31,7 +31,11 @@ export const loadKubeClientConfig = async (source: KubeConfigSource): Promise<Ku
   else loadFiles(kc, source.paths, () => new KubeConfig())
   const cluster = kc.getCurrentCluster()
   if (cluster === null) throw new Error(`${describeSource(source)} has no current cluster`)
-  return { kc, server: cluster.server.replace(/\/+$/, ""), proxied: cluster.proxyUrl !== undefined && cluster.proxyUrl !== "" }
+  return {
+    kc,
+    server: cluster.server.replace(/\/+$/, ""),
+    proxied: cluster.proxyUrl !== undefined && cluster.proxyUrl !== ""
+  }
 }
 
 // A YAML error quotes the offending lines, which may hold a token or a key: only the errno or "not valid" is kept.
@@ -61,7 +65,15 @@ const loadInCluster = (kc: KubeConfig, source: Extract<KubeConfigSource, { _tag:
   const scheme = ["80", "8080", "8001"].includes(source.port) ? "http" : "https"
   const host = source.host.includes(":") ? `[${source.host}]` : source.host
   kc.loadFromClusterAndUser(
-    { name: "inCluster", caFile: `${source.serviceAccountDir}/ca.crt`, server: `${scheme}://${host}:${source.port}`, skipTLSVerify: false },
-    { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: `${source.serviceAccountDir}/token` } } }
+    {
+      name: "inCluster",
+      caFile: `${source.serviceAccountDir}/ca.crt`,
+      server: `${scheme}://${host}:${source.port}`,
+      skipTLSVerify: false
+    },
+    {
+      name: "inClusterUser",
+      authProvider: { name: "tokenFile", config: { tokenFile: `${source.serviceAccountDir}/token` } }
+    }
   )
 }

@@ -65,7 +65,7 @@ const optionalEnv = (name: string) =>
 
 /** Reads the environment through Effect's ConfigProvider, so tests can supply their own environment. */
 export const kubeConfigSource = (kubeconfigFlag: string | undefined) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const env = {
       KUBECONFIG: yield* optionalEnv("KUBECONFIG"),
       KUBERNETES_SERVICE_HOST: yield* optionalEnv("KUBERNETES_SERVICE_HOST"),

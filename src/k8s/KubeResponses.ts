@@ -16,10 +16,10 @@ interface StatusBody {
 
 // A Status message is short; a misbehaving proxy could answer anything.
 const maxDetail = 1024
-const clip = (s: string) => s.length > maxDetail ? `${s.slice(0, maxDetail)}...` : s
+const clip = (s: string) => (s.length > maxDetail ? `${s.slice(0, maxDetail)}...` : s)
 
 const asStatus = (u: unknown): StatusBody | undefined =>
-  typeof u === "object" && u !== null && (u as { kind?: unknown }).kind === "Status" ? u as StatusBody : undefined
+  typeof u === "object" && u !== null && (u as { kind?: unknown }).kind === "Status" ? (u as StatusBody) : undefined
 
 const parseJson = (text: string): unknown => {
   try {
@@ -30,9 +30,10 @@ const parseJson = (text: string): unknown => {
 }
 
 const statusError = (description: string, code: number, status: StatusBody | undefined): KubernetesError => {
-  const message = typeof status?.message === "string" && status.message !== ""
-    ? clip(status.message)
-    : `the server responded with HTTP ${code}`
+  const message =
+    typeof status?.message === "string" && status.message !== ""
+      ? clip(status.message)
+      : `the server responded with HTTP ${code}`
   const statusReason = typeof status?.reason === "string" && status.reason !== "" ? status.reason : undefined
   return new KubernetesError({
     reason: "KubernetesApiError",
@@ -58,16 +59,18 @@ export const parseWatchLine = (description: string, line: string): Effect.Effect
   if (typeof event?.type === "string" && watchTypes.has(event.type)) {
     return Effect.succeed({ type: event.type as WatchEvent["type"], object: event.object })
   }
-  return Effect.fail(new KubernetesError({
-    reason: "KubernetesApiError",
-    message: `failed to ${description}, error: malformed watch event`
-  }))
+  return Effect.fail(
+    new KubernetesError({
+      reason: "KubernetesApiError",
+      message: `failed to ${description}, error: malformed watch event`
+    })
+  )
 }
 
 // node reports a failed connect to every address of a name (happy eyeballs) as an AggregateError without a message.
 const messageOf = (e: Error): string =>
   e instanceof AggregateError && e.message === ""
-    ? e.errors.map((x: unknown) => x instanceof Error ? x.message : String(x)).join(", ")
+    ? e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join(", ")
     : e.message
 
 /** "connect ECONNREFUSED 127.0.0.1:6443", followed by the messages of nested causes (a TLS error's, an abort's). */
@@ -85,4 +88,5 @@ export const transportDetail = (cause: unknown): string => {
 export type Json = Record<string, unknown>
 
 /** A JSON object from an API body, or an empty one for anything else (never throws on odd shapes). */
-export const asRecord = (u: unknown): Json => (typeof u === "object" && u !== null && !Array.isArray(u) ? u as Json : {})
+export const asRecord = (u: unknown): Json =>
+  typeof u === "object" && u !== null && !Array.isArray(u) ? (u as Json) : {}

@@ -66,7 +66,9 @@ export const makeKubeTransport = (source: KubeConfigSource): KubeTransport => {
     options.headers = {
       ...options.headers,
       Accept: "application/json",
-      ...(body === undefined ? {} : { "Content-Type": req.contentType ?? "application/json", "Content-Length": Buffer.byteLength(body) })
+      ...(body === undefined
+        ? {}
+        : { "Content-Type": req.contentType ?? "application/json", "Content-Length": Buffer.byteLength(body) })
     }
     if (!c.proxied) options.agent = plain ? agents.http : agents.https
     return new Promise<IncomingMessage>((resolve, reject) => {

@@ -52,25 +52,27 @@ const reopenAfterEnd = Schedule.spaced("50 millis")
 const relistPause = "100 millis"
 
 const listPage = (api: KubeApiShape, options: ListWatchOptions, token: string | undefined) =>
-  api.request({
-    method: "GET",
-    path: options.path,
-    query: {
-      ...options.query,
-      limit: String(options.pageSize ?? defaultPageSize),
-      ...(token === undefined ? {} : { continue: token })
-    },
-    description: `list ${options.what}`
-  }).pipe(
-    Effect.map((body) => {
-      const listed = body as { metadata?: ListMeta; items?: ReadonlyArray<unknown> } | undefined
-      return {
-        items: listed?.items ?? [],
-        resourceVersion: resourceVersionOf(listed) ?? "",
-        continue: nonEmpty(listed?.metadata?.continue)
-      }
+  api
+    .request({
+      method: "GET",
+      path: options.path,
+      query: {
+        ...options.query,
+        limit: String(options.pageSize ?? defaultPageSize),
+        ...(token === undefined ? {} : { continue: token })
+      },
+      description: `list ${options.what}`
     })
-  )
+    .pipe(
+      Effect.map((body) => {
+        const listed = body as { metadata?: ListMeta; items?: ReadonlyArray<unknown> } | undefined
+        return {
+          items: listed?.items ?? [],
+          resourceVersion: resourceVersionOf(listed) ?? "",
+          continue: nonEmpty(listed?.metadata?.continue)
+        }
+      })
+    )
 
 /**
  * Every page, each handed over before the next is asked for; resolves to the list's resourceVersion. A failed page
@@ -78,7 +80,7 @@ const listPage = (api: KubeApiShape, options: ListWatchOptions, token: string | 
  * the session lists again from the start. The first page has no token to expire: any failure there is retried.
  */
 const listAll = (api: KubeApiShape, options: ListWatchOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (options.onListStart !== undefined) yield* options.onListStart
     let token: string | undefined
     let resourceVersion = ""
@@ -86,7 +88,7 @@ const listAll = (api: KubeApiShape, options: ListWatchOptions) =>
       const continuing = token !== undefined
       const restarts = (e: KubernetesError) => continuing && isExpired(e)
       const page = yield* listPage(api, options, token).pipe(
-        Effect.tapError((e) => restarts(e) ? Effect.void : Effect.logWarning(`${options.what}: ${e.message}`)),
+        Effect.tapError((e) => (restarts(e) ? Effect.void : Effect.logWarning(`${options.what}: ${e.message}`))),
         Effect.retry({ schedule: listBackoff, while: (e) => !restarts(e) })
       )
       yield* options.onPage(page.items)
@@ -99,21 +101,28 @@ const listAll = (api: KubeApiShape, options: ListWatchOptions) =>
 
 /** Runs until interrupted. */
 export const listWatch = (api: KubeApiShape, options: ListWatchOptions): Effect.Effect<never> => {
-  const session = Effect.gen(function*() {
+  const session = Effect.gen(function* () {
     let resourceVersion = yield* listAll(api, options)
-    const watchOnce = Effect.gen(function*() {
+    const watchOnce = Effect.gen(function* () {
       // client-go's 5-10 minute spread: a silently dead connection cannot stall the watch for longer.
       const timeoutSeconds = yield* Random.nextIntBetween(300, 600)
-      yield* api.watch({
-        path: options.path,
-        query: {
-          ...options.query, resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds)
-        },
-        description: `watch ${options.what}`
-      }).pipe(Stream.runForEach((event) => {
-        resourceVersion = resourceVersionOf(event.object) ?? resourceVersion
-        return event.type === "BOOKMARK" ? Effect.void : options.onEvent(event)
-      }))
+      yield* api
+        .watch({
+          path: options.path,
+          query: {
+            ...options.query,
+            resourceVersion,
+            allowWatchBookmarks: "true",
+            timeoutSeconds: String(timeoutSeconds)
+          },
+          description: `watch ${options.what}`
+        })
+        .pipe(
+          Stream.runForEach((event) => {
+            resourceVersion = resourceVersionOf(event.object) ?? resourceVersion
+            return event.type === "BOOKMARK" ? Effect.void : options.onEvent(event)
+          })
+        )
     })
     return yield* watchOnce.pipe(
       Effect.tapError((e) =>

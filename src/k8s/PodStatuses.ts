@@ -67,7 +67,6 @@ const desiredPodStatus = (input: PodStatusInput): SecretProviderClassPodStatus =
   }
 })
 
-
 /**
  * The existing object with our node label, owner and status on top. Everything else (foreign labels, annotations,
  * finalizers, resourceVersion for the optimistic lock) is kept as read.
@@ -87,34 +86,54 @@ const mergeInto = (existing: unknown, desired: SecretProviderClassPodStatus): Js
 }
 
 // Another writer (a second publish of the same pod, a user) changed it between our get and update: re-read.
-const conflictRetry = { schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered), times: 4, while: isConflict }
+const conflictRetry = {
+  schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered),
+  times: 4,
+  while: isConflict
+}
 
 // The API server returns objects with its own key order (Go sorts map keys): compare key-order-free.
 const canonical = (u: unknown): unknown =>
-  Array.isArray(u) ? u.map(canonical)
-  : typeof u === "object" && u !== null
-  ? Object.fromEntries(Object.keys(u).sort().map((k) => [k, canonical((u as Record<string, unknown>)[k])]))
-  : u
+  Array.isArray(u)
+    ? u.map(canonical)
+    : typeof u === "object" && u !== null
+      ? Object.fromEntries(
+          Object.keys(u)
+            .sort()
+            .map((k) => [k, canonical((u as Record<string, unknown>)[k])])
+        )
+      : u
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b))
 
-const makeLive = Effect.gen(function*() {
+const makeLive = Effect.gen(function* () {
   const api = yield* KubeApi
-  const upsert = Effect.fn("PodStatuses.upsert")(function*(input: PodStatusInput) {
+  const upsert = Effect.fn("PodStatuses.upsert")(function* (input: PodStatusInput) {
     const desired = desiredPodStatus(input)
     const { name, namespace } = desired.metadata
     const ref = `secretproviderclasspodstatus ${namespace}/${name}`
     yield* Effect.annotateCurrentSpan({ podStatus: `${namespace}/${name}` })
-    const create = api.request({ method: "POST", path: podStatusesPath(namespace), body: desired, description: `create ${ref}` })
-      .pipe(Effect.as(true), Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)))
+    const create = api
+      .request({ method: "POST", path: podStatusesPath(namespace), body: desired, description: `create ${ref}` })
+      .pipe(
+        Effect.as(true),
+        Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
+      )
     // A refresh finds its status in place: read first, and write only what changed (usually nothing).
-    const update = Effect.gen(function*() {
-      const existing = yield* api.request({ method: "GET", path: podStatusesPath(namespace, name), description: `get ${ref}` })
+    const update = Effect.gen(function* () {
+      const existing = yield* api.request({
+        method: "GET",
+        path: podStatusesPath(namespace, name),
+        description: `get ${ref}`
+      })
       const body = mergeInto(existing, desired)
       if (sameJson(body, existing)) return
       yield* api.request({ method: "PUT", path: podStatusesPath(namespace, name), body, description: `update ${ref}` })
     }).pipe(Effect.retry(conflictRetry))
     if (input.refresh === true) {
-      const missing = yield* update.pipe(Effect.as(false), Effect.catchIf(isNotFound, () => Effect.succeed(true)))
+      const missing = yield* update.pipe(
+        Effect.as(false),
+        Effect.catchIf(isNotFound, () => Effect.succeed(true))
+      )
       if (!missing) return
     }
     if (!(yield* create)) yield* update
@@ -123,32 +142,38 @@ const makeLive = Effect.gen(function*() {
 })
 
 /** Test handle of the in-memory layer. */
-export class PodStatusesInMemory extends Context.Service<PodStatusesInMemory, {
-  readonly list: Effect.Effect<ReadonlyArray<SecretProviderClassPodStatus>>
-  readonly put: (status: SecretProviderClassPodStatus) => Effect.Effect<void>
-  /** Every upsert fails with this error until it is cleared with undefined. */
-  readonly failWith: (error: KubernetesError | undefined) => Effect.Effect<void>
-}>()("PodStatusesInMemory") {}
+export class PodStatusesInMemory extends Context.Service<
+  PodStatusesInMemory,
+  {
+    readonly list: Effect.Effect<ReadonlyArray<SecretProviderClassPodStatus>>
+    readonly put: (status: SecretProviderClassPodStatus) => Effect.Effect<void>
+    /** Every upsert fails with this error until it is cleared with undefined. */
+    readonly failWith: (error: KubernetesError | undefined) => Effect.Effect<void>
+  }
+>()("PodStatusesInMemory") {}
 
 const key = (s: SecretProviderClassPodStatus) => `${s.metadata.namespace}/${s.metadata.name}`
 
-const makeInMemory = Effect.gen(function*() {
+const makeInMemory = Effect.gen(function* () {
   const store = yield* Ref.make(new Map<string, SecretProviderClassPodStatus>())
   const failure = yield* Ref.make<KubernetesError | undefined>(undefined)
   const put = (status: SecretProviderClassPodStatus) => Ref.update(store, (m) => new Map(m).set(key(status), status))
-  const upsert = Effect.fn("PodStatuses.upsert")(function*(input: PodStatusInput) {
+  const upsert = Effect.fn("PodStatuses.upsert")(function* (input: PodStatusInput) {
     const error = yield* Ref.get(failure)
     if (error !== undefined) return yield* error
     const desired = desiredPodStatus(input)
     const existing = (yield* Ref.get(store)).get(key(desired))
-    yield* put(existing === undefined ? desired : mergeInto(existing, desired) as SecretProviderClassPodStatus)
+    yield* put(existing === undefined ? desired : (mergeInto(existing, desired) as SecretProviderClassPodStatus))
   })
   return Context.make(PodStatuses, PodStatuses.of({ upsert })).pipe(
-    Context.add(PodStatusesInMemory, PodStatusesInMemory.of({
-      list: Ref.get(store).pipe(Effect.map((m) => [...m.values()])),
-      put,
-      failWith: (error) => Ref.set(failure, error)
-    }))
+    Context.add(
+      PodStatusesInMemory,
+      PodStatusesInMemory.of({
+        list: Ref.get(store).pipe(Effect.map((m) => [...m.values()])),
+        put,
+        failWith: (error) => Ref.set(failure, error)
+      })
+    )
   )
 })
 

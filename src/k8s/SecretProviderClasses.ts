@@ -25,37 +25,44 @@ const description = (namespace: string, name: string) => `get secretproviderclas
 export const classNotFound = (namespace: string, name: string, where?: string) =>
   new KubernetesError({
     reason: "SecretProviderClassNotFound",
-    message: `failed to ${description(namespace, name)}, error: secretproviderclasses.${group} "${name}" not found` +
+    message:
+      `failed to ${description(namespace, name)}, error: secretproviderclasses.${group} "${name}" not found` +
       (where === undefined ? "" : ` (${where})`),
     status: 404,
     statusReason: "NotFound"
   })
 
 const asNotFound = (e: KubernetesError) =>
-  new KubernetesError({ reason: "SecretProviderClassNotFound", message: e.message, status: 404, statusReason: "NotFound" })
+  new KubernetesError({
+    reason: "SecretProviderClassNotFound",
+    message: e.message,
+    status: 404,
+    statusReason: "NotFound"
+  })
 
 const decodeFrom = (namespace: string, name: string) => (body: unknown) =>
   decodeKept(body).pipe(
-    Effect.mapError((cause) =>
-      new KubernetesError({
-        reason: "KubernetesApiError",
-        message: `failed to ${description(namespace, name)}, error: the object does not decode as a SecretProviderClass`,
-        cause
-      })
+    Effect.mapError(
+      (cause) =>
+        new KubernetesError({
+          reason: "KubernetesApiError",
+          message: `failed to ${description(namespace, name)}, error: the object does not decode as a SecretProviderClass`,
+          cause
+        })
     )
   )
 
-const makeLive = Effect.gen(function*() {
+const makeLive = Effect.gen(function* () {
   const api = yield* KubeApi
   const cache = yield* makeClassCache(api)
   const fetch = (namespace: string, name: string) =>
     api.request({ method: "GET", path: spcPath(namespace, name), description: description(namespace, name) }).pipe(
-      Effect.mapError((e) => isNotFound(e) ? asNotFound(e) : e),
+      Effect.mapError((e) => (isNotFound(e) ? asNotFound(e) : e)),
       Effect.flatMap(decodeFrom(namespace, name))
     )
   // A hit comes from the watch; a miss (not synced yet, an SPC created a moment ago, one the cache's bounds keep
   // out) asks the API server. Both return the same kept fields (ClassFields.ts).
-  const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+  const get = Effect.fn("SecretProviderClasses.get")(function* (namespace: string, name: string) {
     const cached = yield* cache.lookup(namespace, name)
     return cached ?? (yield* fetch(namespace, name))
   })
@@ -63,17 +70,20 @@ const makeLive = Effect.gen(function*() {
 })
 
 /** Test handle of the in-memory layer: what the "cluster" holds. */
-export class SecretProviderClassesInMemory extends Context.Service<SecretProviderClassesInMemory, {
-  readonly put: (spc: SecretProviderClass) => Effect.Effect<void>
-  readonly remove: (namespace: string, name: string) => Effect.Effect<void>
-}>()("SecretProviderClassesInMemory") {}
+export class SecretProviderClassesInMemory extends Context.Service<
+  SecretProviderClassesInMemory,
+  {
+    readonly put: (spc: SecretProviderClass) => Effect.Effect<void>
+    readonly remove: (namespace: string, name: string) => Effect.Effect<void>
+  }
+>()("SecretProviderClassesInMemory") {}
 
 const key = classKey
 
 const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const store = yield* Ref.make(new Map(initial.map((spc) => [key(spc.metadata.namespace, spc.metadata.name), spc])))
-    const get = Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+    const get = Effect.fn("SecretProviderClasses.get")(function* (namespace: string, name: string) {
       const spc = (yield* Ref.get(store)).get(key(namespace, name))
       return spc ?? (yield* classNotFound(namespace, name))
     })
@@ -93,7 +103,10 @@ const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
 export class SecretProviderClasses extends Context.Service<SecretProviderClasses, SecretProviderClassesShape>()(
   "SecretProviderClasses"
 ) {
-  static readonly layer: Layer.Layer<SecretProviderClasses, never, KubeApi> = Layer.effect(SecretProviderClasses, makeLive)
+  static readonly layer: Layer.Layer<SecretProviderClasses, never, KubeApi> = Layer.effect(
+    SecretProviderClasses,
+    makeLive
+  )
   static readonly layerInMemory = (
     initial: ReadonlyArray<SecretProviderClass> = []
   ): Layer.Layer<SecretProviderClasses | SecretProviderClassesInMemory> => Layer.effectContext(makeInMemory(initial))

@@ -38,7 +38,9 @@ export const csiProbe = (endpoint: CsiEndpoint, timeout: Duration.Input = PROBE_
           orElse: () => Effect.fail(`CSI probe timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}`)
         }),
         // An unset `ready` means ready (CSI spec).
-        Effect.flatMap((response) => (response.ready === false ? Effect.fail("CSI probe answered not ready") : Effect.void))
+        Effect.flatMap((response) =>
+          response.ready === false ? Effect.fail("CSI probe answered not ready") : Effect.void
+        )
       ),
     (channel) => Effect.sync(() => channel.close())
   )

@@ -39,23 +39,40 @@ const makeInstruments = () => ({
   publish: counter("node_publish_total", "Total number of node publish calls", ["provider", "os_type"]),
   unpublish: counter("node_unpublish_total", "Total number of node unpublish calls", ["os_type"]),
   publishError: counter("node_publish_error_total", "Total number of node publish calls with errors", [
-    "provider", "error_type", "os_type"
+    "provider",
+    "error_type",
+    "os_type"
   ]),
-  unpublishError: counter("node_unpublish_error_total", "Total number of node unpublish calls with errors", ["os_type"]),
+  unpublishError: counter("node_unpublish_error_total", "Total number of node unpublish calls with errors", [
+    "os_type"
+  ]),
   sync: counter("sync_k8s_secret_total", "Total number of k8s secrets synced", ["provider", "os_type"]),
-  syncDuration: histogram("sync_k8s_secret_duration_sec", "Distribution of how long it took to sync k8s secret", [
-    "os_type"
-  ], DURATION_BUCKETS),
-  rotation: counter("rotation_reconcile_total", "Total number of rotation reconciles", ["provider", "os_type", "rotated"]),
-  rotationError: counter("rotation_reconcile_error_total", "Total number of rotation reconciles with error", [
-    "provider", "error_type", "os_type", "rotated"
+  syncDuration: histogram(
+    "sync_k8s_secret_duration_sec",
+    "Distribution of how long it took to sync k8s secret",
+    ["os_type"],
+    DURATION_BUCKETS
+  ),
+  rotation: counter("rotation_reconcile_total", "Total number of rotation reconciles", [
+    "provider",
+    "os_type",
+    "rotated"
   ]),
-  rotationDuration: histogram("rotation_reconcile_duration_sec", "Distribution of how long it took to rotate secrets-store content for pods", [
-    "os_type"
-  ], DURATION_BUCKETS)
+  rotationError: counter("rotation_reconcile_error_total", "Total number of rotation reconciles with error", [
+    "provider",
+    "error_type",
+    "os_type",
+    "rotated"
+  ]),
+  rotationDuration: histogram(
+    "rotation_reconcile_duration_sec",
+    "Distribution of how long it took to rotate secrets-store content for pods",
+    ["os_type"],
+    DURATION_BUCKETS
+  )
 })
 
-const make = Effect.gen(function*() {
+const make = Effect.gen(function* () {
   const m = makeInstruments()
   const processMetrics = yield* makeProcessMetrics
   const os_type = osType

@@ -52,21 +52,33 @@ export class MetricsServerError extends Schema.TaggedError<MetricsServerError>()
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
 const bounded = (check: Effect.Effect<void, string>, timeout: Duration.Input) =>
-  check.pipe(Effect.timeoutOrElse({
-    duration: timeout,
-    orElse: () => Effect.fail(`timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}`)
-  }))
+  check.pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(`timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}`)
+    })
+  )
 
 /** Kubernetes' readyz body: one `[+]name ok` / `[-]name failed: reason` line per check, then the verdict. */
 const readyz = (checks: ReadonlyArray<HealthCheck>, timeout: Duration.Input) =>
-  Effect.forEach(checks, ({ check, name }) =>
-    bounded(check, timeout).pipe(Effect.match({
-      onSuccess: () => ({ ok: true, line: `[+]${name} ok` }),
-      onFailure: (reason) => ({ ok: false, line: `[-]${name} failed: ${reason}` })
-    })), { concurrency: "unbounded" }).pipe(
+  Effect.forEach(
+    checks,
+    ({ check, name }) =>
+      bounded(check, timeout).pipe(
+        Effect.match({
+          onSuccess: () => ({ ok: true, line: `[+]${name} ok` }),
+          onFailure: (reason) => ({ ok: false, line: `[-]${name} failed: ${reason}` })
+        })
+      ),
+    { concurrency: "unbounded" }
+  ).pipe(
     Effect.map((results) => {
       const ok = results.every((result) => result.ok)
-      const lines = ["[+]config ok", ...results.map((result) => result.line), `readyz check ${ok ? "passed" : "failed"}`]
+      const lines = [
+        "[+]config ok",
+        ...results.map((result) => result.line),
+        `readyz check ${ok ? "passed" : "failed"}`
+      ]
       return textReply(ok ? 200 : 503, `${lines.join("\n")}\n`)
     })
   )
@@ -82,7 +94,8 @@ interface Answers {
   readonly readyz: Effect.Effect<Reply>
 }
 
-const route = (answers: Answers) =>
+const route =
+  (answers: Answers) =>
   ({ method, path }: HttpRequest): Effect.Effect<Reply> => {
     if (method !== "GET" && method !== "HEAD") return Effect.succeed(notFound)
     switch (path) {
@@ -100,21 +113,25 @@ const route = (answers: Answers) =>
 export class MetricsServer extends Context.Service<MetricsServer, { readonly port: number }>()("MetricsServer") {
   /** Serves while the layer lives; the listening socket and open connections close with it. */
   static readonly layer = (options: MetricsServerOptions): Layer.Layer<MetricsServer, MetricsServerError, Metrics> =>
-    Layer.effect(MetricsServer, Effect.gen(function*() {
-      const metrics = yield* Metrics
-      const timeout = options.checkTimeout ?? "5 seconds"
-      const ttl = options.resultTtl ?? "1 second"
-      const handle = route({
-        metrics: Effect.map(metrics.render, (text) => textReply(200, text, METRICS_CONTENT_TYPE)),
-        healthz: yield* Effect.cachedWithTTL(healthz(options.probe, timeout), ttl),
-        readyz: yield* Effect.cachedWithTTL(readyz(options.checks, timeout), ttl)
-      })
-      const port = yield* serveHttp({ host: options.host, port: options.port, handle, limits: options.limits }).pipe(
-        Effect.mapError(({ address, cause }) =>
-          new MetricsServerError({ message: `cannot listen on ${address} for metrics: ${describe(cause)}`, cause })
+    Layer.effect(
+      MetricsServer,
+      Effect.gen(function* () {
+        const metrics = yield* Metrics
+        const timeout = options.checkTimeout ?? "5 seconds"
+        const ttl = options.resultTtl ?? "1 second"
+        const handle = route({
+          metrics: Effect.map(metrics.render, (text) => textReply(200, text, METRICS_CONTENT_TYPE)),
+          healthz: yield* Effect.cachedWithTTL(healthz(options.probe, timeout), ttl),
+          readyz: yield* Effect.cachedWithTTL(readyz(options.checks, timeout), ttl)
+        })
+        const port = yield* serveHttp({ host: options.host, port: options.port, handle, limits: options.limits }).pipe(
+          Effect.mapError(
+            ({ address, cause }) =>
+              new MetricsServerError({ message: `cannot listen on ${address} for metrics: ${describe(cause)}`, cause })
+          )
         )
-      )
-      yield* Effect.logInfo("metrics server listening", { address: `${options.host}:${port}` })
-      return MetricsServer.of({ port })
-    }))
+        yield* Effect.logInfo("metrics server listening", { address: `${options.host}:${port}` })
+        return MetricsServer.of({ port })
+      })
+    )
 }

@@ -16,12 +16,14 @@ const eventLoopDelay: Effect.Effect<{ mean: () => number; p99: () => number; res
       return monitor
     }),
     (monitor) => Effect.sync(() => monitor.disable())
-  ).pipe(Effect.map((monitor) => ({
-    // With no samples yet the histogram's mean is NaN; report no lag rather than NaN.
-    mean: () => (monitor.count === 0 ? 0 : monitor.mean / NANOS_PER_SECOND),
-    p99: () => (monitor.count === 0 ? 0 : monitor.percentile(99) / NANOS_PER_SECOND),
-    reset: () => monitor.reset()
-  })))
+  ).pipe(
+    Effect.map((monitor) => ({
+      // With no samples yet the histogram's mean is NaN; report no lag rather than NaN.
+      mean: () => (monitor.count === 0 ? 0 : monitor.mean / NANOS_PER_SECOND),
+      p99: () => (monitor.count === 0 ? 0 : monitor.percentile(99) / NANOS_PER_SECOND),
+      reset: () => monitor.reset()
+    }))
+  )
 
 /** The families, plus the hook that closes one scrape. */
 export const makeProcessMetrics: Effect.Effect<
@@ -31,16 +33,33 @@ export const makeProcessMetrics: Effect.Effect<
 > = Effect.map(eventLoopDelay, (lag) => {
   const startSeconds = performance.timeOrigin / 1000
   const families = [
-    sampled("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", () => process.memoryUsage.rss()),
+    sampled("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", () =>
+      process.memoryUsage.rss()
+    ),
     sampled("nodejs_heap_used_bytes", "V8 heap used in bytes.", "gauge", () => process.memoryUsage().heapUsed),
     sampled("nodejs_heap_total_bytes", "V8 heap allocated in bytes.", "gauge", () => process.memoryUsage().heapTotal),
-    sampled("nodejs_eventloop_lag_seconds", "Mean event loop delay since the previous scrape, in seconds.", "gauge", lag.mean),
-    sampled("nodejs_eventloop_lag_p99_seconds", "99th percentile event loop delay since the previous scrape, in seconds.", "gauge", lag.p99),
+    sampled(
+      "nodejs_eventloop_lag_seconds",
+      "Mean event loop delay since the previous scrape, in seconds.",
+      "gauge",
+      lag.mean
+    ),
+    sampled(
+      "nodejs_eventloop_lag_p99_seconds",
+      "99th percentile event loop delay since the previous scrape, in seconds.",
+      "gauge",
+      lag.p99
+    ),
     sampled("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter", () => {
       const { user, system } = process.cpuUsage()
       return (user + system) / 1e6
     }),
-    sampled("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge", () => startSeconds)
+    sampled(
+      "process_start_time_seconds",
+      "Start time of the process since unix epoch in seconds.",
+      "gauge",
+      () => startSeconds
+    )
   ]
   return { families, afterScrape: lag.reset }
 })

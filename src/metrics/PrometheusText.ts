@@ -12,7 +12,7 @@ export interface Family {
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
 const escapeLabelValue = (value: string): string =>
-  value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
+  value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 
 /** Go's strconv 'g' formatting for the values we use: integers plainly, +Inf/-Inf/NaN spelled out. */
 const formatValue = (value: number): string =>

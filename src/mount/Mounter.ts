@@ -83,11 +83,11 @@ const resolvePath = (path: string) =>
     )
   )
 
-const unmount = Effect.fn("Mounter.unmount")(function*(path: string) {
+const unmount = Effect.fn("Mounter.unmount")(function* (path: string) {
   yield* mountCalls.unmount(path)
 })
 
-const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
+const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function* (path: string) {
   yield* mountCalls.mountTmpfs(path)
 })
 
@@ -99,7 +99,12 @@ const checkListable = (resolved: string, fsType: string) =>
     Effect.catch((error) =>
       unmount(resolved).pipe(
         Effect.flatMap(() =>
-          Effect.fail(mountFailed(`target ${resolved} is a corrupt mount point (${describeCause(error.cause)}); unmounted it`, error.cause))
+          Effect.fail(
+            mountFailed(
+              `target ${resolved} is a corrupt mount point (${describeCause(error.cause)}); unmounted it`,
+              error.cause
+            )
+          )
         )
       )
     )
@@ -107,8 +112,7 @@ const checkListable = (resolved: string, fsType: string) =>
 
 const fastMountCheck = (resolved: string) => fsCall("checking target path", resolved, () => tmpfsMountCheck(resolved))
 
-
-const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
+const mountState = Effect.fn("Mounter.mountState")(function* (path: string) {
   const resolved = yield* resolvePath(path)
   if (Option.isNone(resolved)) return { _tag: "Missing" } as MountState
   // A stat that fails on an existing path is a stale mount: the mount table tells, and checkListable cleans up.
@@ -125,7 +129,7 @@ const mountState = Effect.fn("Mounter.mountState")(function*(path: string) {
   return { _tag: "Directory" } as MountState
 })
 
-export const ensureDir = Effect.fn("Mounter.ensureDir")(function*(path: string) {
+export const ensureDir = Effect.fn("Mounter.ensureDir")(function* (path: string) {
   yield* fsCall("creating target path", path, () => fs.mkdir(path, { recursive: true, mode: 0o750 }))
 })
 
@@ -149,41 +153,48 @@ const rollback = (primitives: RollbackPrimitives, path: string): Effect.Effect<s
         )
       )
     ),
-    Effect.tap((note) => note === undefined ? Effect.void : Effect.logWarning(note, { target: path }))
+    Effect.tap((note) => (note === undefined ? Effect.void : Effect.logWarning(note, { target: path })))
   )
 
 /** Builds the scoped mount from the primitives, so the in-memory layer shares the rollback rule. */
 export const makeMountTmpfsScoped = (
   primitives: Pick<MounterShape, "mountState" | "mountTmpfs"> & RollbackPrimitives
 ): MounterShape["mountTmpfsScoped"] =>
-  Effect.fn("Mounter.mountTmpfsScoped")(function*(path: string, options: ScopedMountOptions = {}) {
+  Effect.fn("Mounter.mountTmpfsScoped")(function* (path: string, options: ScopedMountOptions = {}) {
     const state = options.known === undefined ? primitives.mountState(path) : Effect.succeed(options.known)
     return yield* Effect.acquireRelease(
       state.pipe(
-        Effect.flatMap((state): Effect.Effect<ScopedMount, MountError> =>
-          state._tag === "Mounted" ? Effect.succeed("alreadyMounted") : Effect.as(primitives.mountTmpfs(path), "mounted")
+        Effect.flatMap(
+          (state): Effect.Effect<ScopedMount, MountError> =>
+            state._tag === "Mounted"
+              ? Effect.succeed("alreadyMounted")
+              : Effect.as(primitives.mountTmpfs(path), "mounted")
         )
       ),
       (outcome, exit) =>
         outcome === "mounted" && Exit.isFailure(exit)
           ? rollback(primitives, path).pipe(
-            Effect.tap((note) => Effect.sync(() => note === undefined ? undefined : options.onRollbackTrouble?.(note)))
-          )
+              Effect.tap((note) =>
+                Effect.sync(() => (note === undefined ? undefined : options.onRollbackTrouble?.(note)))
+              )
+            )
           : Effect.void
     )
   })
 
 /** Every mount stacked at the target, top first, each a tmpfs: a mount of anything else is refused, never entered. */
 const unmountAll = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (let i = 0; i < maxStackedMounts; i++) {
       const entry = yield* mountEntryAt(path)
       if (Option.isNone(entry)) return
       if (entry.value.fsType !== "tmpfs") {
-        return yield* Effect.fail(mountFailed(
-          `target ${path} is a ${entry.value.fsType} mount (source ${entry.value.source}), not this driver's tmpfs: ` +
-            "refusing to unmount it or delete anything in it"
-        ))
+        return yield* Effect.fail(
+          mountFailed(
+            `target ${path} is a ${entry.value.fsType} mount (source ${entry.value.source}), not this driver's tmpfs: ` +
+              "refusing to unmount it or delete anything in it"
+          )
+        )
       }
       yield* unmount(path)
     }
@@ -205,7 +216,7 @@ const removeTargetDir = (path: string) =>
     })
   )
 
-const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function*(path: string) {
+const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function* (path: string) {
   const stat = yield* Effect.tryPromise(() => fs.lstat(path)).pipe(
     Effect.map(Option.some),
     Effect.catch((error) =>
@@ -223,7 +234,7 @@ const cleanupMountPoint = Effect.fn("Mounter.cleanupMountPoint")(function*(path:
   yield* removeTargetDir(path)
 })
 
-const tmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function*(path: string) {
+const tmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function* (path: string) {
   return Option.fromUndefinedOr(yield* Effect.promise(() => tmpfsMountDevice(path)))
 })
 

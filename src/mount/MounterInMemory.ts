@@ -31,14 +31,15 @@ export const makeInMemoryState = () => {
   let nextFailure: string | undefined
   const key = (path: string) => nodePath.resolve(path)
 
-  const memMountState = Effect.fn("Mounter.mountState")(function*(path: string) {
+  const memMountState = Effect.fn("Mounter.mountState")(function* (path: string) {
     const stat = yield* Effect.tryPromise(() => fs.stat(path)).pipe(Effect.option)
     if (Option.isNone(stat)) return { _tag: "Missing" } as MountState
     if (stacks.has(key(path))) return { _tag: "Mounted", fsType: "tmpfs" } as MountState
-    if (!stat.value.isDirectory()) return yield* Effect.fail(mountFailed(`target path ${path} exists and is not a directory`))
+    if (!stat.value.isDirectory())
+      return yield* Effect.fail(mountFailed(`target path ${path} exists and is not a directory`))
     return { _tag: "Directory" } as MountState
   })
-  const memMountTmpfs = Effect.fn("Mounter.mountTmpfs")(function*(path: string) {
+  const memMountTmpfs = Effect.fn("Mounter.mountTmpfs")(function* (path: string) {
     const failure = nextFailure
     nextFailure = undefined
     if (failure !== undefined) return yield* Effect.fail(mountFailed(`mounting tmpfs at ${path} failed: ${failure}`))
@@ -49,29 +50,35 @@ export const makeInMemoryState = () => {
     stacks.set(key(path), (stacks.get(key(path)) ?? 0) + 1)
     mounts++
   })
-  const memUnmount = Effect.fn("Mounter.unmount")(function*(path: string) {
+  const memUnmount = Effect.fn("Mounter.unmount")(function* (path: string) {
     const depth = stacks.get(key(path))
     if (depth === undefined) return yield* Effect.fail(mountFailed(`unmounting ${path} failed: not mounted`))
     if (depth > 1) return void stacks.set(key(path), depth - 1)
     stacks.delete(key(path))
     yield* emptyDir(path)
   })
-  const memCleanup = Effect.fn("Mounter.cleanupMountPoint")(function*(path: string) {
+  const memCleanup = Effect.fn("Mounter.cleanupMountPoint")(function* (path: string) {
     stacks.delete(key(path))
     yield* fsCall("removing target", path, () => fs.rm(path, { recursive: true, force: true }))
   })
   // A "mounted" directory's own device: real on disk, so a reader's same-filesystem check still holds.
-  const memTmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function*(path: string) {
+  const memTmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function* (path: string) {
     if (!stacks.has(key(path))) return Option.none<number>()
     const stat = yield* Effect.option(Effect.tryPromise(() => fs.lstat(path)))
-    return Option.map(Option.filter(stat, (s) => s.isDirectory()), (s) => s.dev)
+    return Option.map(
+      Option.filter(stat, (s) => s.isDirectory()),
+      (s) => s.dev
+    )
   })
   const mounter: MounterShape = {
     mountState: memMountState,
     ensureDir,
     mountTmpfs: memMountTmpfs,
     mountTmpfsScoped: makeMountTmpfsScoped({
-      mountState: memMountState, mountTmpfs: memMountTmpfs, unmount: memUnmount, unmountLazy: memUnmount
+      mountState: memMountState,
+      mountTmpfs: memMountTmpfs,
+      unmount: memUnmount,
+      unmountLazy: memUnmount
     }),
     unmount: memUnmount,
     cleanupMountPoint: memCleanup,
@@ -88,8 +95,12 @@ export const makeInMemoryState = () => {
 const emptyDir = (path: string) =>
   fsCall("listing", path, () => fs.readdir(path)).pipe(
     Effect.flatMap((names) =>
-      Effect.forEach(names, (name) => fsCall("removing", path, () => fs.rm(nodePath.join(path, name), { recursive: true, force: true })), {
-        discard: true
-      })
+      Effect.forEach(
+        names,
+        (name) => fsCall("removing", path, () => fs.rm(nodePath.join(path, name), { recursive: true, force: true })),
+        {
+          discard: true
+        }
+      )
     )
   )

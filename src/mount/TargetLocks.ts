@@ -53,7 +53,7 @@ const makeLocks = (): TargetLocksShape => {
 
   const withLock = <A, E, R>(target: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const key = nodePath.resolve(target)
         const ticket = enqueue(key)
         if (ticket !== undefined) {

@@ -37,7 +37,10 @@ export const describeAddress = (address: ListenAddress): string =>
 
 /** Device, inode and change time: a re-bound path is a new file even when the inode number is reused. */
 const identityOf = (path: string): Promise<string | undefined> =>
-  fs.stat(path, { bigint: true }).then((stat) => `${stat.dev}:${stat.ino}:${stat.ctimeNs}`, () => undefined)
+  fs.stat(path, { bigint: true }).then(
+    (stat) => `${stat.dev}:${stat.ino}:${stat.ctimeNs}`,
+    () => undefined
+  )
 
 const listen = (server: UnaryGrpcServer, address: ListenAddress) =>
   Effect.tryPromise({
@@ -55,25 +58,26 @@ const listen = (server: UnaryGrpcServer, address: ListenAddress) =>
 const removeOwnSocket = (address: ListenAddress, own: string | undefined) =>
   "path" in address && own !== undefined
     ? Effect.promise(async () => {
-      if ((await identityOf(address.path)) === own) await fs.rm(address.path, { force: true })
-    })
+        if ((await identityOf(address.path)) === own) await fs.rm(address.path, { force: true })
+      })
     : Effect.void
 
 const drain = (server: UnaryGrpcServer, timeout: Duration.Input) =>
   Duration.isZero(Duration.fromInputUnsafe(timeout))
     ? Effect.sync(() => server.forceShutdown())
     : Effect.promise(() => server.shutdown()).pipe(
-      Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.sync(() => server.forceShutdown()) })
-    )
+        Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.sync(() => server.forceShutdown()) })
+      )
 
 /** Serves until the enclosing scope closes. */
 export const serveGrpc = (options: ServeGrpcOptions): Effect.Effect<ServedGrpc, GrpcListenError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { server, address } = options
     const { port } = yield* Effect.acquireRelease(listen(server, address), ({ own }) =>
       drain(server, options.drainTimeout).pipe(
         Effect.andThen(options.afterDrain ?? Effect.void),
         Effect.andThen(removeOwnSocket(address, own))
-      ))
+      )
+    )
     return { port, forceClose: Effect.sync(() => server.forceShutdown()) }
   })

@@ -100,8 +100,8 @@ const clientErrorStatus = (code: unknown) =>
   code === "HPE_HEADER_OVERFLOW"
     ? "431 Request Header Fields Too Large"
     : code === "ERR_HTTP_REQUEST_TIMEOUT"
-    ? "408 Request Timeout"
-    : "400 Bad Request"
+      ? "408 Request Timeout"
+      : "400 Bad Request"
 
 const makeServer = <R>(
   handle: (request: HttpRequest) => Effect.Effect<Reply, never, R>,
@@ -111,43 +111,49 @@ const makeServer = <R>(
   let inFlight = 0
   // Sockets with a response under way: a parse error there must not write a second status line into it.
   const answering = new WeakSet<Socket>()
-  const server = http.createServer({
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    maxHeaderSize: limits.maxHeaderBytes,
-    connectionsCheckingInterval: 1_000
-  }, (req, res) => {
-    try {
-      answering.add(req.socket)
-      res.once("close", () => answering.delete(req.socket))
-      // The parser also takes HTTP/0.9-looking lines and "HTTP/2.0": only 1.0 and 1.1 are spoken here.
-      if (req.httpVersion !== "1.1" && req.httpVersion !== "1.0") {
-        return send(req, res, { ...textReply(400, "400 unsupported HTTP version\n"), headers: { connection: "close" } })
-      }
-      const target = requestTarget(req.url ?? "")
-      if (target === undefined) return send(req, res, textReply(400, "400 bad request target\n"))
-      if (inFlight >= limits.maxInFlight) {
-        return send(req, res, { ...textReply(503, "too many requests in flight\n"), headers: { "retry-after": "1" } })
-      }
-      inFlight++
-      let done = false
-      const fiber = bridge.fork(handle({ method: req.method ?? "", ...target }))
-      fiber.addObserver((exit) => {
-        done = true
-        inFlight--
-        try {
-          send(req, res, Exit.isSuccess(exit) ? exit.value : textReply(500, "internal error\n"))
-        } catch {
-          res.destroy()
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: 1_000
+    },
+    (req, res) => {
+      try {
+        answering.add(req.socket)
+        res.once("close", () => answering.delete(req.socket))
+        // The parser also takes HTTP/0.9-looking lines and "HTTP/2.0": only 1.0 and 1.1 are spoken here.
+        if (req.httpVersion !== "1.1" && req.httpVersion !== "1.0") {
+          return send(req, res, {
+            ...textReply(400, "400 unsupported HTTP version\n"),
+            headers: { connection: "close" }
+          })
         }
-      })
-      // A client that goes away abandons its handler (a profile stops, a shared probe loses an awaiter).
-      res.once("close", () => done || fiber.interruptUnsafe())
-    } catch {
-      res.destroy()
+        const target = requestTarget(req.url ?? "")
+        if (target === undefined) return send(req, res, textReply(400, "400 bad request target\n"))
+        if (inFlight >= limits.maxInFlight) {
+          return send(req, res, { ...textReply(503, "too many requests in flight\n"), headers: { "retry-after": "1" } })
+        }
+        inFlight++
+        let done = false
+        const fiber = bridge.fork(handle({ method: req.method ?? "", ...target }))
+        fiber.addObserver((exit) => {
+          done = true
+          inFlight--
+          try {
+            send(req, res, Exit.isSuccess(exit) ? exit.value : textReply(500, "internal error\n"))
+          } catch {
+            res.destroy()
+          }
+        })
+        // A client that goes away abandons its handler (a profile stops, a shared probe loses an awaiter).
+        res.once("close", () => done || fiber.interruptUnsafe())
+      } catch {
+        res.destroy()
+      }
     }
-  })
+  )
   server.maxHeadersCount = limits.maxHeadersCount
   server.maxConnections = limits.maxConnections
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
@@ -189,7 +195,7 @@ export const serveHttp = <R>(options: {
   readonly handle: (request: HttpRequest) => Effect.Effect<Reply, never, R>
   readonly limits?: HttpLimits | undefined
 }): Effect.Effect<number, HttpListenError, R | Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bridge = yield* makeEffectBridge<R>()
     const server = makeServer(options.handle, options.limits ?? DEFAULT_LIMITS, bridge)
     const port = yield* Effect.acquireRelease(listen(server, options.host, options.port), () => close(server))

@@ -68,7 +68,10 @@ const callContext = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
   const controller = new AbortController()
   let answered = false
   if (call.cancelled) controller.abort()
-  else call.on("cancelled", () => { if (!answered) controller.abort() })
+  else
+    call.on("cancelled", () => {
+      if (!answered) controller.abort()
+    })
   let headerSent = false
   const header = Metadata()
   const context: CallContext = {
@@ -83,7 +86,12 @@ const callContext = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
     trailer: Metadata(),
     signal: controller.signal
   }
-  return { context, answered: () => { answered = true } }
+  return {
+    context,
+    answered: () => {
+      answered = true
+    }
+  }
 }
 
 interface Method {
@@ -109,7 +117,8 @@ const runUnary = async (method: Method, middleware: Middleware, request: unknown
   return result.value
 }
 
-const unaryHandler = (method: Method, middleware: Middleware): grpc.handleUnaryCall<unknown, unknown> =>
+const unaryHandler =
+  (method: Method, middleware: Middleware): grpc.handleUnaryCall<unknown, unknown> =>
   (call, callback) => {
     const { context, answered } = callContext(call)
     runUnary(method, middleware, call.request, context).then(

@@ -28,7 +28,13 @@ const unicodeEscape = (code: number): string =>
   `\\u${HEX[(code >> 12) & 0xf]}${HEX[(code >> 8) & 0xf]}${HEX[(code >> 4) & 0xf]}${HEX[code & 0xf]}`
 
 const SHORT_ESCAPES: Readonly<Record<number, string>> = {
-  0x08: "\\b", 0x09: "\\t", 0x0a: "\\n", 0x0c: "\\f", 0x0d: "\\r", 0x22: "\\\"", 0x5c: "\\\\"
+  0x08: "\\b",
+  0x09: "\\t",
+  0x0a: "\\n",
+  0x0c: "\\f",
+  0x0d: "\\r",
+  0x22: '\\"',
+  0x5c: "\\\\"
 }
 
 /** One code point as Go's encoder (escapeHTML on) writes it. */
@@ -44,7 +50,7 @@ const encodeCodePoint = (code: number): string => {
 
 /** A JSON string literal exactly as Go's `encoding/json` writes it. */
 const goJsonString = (value: string): string => {
-  let out = "\""
+  let out = '"'
   for (const char of value) out += encodeCodePoint(char.codePointAt(0)!)
   return `${out}"`
 }
@@ -54,7 +60,11 @@ const byUtf8Bytes = (a: string, b: string): number => Buffer.compare(Buffer.from
 
 /** `json.Marshal(map[string]string)`: sorted keys, no spaces, HTML-safe escapes. */
 export const goJsonStringMap = (map: Readonly<Record<string, string>>): string =>
-  "{" + Object.keys(map).sort(byUtf8Bytes).map((key) => `${goJsonString(key)}:${goJsonString(map[key]!)}`).join(",") +
+  "{" +
+  Object.keys(map)
+    .sort(byUtf8Bytes)
+    .map((key) => `${goJsonString(key)}:${goJsonString(map[key]!)}`)
+    .join(",") +
   "}"
 
 /** Parameters, then volume context on top, then the tokens (upstream's merge order). */

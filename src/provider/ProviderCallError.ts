@@ -71,7 +71,8 @@ export const tooManyFiles = (provider: string, count: number, limit: number): Pr
   new ProviderCallError({
     reason: "InvalidProviderResponse",
     provider,
-    message: `provider ${quoteProvider(provider)}: response holds ${count} files, more than the ${limit} ` +
+    message:
+      `provider ${quoteProvider(provider)}: response holds ${count} files, more than the ${limit} ` +
       `--max-provider-files allows; nothing was written`
   })
 
@@ -79,7 +80,8 @@ export const pathNotUtf8 = (provider: string, index: number): ProviderCallError 
   new ProviderCallError({
     reason: "InvalidProviderResponse",
     provider,
-    message: `provider ${quoteProvider(provider)}: the path of file ${index} (counting from 0) is not valid UTF-8; ` +
+    message:
+      `provider ${quoteProvider(provider)}: the path of file ${index} (counting from 0) is not valid UTF-8; ` +
       `nothing was written`
   })
 
@@ -112,8 +114,8 @@ export const fromCallFailure = (provider: string, cause: unknown): ProviderCallE
   cause instanceof ClientError
     ? fromClientError(provider, cause)
     : new ProviderCallError({
-      reason: "ProviderError",
-      provider,
-      message: `provider ${quoteProvider(provider)}: call failed: ${describeCause(cause)}`,
-      cause
-    })
+        reason: "ProviderError",
+        provider,
+        message: `provider ${quoteProvider(provider)}: call failed: ${describeCause(cause)}`,
+        cause
+      })

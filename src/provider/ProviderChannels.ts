@@ -45,10 +45,8 @@ const dial = (socket: SocketFile, options: ChannelOptions, definition: ProviderD
   return { socket, channel, client: createClient(definition, channel) }
 }
 
-export const makeProviderChannels = (
-  options: ChannelOptions
-): Effect.Effect<ProviderChannels, never, Scope.Scope> =>
-  Effect.gen(function*() {
+export const makeProviderChannels = (options: ChannelOptions): Effect.Effect<ProviderChannels, never, Scope.Scope> =>
+  Effect.gen(function* () {
     const cache = new Map<string, DialledProvider>()
     const known = new Set<string>()
     const definition = providerDefinition(options.maxProviderFiles)
@@ -69,11 +67,9 @@ export const makeProviderChannels = (
         cache.set(provider, dialled)
         known.add(provider)
         return dialled
-      }).pipe(
-        Effect.tap(() => Effect.logDebug("dialled provider", { provider, socket: socket.path }))
-      )
+      }).pipe(Effect.tap(() => Effect.logDebug("dialled provider", { provider, socket: socket.path })))
 
-    const acquire = Effect.fn("ProviderChannels.acquire")(function*(provider: string) {
+    const acquire = Effect.fn("ProviderChannels.acquire")(function* (provider: string) {
       if (!isValidProviderName(provider)) return yield* Effect.fail(invalidProviderName(provider))
       const found = yield* findProviderSocket(options.providerDirs, provider)
       if (Option.isNone(found)) return yield* Effect.fail(providerNotFound(provider))

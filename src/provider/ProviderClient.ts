@@ -93,7 +93,7 @@ const callOnce = <A>(
   provider: string,
   call: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const dialled = yield* channels.acquire(provider)
     return yield* Effect.tryPromise({
       try: (signal) => call(dialled.client, signal),
@@ -101,19 +101,22 @@ const callOnce = <A>(
     }).pipe(Effect.tapError((error) => (isUnavailable(error) ? channels.discard(provider, dialled) : Effect.void)))
   })
 
-const withDeadline = (provider: string, timeout: Duration.Input) =>
-<A>(effect: Effect.Effect<A, ProviderCallError>) =>
-  Effect.timeoutOrElse(effect, {
-    duration: timeout,
-    orElse: () => Effect.fail(providerTimeout(provider, Duration.format(Duration.fromInputUnsafe(timeout))))
-  })
+const withDeadline =
+  (provider: string, timeout: Duration.Input) =>
+  <A>(effect: Effect.Effect<A, ProviderCallError>) =>
+    Effect.timeoutOrElse(effect, {
+      duration: timeout,
+      orElse: () => Effect.fail(providerTimeout(provider, Duration.format(Duration.fromInputUnsafe(timeout))))
+    })
 
 const logTooLarge = (error: ProviderCallError) =>
   isMessageTooLarge(error)
-    ? Effect.logWarning(`provider response larger than the maximum: ${MESSAGE_TOO_LARGE_HINT}`, { provider: error.provider })
+    ? Effect.logWarning(`provider response larger than the maximum: ${MESSAGE_TOO_LARGE_HINT}`, {
+        provider: error.provider
+      })
     : Effect.void
 
-const toMountResult = Effect.fn("ProviderClient.checkResponse")(function*(
+const toMountResult = Effect.fn("ProviderClient.checkResponse")(function* (
   provider: string,
   checked: CheckedMountResponse
 ) {
@@ -141,7 +144,7 @@ const makeHealthCheck = (channels: ProviderChannels, results: Map<string, Provid
       withDeadline(provider, HEALTH_CHECK_TIMEOUT),
       Effect.exit,
       Effect.flatMap((exit) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const checkedAt = yield* Clock.currentTimeMillis
           const healthy = Exit.isSuccess(exit)
           const detail = Exit.isSuccess(exit)
@@ -160,7 +163,7 @@ const makeHealthCheck = (channels: ProviderChannels, results: Map<string, Provid
 }
 
 const makeLive = (options: ProviderClientOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const channels = yield* makeProviderChannels(options)
     const healthResults = new Map<string, ProviderHealth>()
     const retryPolicy = {
@@ -176,10 +179,13 @@ const makeLive = (options: ProviderClientOptions) =>
         Effect.tapError(logTooLarge)
       )
 
-    const mount = Effect.fn("ProviderClient.mount")(function*(provider: string, request: MountRequest) {
-      const response = yield* call(provider, (client, signal) => client.mount(request, { signal }))
-      return yield* toMountResult(provider, response)
-    }, (effect, provider) => Effect.annotateLogs(effect, { provider }))
+    const mount = Effect.fn("ProviderClient.mount")(
+      function* (provider: string, request: MountRequest) {
+        const response = yield* call(provider, (client, signal) => client.mount(request, { signal }))
+        return yield* toMountResult(provider, response)
+      },
+      (effect, provider) => Effect.annotateLogs(effect, { provider })
+    )
 
     if (options.healthCheck) {
       yield* makeHealthCheck(channels, healthResults).pipe(
@@ -231,8 +237,8 @@ const answer = (entry: InMemoryAnswer, request: MountRequest) =>
   typeof entry === "function"
     ? entry(request)
     : "_tag" in entry && entry._tag === "ProviderCallError"
-    ? Effect.fail(entry)
-    : Effect.succeed(entry as MountResult)
+      ? Effect.fail(entry)
+      : Effect.succeed(entry as MountResult)
 
 const makeInMemoryState = (table: Readonly<Record<string, InMemoryAnswer>>) => {
   const answers = new Map(Object.entries(table))
@@ -241,10 +247,10 @@ const makeInMemoryState = (table: Readonly<Record<string, InMemoryAnswer>>) => {
     !isValidProviderName(provider)
       ? Effect.fail(invalidProviderName(provider))
       : answers.has(provider)
-      ? Effect.succeed(answers.get(provider)!)
-      : Effect.fail(providerNotFound(provider))
+        ? Effect.succeed(answers.get(provider)!)
+        : Effect.fail(providerNotFound(provider))
   const client = ProviderClient.of({
-    mount: Effect.fn("ProviderClient.mount")(function*(provider: string, request: MountRequest) {
+    mount: Effect.fn("ProviderClient.mount")(function* (provider: string, request: MountRequest) {
       recorded.push({ provider, request })
       return yield* answer(yield* lookup(provider), request)
     }),

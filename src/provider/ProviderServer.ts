@@ -45,7 +45,7 @@ export interface ProviderServer {
 export const serveProvider = (
   options: ProviderServerOptions
 ): Effect.Effect<ProviderServer, ProviderServerError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const server = createUnaryGrpcServer({
       grpc: {
         // An InterceptedCall is the part of grpc-js's call that the interceptors here read.
@@ -58,8 +58,14 @@ export const serveProvider = (
       server,
       address: { path: options.socketPath },
       drainTimeout: options.drainTimeout ?? "5 seconds"
-    }).pipe(Effect.mapError((error) =>
-      new ProviderServerError({ message: `cannot listen on ${error.address}: ${String(error.cause)}`, cause: error.cause })
-    ))
+    }).pipe(
+      Effect.mapError(
+        (error) =>
+          new ProviderServerError({
+            message: `cannot listen on ${error.address}: ${String(error.cause)}`,
+            cause: error.cause
+          })
+      )
+    )
     return { socketPath: options.socketPath, forceClose: served.forceClose }
   })

@@ -41,7 +41,7 @@ export const findProviderSocket = (
   dirs: ReadonlyArray<string>,
   provider: string
 ): Effect.Effect<Option.Option<SocketFile>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (const dir of dirs) {
       const found = yield* statSocket(socketPath(dir, provider))
       if (Option.isSome(found)) return found

@@ -20,7 +20,7 @@ const refused = (message: string) => new PublishError({ reason: "InvalidRequest"
  * lstat that fails on the target itself (a stale mount there) is left for the Mounter, which knows what to do with it.
  */
 export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.Effect<VolumeTarget, PublishError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const target = parseVolumeTarget(kubeletRoot, targetPath)
     if (typeof target === "string") return yield* refused(target)
     const confinement = yield* Effect.tryPromise(() => checkConfinement(target)).pipe(
@@ -28,9 +28,11 @@ export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.E
         const failedAt = (error.cause as { path?: unknown } | undefined)?.path
         return failedAt === target.path
           ? Effect.succeed({ _tag: "Confined" } as const)
-          : Effect.fail(refused(
-            `target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${errnoCode(error.cause) ?? "error"}`
-          ))
+          : Effect.fail(
+              refused(
+                `target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${errnoCode(error.cause) ?? "error"}`
+              )
+            )
       })
     )
     if (confinement._tag === "Refused") {

@@ -22,14 +22,17 @@ export interface PublishReportShape {
   readonly failed: (pod: PodInfo, target: string, provider: string, failure: TypedFailure) => Effect.Effect<void>
   /** A publish refused at the edge (bad arguments) still counts as a failed publish and warns the pod, if named. */
   readonly publishRejected: (
-    volumeContext: Readonly<Record<string, string>>, target: string, failure: TypedFailure
+    volumeContext: Readonly<Record<string, string>>,
+    target: string,
+    failure: TypedFailure
   ) => Effect.Effect<void>
   readonly unpublishSucceeded: Effect.Effect<void>
   /** A failed unpublish, refused at the edge or not. */
   readonly unpublishFailed: Effect.Effect<void>
 }
 
-const succeededWith = (metrics: MetricsShape, warn: (pod: PodInfo, failure: TypedFailure) => Effect.Effect<void>) =>
+const succeededWith =
+  (metrics: MetricsShape, warn: (pod: PodInfo, failure: TypedFailure) => Effect.Effect<void>) =>
   (pod: PodInfo, target: string, provider: string, outcome: PublishOutcome): Effect.Effect<void> => {
     switch (outcome._tag) {
       case "Skipped":
@@ -43,14 +46,20 @@ const succeededWith = (metrics: MetricsShape, warn: (pod: PodInfo, failure: Type
         return Effect.andThen(metrics.publishSucceeded(provider), metrics.rotationSucceeded(provider, outcome.seconds))
       case "RefreshFailed":
         // kubelet sees success (kubernetes/kubernetes#121271); everything else sees the failure.
-        return Effect.all([
-          metrics.publishFailed(provider, outcome.failure.reason),
-          metrics.rotationFailed(provider, outcome.failure.reason),
-          warn(pod, outcome.failure),
-          Effect.logWarning("republish failed; keeping the previous files", {
-            target, pod: `${pod.namespace}/${pod.name}`, reason: outcome.failure.reason, error: outcome.failure.message
-          })
-        ], { discard: true })
+        return Effect.all(
+          [
+            metrics.publishFailed(provider, outcome.failure.reason),
+            metrics.rotationFailed(provider, outcome.failure.reason),
+            warn(pod, outcome.failure),
+            Effect.logWarning("republish failed; keeping the previous files", {
+              target,
+              pod: `${pod.namespace}/${pod.name}`,
+              reason: outcome.failure.reason,
+              error: outcome.failure.message
+            })
+          ],
+          { discard: true }
+        )
     }
   }
 
@@ -58,13 +67,19 @@ const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishR
   const warn = (pod: PodInfo, failure: TypedFailure) =>
     events.warning({ pod, reason: failure.reason, message: failure.message })
   const failed = (pod: PodInfo, target: string, provider: string, failure: TypedFailure) =>
-    Effect.all([
-      metrics.publishFailed(provider, failure.reason),
-      warn(pod, failure),
-      Effect.logWarning("publish failed", {
-        target, pod: `${pod.namespace}/${pod.name}`, reason: failure.reason, error: failure.message
-      })
-    ], { discard: true })
+    Effect.all(
+      [
+        metrics.publishFailed(provider, failure.reason),
+        warn(pod, failure),
+        Effect.logWarning("publish failed", {
+          target,
+          pod: `${pod.namespace}/${pod.name}`,
+          reason: failure.reason,
+          error: failure.message
+        })
+      ],
+      { discard: true }
+    )
   return {
     succeeded: succeededWith(metrics, warn),
     failed,
@@ -78,7 +93,7 @@ export class PublishReport extends Context.Service<PublishReport, PublishReportS
   /** Reports to the process's Metrics and Events. */
   static readonly layer: Layer.Layer<PublishReport, never, Metrics | Events> = Layer.effect(
     PublishReport,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       return makePublishReport(yield* Metrics, yield* Events)
     })
   )

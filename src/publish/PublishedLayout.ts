@@ -22,10 +22,13 @@ const isCompleteLayout = async (target: string): Promise<boolean> => {
     const dataDir = await fs.readlink(path.join(target, DATA_LINK))
     if (!isDataDirName(dataDir) || entries.get(dataDir)?.isDirectory() !== true) return false
     const visible = await fs.readdir(path.join(target, dataDir))
-    const linked = await Promise.all(visible.map(async (name) =>
-      entries.get(name)?.isSymbolicLink() === true &&
-      (await fs.readlink(path.join(target, name))) === visibleLinkTarget(name)
-    ))
+    const linked = await Promise.all(
+      visible.map(
+        async (name) =>
+          entries.get(name)?.isSymbolicLink() === true &&
+          (await fs.readlink(path.join(target, name))) === visibleLinkTarget(name)
+      )
+    )
     return linked.every(Boolean)
   } catch {
     return false
@@ -39,7 +42,7 @@ export interface PublishedLayoutShape {
 export class PublishedLayout extends Context.Service<PublishedLayout, PublishedLayoutShape>()("PublishedLayout") {
   /** The layout on disk. */
   static readonly layer: Layer.Layer<PublishedLayout> = Layer.succeed(PublishedLayout, {
-    isComplete: Effect.fn("PublishedLayout.isComplete")(function*(target: string) {
+    isComplete: Effect.fn("PublishedLayout.isComplete")(function* (target: string) {
       return yield* Effect.promise(() => isCompleteLayout(target))
     })
   })
@@ -47,7 +50,7 @@ export class PublishedLayout extends Context.Service<PublishedLayout, PublishedL
   /** Beside `AtomicWriter.layerInMemory`: complete once a write to the target succeeded. */
   static readonly layerInMemory: Layer.Layer<PublishedLayout, never, AtomicWriterInMemory> = Layer.effect(
     PublishedLayout,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const targets = yield* AtomicWriterInMemory
       return { isComplete: (target: string) => Effect.map(targets.lastWrite(target), Option.isSome) }
     })

@@ -49,8 +49,14 @@ interface Steps extends RefreshDeps {
 }
 
 /** The secrets fetched and stored once more, the time of it recorded; succeeds with the provider label. */
-const refresh = (steps: Steps, request: PublishRequest, pod: PodInfo, spcName: string, state: MountState,
-  masked: boolean) =>
+const refresh = (
+  steps: Steps,
+  request: PublishRequest,
+  pod: PodInfo,
+  spcName: string,
+  state: MountState,
+  masked: boolean
+) =>
   refreshSecrets(steps, request, pod, spcName, state, masked).pipe(
     Effect.tap(() => Effect.flatMap(Clock.currentTimeMillis, (now) => steps.times.record(request.targetPath, now)))
   )
@@ -61,13 +67,18 @@ type Prepared =
 
 /** Confinement, mount state and the republish decision: whether to fetch, and how. */
 const prepare = (steps: Steps, request: PublishRequest): Effect.Effect<Prepared, TypedFailure> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const target = request.targetPath
     yield* confineTarget(steps.kubeletRoot, target)
     const state = yield* steps.mounter.mountState(target)
     const complete = state._tag === "Mounted" && state.fsType === "tmpfs" && (yield* steps.layout.isComplete(target))
-    const decision = decideRepublish(state, complete, steps.rotation, yield* steps.times.get(target),
-      yield* Clock.currentTimeMillis)
+    const decision = decideRepublish(
+      state,
+      complete,
+      steps.rotation,
+      yield* steps.times.get(target),
+      yield* Clock.currentTimeMillis
+    )
     if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } as const
     if (decision._tag === "Foreign") {
       return yield* mountFailed(
@@ -75,14 +86,19 @@ const prepare = (steps: Steps, request: PublishRequest): Effect.Effect<Prepared,
       )
     }
     const spcName = request.volumeContext["secretProviderClass"] ?? ""
-    if (spcName === "") return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
+    if (spcName === "")
+      return yield* new PublishError({ reason: "InvalidRequest", message: "secretProviderClass is not set" })
     if (state._tag === "Missing") yield* steps.mounter.ensureDir(target)
     return { _tag: "Fetch", state, spcName, masked: decision._tag === "Refresh" } as const
   })
 
 /** Everything a publish does under the target's lock. */
-const publishLocked = (steps: Steps, request: PublishRequest, pod: PodInfo): Effect.Effect<Published, LabelledFailure> =>
-  Effect.gen(function*() {
+const publishLocked = (
+  steps: Steps,
+  request: PublishRequest,
+  pod: PodInfo
+): Effect.Effect<Published, LabelledFailure> =>
+  Effect.gen(function* () {
     const prepared = yield* prepare(steps, request).pipe(Effect.mapError(labelled("")))
     if (prepared._tag === "Skipped") return { outcome: prepared, provider: "" }
     const { state, spcName, masked } = prepared
@@ -94,22 +110,32 @@ const publishLocked = (steps: Steps, request: PublishRequest, pod: PodInfo): Eff
     // (kubernetes/kubernetes#121271). The old files stay; PublishReport makes it loud.
     const started = yield* Clock.currentTimeMillis
     return yield* refresh(steps, request, pod, spcName, state, true).pipe(
-      Effect.flatMap((provider) => Effect.map(Clock.currentTimeMillis, (now): Published =>
-        ({ outcome: { _tag: "Refreshed", seconds: (now - started) / 1000 }, provider }))),
-      Effect.catch(({ failure, provider }) => Effect.succeed<Published>({
-        outcome: { _tag: "RefreshFailed", failure }, provider
-      }))
+      Effect.flatMap((provider) =>
+        Effect.map(
+          Clock.currentTimeMillis,
+          (now): Published => ({ outcome: { _tag: "Refreshed", seconds: (now - started) / 1000 }, provider })
+        )
+      ),
+      Effect.catch(({ failure, provider }) =>
+        Effect.succeed<Published>({
+          outcome: { _tag: "RefreshFailed", failure },
+          provider
+        })
+      )
     )
   })
 
 const make = (options: PublishOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const locks = yield* TargetLocks
     const report = yield* PublishReport
     const steps: Steps = {
       nodeId: options.nodeId,
       kubeletRoot: options.kubeletRoot,
-      rotation: { enabled: options.enableSecretRotation, pollIntervalMillis: Duration.toMillis(options.rotationPollInterval) },
+      rotation: {
+        enabled: options.enableSecretRotation,
+        pollIntervalMillis: Duration.toMillis(options.rotationPollInterval)
+      },
       mounter: yield* Mounter,
       classes: yield* SecretProviderClasses,
       providers: yield* ProviderClient,
@@ -119,7 +145,7 @@ const make = (options: PublishOptions) =>
       times: yield* RefreshTimes
     }
 
-    const publish = Effect.fn("Publisher.publish")(function*(request: PublishRequest) {
+    const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
       const pod = podInfo(request.volumeContext)
       const { outcome, provider } = yield* locks.withLock(request.targetPath, publishLocked(steps, request, pod)).pipe(
         Effect.tapError(({ failure, provider }) => report.failed(pod, request.targetPath, provider, failure)),
@@ -128,7 +154,7 @@ const make = (options: PublishOptions) =>
       yield* report.succeeded(pod, request.targetPath, provider, outcome)
     })
 
-    const unpublish = Effect.fn("Publisher.unpublish")(function*(request: UnpublishRequest) {
+    const unpublish = Effect.fn("Publisher.unpublish")(function* (request: UnpublishRequest) {
       const cleanup = confineTarget(options.kubeletRoot, request.targetPath).pipe(
         Effect.andThen(steps.mounter.cleanupMountPoint(request.targetPath)),
         Effect.andThen(steps.times.forget(request.targetPath))

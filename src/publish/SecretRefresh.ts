@@ -23,7 +23,9 @@ export interface LabelledFailure {
   readonly provider: string
 }
 
-export const labelled = (provider: string) => (failure: TypedFailure): LabelledFailure => ({ failure, provider })
+export const labelled =
+  (provider: string) =>
+  (failure: TypedFailure): LabelledFailure => ({ failure, provider })
 
 /** The neighbours a refresh uses. */
 export interface RefreshDeps {
@@ -43,10 +45,14 @@ interface ClassUse {
 /** The SPC checks in upstream's order: provider, parameters, then the request's readonly flag. */
 const checkClass = (spc: SecretProviderClass, ref: string, request: PublishRequest) => {
   if (!spc.spec?.provider) {
-    return Effect.fail(new PublishError({ reason: "InvalidSecretProviderClass", message: `provider not set in ${ref}` }))
+    return Effect.fail(
+      new PublishError({ reason: "InvalidSecretProviderClass", message: `provider not set in ${ref}` })
+    )
   }
   if (Object.keys(spc.spec.parameters ?? {}).length === 0) {
-    return Effect.fail(new PublishError({ reason: "InvalidSecretProviderClass", message: `parameters not set in ${ref}` }))
+    return Effect.fail(
+      new PublishError({ reason: "InvalidSecretProviderClass", message: `parameters not set in ${ref}` })
+    )
   }
   if (!request.readonly) {
     return Effect.fail(new PublishError({ reason: "InvalidRequest", message: "Readonly is not true in request" }))
@@ -59,22 +65,33 @@ const checkClass = (spc: SecretProviderClass, ref: string, request: PublishReque
  * in full and becomes an InternalError failure. Only an interruption goes through as it is.
  */
 const maskDefects = <A>(effect: Effect.Effect<A, TypedFailure>): Effect.Effect<A, TypedFailure> =>
-  effect.pipe(Effect.catchCause((cause) => {
-    if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
-    const typed = Cause.findErrorOption(cause)
-    if (Option.isSome(typed)) return Effect.fail(typed.value)
-    return Effect.andThen(Effect.logError("republish failed with a defect", cause), Effect.fail<TypedFailure>({
-      reason: "InternalError",
-      message: "internal error while refreshing the volume; see the driver's log"
-    }))
-  }))
+  effect.pipe(
+    Effect.catchCause((cause) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+      const typed = Cause.findErrorOption(cause)
+      if (Option.isSome(typed)) return Effect.fail(typed.value)
+      return Effect.andThen(
+        Effect.logError("republish failed with a defect", cause),
+        Effect.fail<TypedFailure>({
+          reason: "InternalError",
+          message: "internal error while refreshing the volume; see the driver's log"
+        })
+      )
+    })
+  )
 
 /** Mount (first time), provider call, validation, atomic write and pod status. */
-const store = (deps: RefreshDeps, request: PublishRequest, pod: PodInfo, spcName: string, use: ClassUse,
-  state: MountState) => {
+const store = (
+  deps: RefreshDeps,
+  request: PublishRequest,
+  pod: PodInfo,
+  spcName: string,
+  use: ClassUse,
+  state: MountState
+) => {
   // What a rollback of the mount could not do cleanly (a busy tmpfs, detached lazily) joins the failure's message.
   let rollbackTrouble: string | undefined
-  return Effect.gen(function*() {
+  return Effect.gen(function* () {
     const mounted = state._tag === "Mounted"
     if (!mounted) {
       yield* deps.mounter.mountTmpfsScoped(request.targetPath, {
@@ -95,15 +112,22 @@ const store = (deps: RefreshDeps, request: PublishRequest, pod: PodInfo, spcName
     const payload = yield* validatePayload(result.files)
     yield* deps.writer.write(request.targetPath, payload)
     yield* deps.statuses.upsert({
-      podName: pod.name, podNamespace: pod.namespace, podUid: pod.uid, spcName, nodeId: deps.nodeId,
-      targetPath: request.targetPath, objects: result.objectVersions, refresh: mounted
+      podName: pod.name,
+      podNamespace: pod.namespace,
+      podUid: pod.uid,
+      spcName,
+      nodeId: deps.nodeId,
+      targetPath: request.targetPath,
+      objects: result.objectVersions,
+      refresh: mounted
     })
   }).pipe(
     Effect.scoped,
-    Effect.mapError((failure): TypedFailure =>
-      rollbackTrouble === undefined
-        ? failure
-        : new PublishError({ reason: failure.reason, message: `${failure.message}; ${rollbackTrouble}` })
+    Effect.mapError(
+      (failure): TypedFailure =>
+        rollbackTrouble === undefined
+          ? failure
+          : new PublishError({ reason: failure.reason, message: `${failure.message}; ${rollbackTrouble}` })
     )
   )
 }
@@ -113,10 +137,15 @@ const store = (deps: RefreshDeps, request: PublishRequest, pod: PodInfo, spcName
  * defects are reported like failures.
  */
 export const refreshSecrets = (
-  deps: RefreshDeps, request: PublishRequest, pod: PodInfo, spcName: string, state: MountState, masked: boolean
+  deps: RefreshDeps,
+  request: PublishRequest,
+  pod: PodInfo,
+  spcName: string,
+  state: MountState,
+  masked: boolean
 ): Effect.Effect<string, LabelledFailure> =>
-  Effect.gen(function*() {
-    const mask = <A>(effect: Effect.Effect<A, TypedFailure>) => masked ? maskDefects(effect) : effect
+  Effect.gen(function* () {
+    const mask = <A>(effect: Effect.Effect<A, TypedFailure>) => (masked ? maskDefects(effect) : effect)
     const spc = yield* mask(deps.classes.get(pod.namespace, spcName)).pipe(Effect.mapError(labelled("")))
     const use = yield* checkClass(spc, `${pod.namespace}/${spcName}`, request).pipe(
       Effect.mapError(labelled(spc.spec?.provider ?? ""))

@@ -45,25 +45,35 @@ const parseJson = (field: string, text: string) =>
   Effect.try({ try: (): unknown => JSON.parse(text), catch: () => invalidArgument(`${field} is not valid JSON`) })
 
 const parseYaml = (what: string, text: string) =>
-  Effect.try({ try: () => Yaml.parse(text), catch: (cause) => invalidArgument(`${what} is not valid YAML: ${String(cause)}`) })
+  Effect.try({
+    try: () => Yaml.parse(text),
+    catch: (cause) => invalidArgument(`${what} is not valid YAML: ${String(cause)}`)
+  })
 
 const decodeAttributes = Schema.decodeUnknownEffect(Schema.Record(Schema.String, Schema.String))
 const decodeItems = Schema.decodeUnknownEffect(Schema.Array(ObjectItem))
 
 // Azure-style SPCs wrap each object as a YAML string under `array:`; accept that as well as a plain list.
 const unwrapArrayForm = (parsed: unknown) =>
-  typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && "array" in parsed &&
-    Array.isArray(parsed.array)
-    ? Effect.forEach(parsed.array, (item) => (typeof item === "string" ? parseYaml("objects item", item) : Effect.succeed(item)))
+  typeof parsed === "object" &&
+  parsed !== null &&
+  !Array.isArray(parsed) &&
+  "array" in parsed &&
+  Array.isArray(parsed.array)
+    ? Effect.forEach(parsed.array, (item) =>
+        typeof item === "string" ? parseYaml("objects item", item) : Effect.succeed(item)
+      )
     : Effect.succeed(parsed)
 
 const parseObjects = (attributes: Readonly<Record<string, string>>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = attributes["objects"]
-    if (text === undefined) return yield* Effect.fail(invalidArgument("parameter \"objects\" is missing"))
-    const parsed = yield* parseYaml("parameter \"objects\"", text).pipe(Effect.flatMap(unwrapArrayForm))
+    if (text === undefined) return yield* Effect.fail(invalidArgument('parameter "objects" is missing'))
+    const parsed = yield* parseYaml('parameter "objects"', text).pipe(Effect.flatMap(unwrapArrayForm))
     return yield* decodeItems(parsed).pipe(
-      Effect.mapError((error) => invalidArgument(`parameter "objects" is not a list of {objectName, fileName?, mode?}: ${error.message}`))
+      Effect.mapError((error) =>
+        invalidArgument(`parameter "objects" is not a list of {objectName, fileName?, mode?}: ${error.message}`)
+      )
     )
   })
 
@@ -80,8 +90,9 @@ const serveObject = (store: StoreContents, item: ObjectItem, defaultMode: number
   if (stored === undefined) {
     return Effect.fail(notFound(`object ${JSON.stringify(item.objectName)} not found in the store`))
   }
-  const mode = item.mode === undefined ? stored.mode ?? defaultMode : parseMode(item.mode)
-  if (mode === undefined) return Effect.fail(invalidArgument(`object ${JSON.stringify(item.objectName)} has an invalid mode`))
+  const mode = item.mode === undefined ? (stored.mode ?? defaultMode) : parseMode(item.mode)
+  if (mode === undefined)
+    return Effect.fail(invalidArgument(`object ${JSON.stringify(item.objectName)} has an invalid mode`))
   return Effect.succeed({
     version: { id: `secret/${item.objectName}`, version: stored.version },
     file: { path: item.fileName ?? item.objectName, mode, contents: stored.contents }
@@ -93,10 +104,12 @@ export const mountFromStore = (
   load: Effect.Effect<StoreContents, ReferenceProviderError>,
   request: MountRequest
 ): Effect.Effect<MountResponse, ReferenceProviderError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const attributes = yield* parseJson("attributes", request.attributes).pipe(
       Effect.flatMap(decodeAttributes),
-      Effect.mapError((error) => error._tag === "ReferenceProviderError" ? error : invalidArgument("attributes is not a JSON object of strings"))
+      Effect.mapError((error) =>
+        error._tag === "ReferenceProviderError" ? error : invalidArgument("attributes is not a JSON object of strings")
+      )
     )
     yield* parseJson("secrets", request.secrets)
     const defaultMode = yield* parsePermission(request.permission)
@@ -108,13 +121,15 @@ export const mountFromStore = (
   })
 
 const makeImplementation = (options: ReferenceProviderOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bridge = yield* makeEffectBridge()
     const store = makeReferenceStore(options.storePath)
     // Refusals become gRPC statuses; anything else is a bug, answered INTERNAL without details.
     const run = async <A>(effect: Effect.Effect<A, ReferenceProviderError>, signal: AbortSignal): Promise<A> => {
       const exit = await bridge.run(
-        Effect.tapError(effect, (error) => Effect.logWarning("mount refused", { code: error.code, error: error.message })),
+        Effect.tapError(effect, (error) =>
+          Effect.logWarning("mount refused", { code: error.code, error: error.message })
+        ),
         signal
       )
       if (Exit.isSuccess(exit)) return exit.value
@@ -122,7 +137,11 @@ const makeImplementation = (options: ReferenceProviderOptions) =>
       if (Option.isSome(error)) throw toServerError(error.value)
       throw new ServerError(Status.INTERNAL, "internal error")
     }
-    const versionResponse: VersionResponse = { version: "v1alpha1", runtimeName: RUNTIME_NAME, runtimeVersion: options.version }
+    const versionResponse: VersionResponse = {
+      version: "v1alpha1",
+      runtimeName: RUNTIME_NAME,
+      runtimeVersion: options.version
+    }
     const implementation: CSIDriverProviderServiceImplementation = {
       version: async () => versionResponse,
       mount: (request, { signal }) => run(mountFromStore(store.load, request), signal)
@@ -134,7 +153,7 @@ const makeImplementation = (options: ReferenceProviderOptions) =>
 export const serveReferenceProvider = (
   options: ReferenceProviderOptions
 ): Effect.Effect<ProviderServer, ProviderServerError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (!isValidProviderName(options.name)) {
       return yield* new ProviderServerError({ message: `invalid provider name ${JSON.stringify(options.name)}` })
     }

@@ -15,4 +15,5 @@ export const notFound = (message: string): ReferenceProviderError =>
   new ReferenceProviderError({ code: "NOT_FOUND", message })
 
 /** The status a gRPC client sees. */
-export const toServerError = (error: ReferenceProviderError): ServerError => new ServerError(Status[error.code], error.message)
+export const toServerError = (error: ReferenceProviderError): ServerError =>
+  new ServerError(Status[error.code], error.message)

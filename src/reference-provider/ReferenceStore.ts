@@ -32,13 +32,14 @@ export type StoreContents = ReadonlyMap<string, StoredObject>
  * ("0644"), any other digit string decimal. Undefined when it is not a permission in 0..0o777.
  */
 export const parseMode = (input: number | string): number | undefined => {
-  const mode = typeof input === "number"
-    ? input
-    : /^0o?[0-7]+$/i.test(input.trim())
-    ? Number.parseInt(input.trim().replace(/^0o/i, ""), 8)
-    : /^[0-9]+$/.test(input.trim())
-    ? Number.parseInt(input.trim(), 10)
-    : Number.NaN
+  const mode =
+    typeof input === "number"
+      ? input
+      : /^0o?[0-7]+$/i.test(input.trim())
+        ? Number.parseInt(input.trim().replace(/^0o/i, ""), 8)
+        : /^[0-9]+$/.test(input.trim())
+          ? Number.parseInt(input.trim(), 10)
+          : Number.NaN
   return Number.isInteger(mode) && mode >= 0 && mode <= 0o777 ? mode : undefined
 }
 
@@ -50,15 +51,16 @@ const toStoredObject = (path: string, name: string, entry: typeof StoreEntry.Typ
   if (entry.mode !== undefined && mode === undefined) {
     return Effect.fail(storeInvalid(path, `object ${JSON.stringify(name)} has an invalid mode`))
   }
-  const contents = entry.encoding === "base64"
-    ? new Uint8Array(Buffer.from(entry.contents, "base64"))
-    : new Uint8Array(Buffer.from(entry.contents, "utf8"))
+  const contents =
+    entry.encoding === "base64"
+      ? new Uint8Array(Buffer.from(entry.contents, "base64"))
+      : new Uint8Array(Buffer.from(entry.contents, "utf8"))
   return Effect.succeed<StoredObject>({ contents, mode, version: String(entry.version) })
 }
 
 /** Parses a store file's text (YAML, of which JSON is a subset). */
 export const parseStore = (path: string, text: string): Effect.Effect<StoreContents, ReferenceProviderError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const raw = yield* Effect.try({ try: () => Yaml.parse(text), catch: (cause) => storeInvalid(path, String(cause)) })
     const decoded = yield* Schema.decodeUnknownEffect(StoreFile)(raw ?? {}).pipe(
       Effect.mapError((error) => storeInvalid(path, error.message))
@@ -76,8 +78,11 @@ export interface ReferenceStore {
 export const makeReferenceStore = (path: string): ReferenceStore => {
   let cached: { readonly key: string; readonly contents: StoreContents } | undefined
   const unreadable = (cause: unknown) =>
-    new ReferenceProviderError({ code: "FAILED_PRECONDITION", message: `cannot read store file ${path}: ${String(cause)}` })
-  const load = Effect.gen(function*() {
+    new ReferenceProviderError({
+      code: "FAILED_PRECONDITION",
+      message: `cannot read store file ${path}: ${String(cause)}`
+    })
+  const load = Effect.gen(function* () {
     const stat = yield* Effect.tryPromise({ try: () => fs.stat(path, { bigint: true }), catch: unreadable })
     const key = `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}`
     if (cached !== undefined && cached.key === key) return cached.contents

@@ -55,7 +55,10 @@ const problemAt = (file: string, line: number, message: string) =>
 /** JSON first when it looks like JSON (exact), YAML otherwise; parse errors point at the file line. */
 export const parseDocument = (document: DocumentText): Effect.Effect<ParsedDocument, ClassFileError> =>
   Effect.try({
-    try: () => ({ ...document, value: /^\s*[[{]/.test(document.text) ? parseJsonOrYaml(document.text) : Yaml.parse(document.text) }),
+    try: () => ({
+      ...document,
+      value: /^\s*[[{]/.test(document.text) ? parseJsonOrYaml(document.text) : Yaml.parse(document.text)
+    }),
     catch: (cause) => {
       const message = cause instanceof Error ? cause.message : String(cause)
       const inner = /line (\d+)/i.exec(message)
@@ -89,7 +92,11 @@ const withDefaultNamespace = (value: unknown): unknown => {
 export const decodeClassDocument = (document: ParsedDocument): Effect.Effect<SecretProviderClass, ClassFileError> =>
   decodeSecretProviderClass(withDefaultNamespace(document.value)).pipe(
     Effect.mapError((error) =>
-      problemAt(document.file, document.line, `not a SecretProviderClass the driver can read: ${oneLine(error.message)}`)
+      problemAt(
+        document.file,
+        document.line,
+        `not a SecretProviderClass the driver can read: ${oneLine(error.message)}`
+      )
     )
   )
 
@@ -105,12 +112,16 @@ export const readDocuments = (file: string): Effect.Effect<ReadonlyArray<ParsedD
 
 /** The one SecretProviderClass of a file (other kinds, e.g. a Pod beside it, are ignored). */
 export const readClassFile = (file: string): Effect.Effect<SecretProviderClass, ClassFileError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const classes = (yield* readDocuments(file)).filter(isClassDocument)
     const [first, ...rest] = classes
     if (first === undefined) return yield* problemAt(file, 1, "no document of kind SecretProviderClass")
     if (rest.length > 0) {
-      return yield* problemAt(file, rest[0]!.line, `${classes.length} SecretProviderClasses in one file; this command takes one`)
+      return yield* problemAt(
+        file,
+        rest[0]!.line,
+        `${classes.length} SecretProviderClasses in one file; this command takes one`
+      )
     }
     return yield* decodeClassDocument(first)
   })
@@ -121,11 +132,20 @@ const classFileExtension = /\.(ya?ml|json)$/i
 export const listClassFiles = (dir: string): Effect.Effect<ReadonlyArray<string>, ClassFileError> =>
   Effect.tryPromise({
     try: () => fs.readdir(dir, { recursive: true, withFileTypes: true }),
-    catch: (cause) => problemAt(dir, 1, `cannot list the directory (${(cause as { code?: string }).code ?? String(cause)})`)
-  }).pipe(Effect.map((entries) =>
-    entries
-      .filter((entry) => entry.isFile() && classFileExtension.test(entry.name))
-      .map((entry) => nodePath.join(entry.parentPath, entry.name))
-      .filter((file) => !nodePath.relative(dir, file).split(nodePath.sep).some((part) => part.startsWith(".")))
-      .sort()
-  ))
+    catch: (cause) =>
+      problemAt(dir, 1, `cannot list the directory (${(cause as { code?: string }).code ?? String(cause)})`)
+  }).pipe(
+    Effect.map((entries) =>
+      entries
+        .filter((entry) => entry.isFile() && classFileExtension.test(entry.name))
+        .map((entry) => nodePath.join(entry.parentPath, entry.name))
+        .filter(
+          (file) =>
+            !nodePath
+              .relative(dir, file)
+              .split(nodePath.sep)
+              .some((part) => part.startsWith("."))
+        )
+        .sort()
+    )
+  )

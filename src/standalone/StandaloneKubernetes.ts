@@ -17,11 +17,19 @@ const loadClassDirectory = (dir: string): Effect.Effect<ReadonlyArray<SecretProv
       Effect.forEach(files, (file) =>
         readDocuments(file).pipe(
           Effect.flatMap((documents) => Effect.forEach(documents.filter(isClassDocument), decodeClassDocument)),
-          Effect.catch((error) => Effect.as(Effect.logWarning("standalone: skipping a SecretProviderClass file", { error: error.message }), []))
-        ))
+          Effect.catch((error) =>
+            Effect.as(
+              Effect.logWarning("standalone: skipping a SecretProviderClass file", { error: error.message }),
+              []
+            )
+          )
+        )
+      )
     ),
     Effect.map((perFile) => perFile.flat()),
-    Effect.catch((error) => Effect.as(Effect.logWarning("standalone: cannot read the classes directory", { error: error.message }), []))
+    Effect.catch((error) =>
+      Effect.as(Effect.logWarning("standalone: cannot read the classes directory", { error: error.message }), [])
+    )
   )
 
 const notFound = (dir: string, namespace: string, name: string) =>
@@ -29,7 +37,7 @@ const notFound = (dir: string, namespace: string, name: string) =>
 
 const classesLayer = (dir: string): Layer.Layer<SecretProviderClasses> =>
   Layer.succeed(SecretProviderClasses, {
-    get: Effect.fn("SecretProviderClasses.get")(function*(namespace: string, name: string) {
+    get: Effect.fn("SecretProviderClasses.get")(function* (namespace: string, name: string) {
       const classes = yield* loadClassDirectory(dir)
       const found = classes.find((spc) => spc.metadata.namespace === namespace && spc.metadata.name === name)
       return found ?? (yield* notFound(dir, namespace, name))
@@ -51,7 +59,7 @@ const describeUpsert = (input: PodStatusInput) => ({
  * name, type and keys, never values.
  */
 const syncInMemory = (dir: string, writer: AtomicWriterShape, input: PodStatusInput) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const classes = yield* loadClassDirectory(dir)
     const spc = classes.find((c) => c.metadata.namespace === input.podNamespace && c.metadata.name === input.spcName)
     const secretObjects = spc?.spec.secretObjects ?? []
@@ -60,27 +68,31 @@ const syncInMemory = (dir: string, writer: AtomicWriterShape, input: PodStatusIn
     const built = buildSecrets({ namespace: input.podNamespace, name: input.spcName }, secretObjects, files)
     for (const secret of built.secrets) {
       yield* Effect.logInfo("standalone: secret synced (in memory)", {
-        secret: `${secret.namespace}/${secret.name}`, type: secret.type, keys: Object.keys(secret.data).join(",")
+        secret: `${secret.namespace}/${secret.name}`,
+        type: secret.type,
+        keys: Object.keys(secret.data).join(",")
       })
     }
-    for (const error of built.errors) yield* Effect.logWarning("standalone: secret not synced", { reason: error.reason, error: error.message })
+    for (const error of built.errors)
+      yield* Effect.logWarning("standalone: secret not synced", { reason: error.reason, error: error.message })
   }).pipe(Effect.catch((error) => Effect.logWarning("standalone: secret sync skipped", { error: error.message })))
 
 /** The in-memory pod statuses, with one info line per upsert, and the in-memory secret sync. */
-const podStatusesLayer = (dir: string): Layer.Layer<PodStatuses, never, AtomicWriter> => Layer.effect(
-  PodStatuses,
-  Effect.gen(function*() {
-    const inner = yield* PodStatuses
-    const writer = yield* AtomicWriter
-    return PodStatuses.of({
-      upsert: (input) =>
-        inner.upsert(input).pipe(
-          Effect.tap(() => Effect.logInfo("standalone: pod status recorded", describeUpsert(input))),
-          Effect.tap(() => syncInMemory(dir, writer, input))
-        )
+const podStatusesLayer = (dir: string): Layer.Layer<PodStatuses, never, AtomicWriter> =>
+  Layer.effect(
+    PodStatuses,
+    Effect.gen(function* () {
+      const inner = yield* PodStatuses
+      const writer = yield* AtomicWriter
+      return PodStatuses.of({
+        upsert: (input) =>
+          inner.upsert(input).pipe(
+            Effect.tap(() => Effect.logInfo("standalone: pod status recorded", describeUpsert(input))),
+            Effect.tap(() => syncInMemory(dir, writer, input))
+          )
+      })
     })
-  })
-).pipe(Layer.provide(PodStatuses.layerInMemory))
+  ).pipe(Layer.provide(PodStatuses.layerInMemory))
 
 export const StandaloneKubernetes = {
   /** What the Kubernetes layers become under `--standalone-classes DIR`; mounted files are read through the writer. */

@@ -16,11 +16,11 @@ export const MAX_MESSAGE_CHARS = 1024
 export type SyncOutcome =
   | { readonly _tag: "Synced" }
   | {
-    readonly _tag: "Failed"
-    readonly reason: FailureReason
-    readonly condition: ConditionReason
-    readonly message: string
-  }
+      readonly _tag: "Failed"
+      readonly reason: FailureReason
+      readonly condition: ConditionReason
+      readonly message: string
+    }
 
 export interface Stamp {
   /** RFC 3339, second precision. */
@@ -35,9 +35,8 @@ type Wanted = Pick<Condition, "type" | "status" | "reason" | "message">
 /** metav1 semantics: lastTransitionTime moves only when the status does. */
 const put = (conditions: ReadonlyArray<Condition>, wanted: Wanted, stamp: Stamp): ReadonlyArray<Condition> => {
   const existing = conditions.find((c) => c.type === wanted.type)
-  const lastTransitionTime = existing !== undefined && existing.status === wanted.status
-    ? existing.lastTransitionTime
-    : stamp.now
+  const lastTransitionTime =
+    existing !== undefined && existing.status === wanted.status ? existing.lastTransitionTime : stamp.now
   const next: Condition = { ...wanted, lastTransitionTime, observedGeneration: stamp.generation }
   return existing === undefined ? [...conditions, next] : conditions.map((c) => (c.type === wanted.type ? next : c))
 }
@@ -69,24 +68,32 @@ export const nextConditions = (
     const withCreated = created
       ? start
       : put(
-        start,
-        { type: SECRET_CREATED, status: "True", reason: "CreateSuccessful", message: CREATED_MESSAGE },
-        stamp
-      )
-    return put(withCreated, {
-      type: SECRET_UPDATED,
-      status: "True",
-      reason: "SecretUpToDate",
-      message: UP_TO_DATE_MESSAGE
-    }, stamp)
+          start,
+          { type: SECRET_CREATED, status: "True", reason: "CreateSuccessful", message: CREATED_MESSAGE },
+          stamp
+        )
+    return put(
+      withCreated,
+      {
+        type: SECRET_UPDATED,
+        status: "True",
+        reason: "SecretUpToDate",
+        message: UP_TO_DATE_MESSAGE
+      },
+      stamp
+    )
   }
   const type = created ? SECRET_UPDATED : SECRET_CREATED
-  return put(start, {
-    type,
-    status: "False",
-    reason: outcome.condition,
-    message: clip(`${outcome.reason}: ${outcome.message}`)
-  }, stamp)
+  return put(
+    start,
+    {
+      type,
+      status: "False",
+      reason: outcome.condition,
+      message: clip(`${outcome.reason}: ${outcome.message}`)
+    },
+    stamp
+  )
 }
 
 /** Equal for status purposes (the order and every field). */

@@ -94,7 +94,9 @@ export const runController = (
             const key = secretSyncKey(ss)
             const before = cache.get(key)
             cache.set(key, ss)
-            const changed = before === undefined || before.metadata.uid !== ss.metadata.uid ||
+            const changed =
+              before === undefined ||
+              before.metadata.uid !== ss.metadata.uid ||
               before.metadata.generation !== ss.metadata.generation ||
               before.metadata.annotations?.[refreshIntervalAnnotation] !==
                 ss.metadata.annotations?.[refreshIntervalAnnotation]
@@ -121,13 +123,21 @@ export const runController = (
       what: "secretsyncs",
       onListStart: Effect.sync(() => void (listed = new Set())),
       onPage: (items) =>
-        Effect.forEach(items, (raw) => {
-          listed.add(objectKey(raw))
-          return onSecretSync(raw)
-        }, { discard: true }),
+        Effect.forEach(
+          items,
+          (raw) => {
+            listed.add(objectKey(raw))
+            return onSecretSync(raw)
+          },
+          { discard: true }
+        ),
       // A re-list replaces the cache: what it did not deliver was deleted while no watch ran.
       onListed: Effect.suspend(() =>
-        Effect.forEach([...cache.keys()].filter((k) => !listed.has(k)), forgetKey, { discard: true })
+        Effect.forEach(
+          [...cache.keys()].filter((k) => !listed.has(k)),
+          forgetKey,
+          { discard: true }
+        )
       ),
       onEvent: (event: WatchEvent) =>
         event.type === "DELETED" ? forgetKey(objectKey(event.object)) : onSecretSync(event.object)
@@ -139,17 +149,17 @@ export const runController = (
       // The first list only learns generations (the SecretSync list syncs everything anyway); a re-list also
       // re-syncs the dependents of classes that changed while no watch ran.
       onPage: (items) =>
-        Effect.forEach(items, (raw) =>
-          firstClassList
-            ? Effect.sync(() =>
-              void spcGenerations.set(objectKey(raw), generationOf(raw))
-            )
-            : onClass(raw, false), {
-          discard: true
-        }),
-      onListed: Effect.sync(() =>
-        void (firstClassList = false)
-      ),
+        Effect.forEach(
+          items,
+          (raw) =>
+            firstClassList
+              ? Effect.sync(() => void spcGenerations.set(objectKey(raw), generationOf(raw)))
+              : onClass(raw, false),
+          {
+            discard: true
+          }
+        ),
+      onListed: Effect.sync(() => void (firstClassList = false)),
       onEvent: (event: WatchEvent) => onClass(event.object, event.type === "DELETED")
     })
 
@@ -194,7 +204,9 @@ export const runController = (
     }).pipe(Effect.forever)
 
     const due = (since: number | undefined, every: Duration.Duration | undefined, now: number) =>
-      every !== undefined && Duration.isPositive(every) && since !== undefined &&
+      every !== undefined &&
+      Duration.isPositive(every) &&
+      since !== undefined &&
       now - since >= Duration.toMillis(every)
     const timers = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis

@@ -55,13 +55,15 @@ const ok = Result.succeed
 const orFail = <T>(value: T | undefined, why: string): Result.Result<T, string> =>
   value === undefined ? Result.fail(why) : ok(value)
 
-const duration = (check: (d: Duration.Duration) => string | undefined): Parse<Duration.Duration> => (text) => {
-  const nanos = parseGoDuration(text)
-  if (nanos === undefined) return Result.fail("must be a Go duration such as 30s, 1m or 12h")
-  const d = Duration.nanos(nanos)
-  const problem = check(d)
-  return problem === undefined ? ok(d) : Result.fail(problem)
-}
+const duration =
+  (check: (d: Duration.Duration) => string | undefined): Parse<Duration.Duration> =>
+  (text) => {
+    const nanos = parseGoDuration(text)
+    if (nanos === undefined) return Result.fail("must be a Go duration such as 30s, 1m or 12h")
+    const d = Duration.nanos(nanos)
+    const problem = check(d)
+    return problem === undefined ? ok(d) : Result.fail(problem)
+  }
 const notNegative = (d: Duration.Duration) => (Duration.isNegative(d) ? "must not be negative" : undefined)
 const positive = (d: Duration.Duration) => (Duration.isPositive(d) ? undefined : "must be greater than 0")
 const bool: Parse<boolean> = (text) => orFail(parseGoBool(text), "must be true or false")
@@ -195,11 +197,12 @@ const arity = new Map<string, "bool" | "value">([
 export const helpText = (): string => {
   const describe = (flag: { name: string; type: string; default: string; usage: string }) => {
     const nanos = flag.type === "duration" ? parseGoDuration(flag.default) : undefined
-    const shown = flag.type === "string"
-      ? JSON.stringify(flag.default)
-      : nanos === undefined
-      ? flag.default
-      : formatGoDuration(Duration.nanos(nanos))
+    const shown =
+      flag.type === "string"
+        ? JSON.stringify(flag.default)
+        : nanos === undefined
+          ? flag.default
+          : formatGoDuration(Duration.nanos(nanos))
     return `  ${displayFlag(flag.name)} ${flag.type}\n    \t${flag.usage} (default ${shown})`
   }
   return [

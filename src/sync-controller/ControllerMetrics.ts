@@ -39,9 +39,12 @@ const make = Effect.gen(function* () {
     "result",
     "error_type"
   ])
-  const callDuration = histogram("secretsync_provider_call_duration_sec", "Duration of one provider Mount call", [
-    "provider"
-  ], DURATION_BUCKETS)
+  const callDuration = histogram(
+    "secretsync_provider_call_duration_sec",
+    "Duration of one provider Mount call",
+    ["provider"],
+    DURATION_BUCKETS
+  )
   const applies = counter("secretsync_secret_apply_total", "Server-side applies of synced Secrets", [
     "trigger",
     "result",
@@ -85,7 +88,8 @@ const make = Effect.gen(function* () {
   })
 })
 
-export class ControllerMetrics
-  extends Context.Service<ControllerMetrics, ControllerMetricsShape>()("ControllerMetrics") {
+export class ControllerMetrics extends Context.Service<ControllerMetrics, ControllerMetricsShape>()(
+  "ControllerMetrics"
+) {
   static readonly layer: Layer.Layer<ControllerMetrics> = Layer.effect(ControllerMetrics, make)
 }

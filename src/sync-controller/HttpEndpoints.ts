@@ -14,8 +14,10 @@ import {
 } from "../platform/HardenedHttpServer.js"
 import type { ControllerMetricsShape } from "./ControllerMetrics.js"
 
-const get = (routes: Readonly<Record<string, Effect.Effect<Reply>>>) => ({ method, path }: HttpRequest) =>
-  (method === "GET" || method === "HEAD") && Object.hasOwn(routes, path) ? routes[path]! : Effect.succeed(notFound)
+const get =
+  (routes: Readonly<Record<string, Effect.Effect<Reply>>>) =>
+  ({ method, path }: HttpRequest) =>
+    (method === "GET" || method === "HEAD") && Object.hasOwn(routes, path) ? routes[path]! : Effect.succeed(notFound)
 
 const ping = Effect.succeed(textReply(200, "[+]ping ok\nhealthz check passed\n"))
 
@@ -34,7 +36,10 @@ export const serveEndpoints = (
       yield* Effect.logInfo("metrics server listening", { address: `${addresses.metrics.host}:${ports.metrics}` })
     }
     if (addresses.health !== undefined) {
-      ports.health = yield* serveHttp<never>({ ...addresses.health, handle: get({ "/healthz": ping, "/readyz": ping }) })
+      ports.health = yield* serveHttp<never>({
+        ...addresses.health,
+        handle: get({ "/healthz": ping, "/readyz": ping })
+      })
       yield* Effect.logInfo("health probe server listening", { address: `${addresses.health.host}:${ports.health}` })
     }
     return ports

@@ -73,14 +73,16 @@ export const makeLeaderElector = (api: KubeApiShape, options: LeaseOptions) => {
   /** One attempt: true when this replica holds the Lease afterwards. */
   const tryAcquireOrRenew: Effect.Effect<boolean, KubernetesError> = Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    const got = yield* api.request({
-      method: "GET",
-      path: leasePath(options.namespace, options.name),
-      description: `get ${what}`
-    }).pipe(
-      Effect.map((body): unknown => body),
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
-    )
+    const got = yield* api
+      .request({
+        method: "GET",
+        path: leasePath(options.namespace, options.name),
+        description: `get ${what}`
+      })
+      .pipe(
+        Effect.map((body): unknown => body),
+        Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
+      )
     if (got === undefined) {
       yield* api.request({
         method: "POST",

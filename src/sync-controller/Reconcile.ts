@@ -65,9 +65,9 @@ const SpcView = Schema.Struct({
 const decodeSpc = Schema.decodeUnknownEffect(SpcView)
 
 export const statusPath = (namespace: string, name: string) =>
-  `/apis/${syncGroup}/${syncVersion}/namespaces/${encodeURIComponent(namespace)}/secretsyncs/${
-    encodeURIComponent(name)
-  }/status`
+  `/apis/${syncGroup}/${syncVersion}/namespaces/${encodeURIComponent(namespace)}/secretsyncs/${encodeURIComponent(
+    name
+  )}/status`
 
 const spcPath = (namespace: string, name: string) =>
   `/apis/${spcGroup}/v1/namespaces/${encodeURIComponent(namespace)}/secretproviderclasses/${encodeURIComponent(name)}`
@@ -95,9 +95,9 @@ const precheck = (ss: SecretSync): SecretSyncFailure | undefined => {
     return syncFailure(
       "InvalidRequest",
       "SecretTypeNotAllowed",
-      `${
-        ref(ss)
-      }: type ${serviceAccountTokenType} is refused: the token controller would fill it with a long-lived token`
+      `${ref(
+        ss
+      )}: type ${serviceAccountTokenType} is refused: the token controller would fill it with a long-lived token`
     )
   }
   return undefined
@@ -106,59 +106,63 @@ const precheck = (ss: SecretSync): SecretSyncFailure | undefined => {
 const getSpc = (api: KubeApiShape, ss: SecretSync) => {
   const { namespace } = ss.metadata
   const name = ss.spec.secretProviderClassName
-  return api.request({
-    method: "GET",
-    path: spcPath(namespace, name),
-    description: `get secretproviderclass ${namespace}/${name}`
-  }).pipe(
-    Effect.mapError((e) =>
-      isNotFound(e)
-        ? syncFailure(
-          "SecretProviderClassNotFound",
-          "SecretProviderClassMisconfigured",
-          `secretproviderclass ${namespace}/${name} named by ${ref(ss)} not found`
-        )
-        : fromTyped("SecretProviderClassMisconfigured")(e)
-    ),
-    Effect.flatMap((body) =>
-      decodeSpc(stripNulls(body)).pipe(
-        Effect.mapError(() =>
-          syncFailure(
-            "InvalidSecretProviderClass",
-            "SecretProviderClassMisconfigured",
-            `secretproviderclass ${namespace}/${name} does not decode`
-          )
-        )
-      )
-    ),
-    Effect.flatMap((spc) => {
-      const provider = spc.spec.provider ?? ""
-      if (provider === "" || !isValidProviderName(provider)) {
-        return Effect.fail(
-          syncFailure(
-            "InvalidSecretProviderClass",
-            "SecretProviderClassMisconfigured",
-            `secretproviderclass ${namespace}/${name}: provider ${
-              JSON.stringify(provider)
-            } is empty or not a valid name`
-          )
-        )
-      }
-      return Effect.succeed({ ...spc, provider })
+  return api
+    .request({
+      method: "GET",
+      path: spcPath(namespace, name),
+      description: `get secretproviderclass ${namespace}/${name}`
     })
-  )
+    .pipe(
+      Effect.mapError((e) =>
+        isNotFound(e)
+          ? syncFailure(
+              "SecretProviderClassNotFound",
+              "SecretProviderClassMisconfigured",
+              `secretproviderclass ${namespace}/${name} named by ${ref(ss)} not found`
+            )
+          : fromTyped("SecretProviderClassMisconfigured")(e)
+      ),
+      Effect.flatMap((body) =>
+        decodeSpc(stripNulls(body)).pipe(
+          Effect.mapError(() =>
+            syncFailure(
+              "InvalidSecretProviderClass",
+              "SecretProviderClassMisconfigured",
+              `secretproviderclass ${namespace}/${name} does not decode`
+            )
+          )
+        )
+      ),
+      Effect.flatMap((spc) => {
+        const provider = spc.spec.provider ?? ""
+        if (provider === "" || !isValidProviderName(provider)) {
+          return Effect.fail(
+            syncFailure(
+              "InvalidSecretProviderClass",
+              "SecretProviderClassMisconfigured",
+              `secretproviderclass ${namespace}/${name}: provider ${JSON.stringify(
+                provider
+              )} is empty or not a valid name`
+            )
+          )
+        }
+        return Effect.succeed({ ...spc, provider })
+      })
+    )
 }
 
 const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
 const writeStatus = (api: KubeApiShape, ss: SecretSync, status: SecretSyncStatus) =>
-  api.request({
-    method: "PATCH",
-    path: statusPath(ss.metadata.namespace, ss.metadata.name),
-    body: { status },
-    contentType: "application/merge-patch+json",
-    description: `update status of ${ref(ss)}`
-  }).pipe(Effect.asVoid)
+  api
+    .request({
+      method: "PATCH",
+      path: statusPath(ss.metadata.namespace, ss.metadata.name),
+      body: { status },
+      contentType: "application/merge-patch+json",
+      description: `update status of ${ref(ss)}`
+    })
+    .pipe(Effect.asVoid)
 
 /** The new status, or undefined when it equals the current one (nothing is written then). */
 const nextStatus = (ss: SecretSync, outcome: SyncOutcome, now: number, extra: Partial<SecretSyncStatus>) => {
@@ -167,7 +171,9 @@ const nextStatus = (ss: SecretSync, outcome: SyncOutcome, now: number, extra: Pa
     generation: ss.metadata.generation
   })
   const status: SecretSyncStatus = { ...ss.status, ...extra, conditions }
-  const same = sameConditions(ss.status.conditions, conditions) && status.syncHash === ss.status.syncHash &&
+  const same =
+    sameConditions(ss.status.conditions, conditions) &&
+    status.syncHash === ss.status.syncHash &&
     status.lastSuccessfulSyncTime === ss.status.lastSuccessfulSyncTime
   return same ? undefined : status
 }
@@ -192,7 +198,7 @@ export const makeReconcile = (deps: ReconcileDeps) => {
       )
       const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
       const reason = Option.getOrUndefined(Option.map(Exit.findErrorOption(exit), (e) => e.reason))
-      yield* metrics.providerCall(provider, Exit.isFailure(exit) ? reason ?? "InternalError" : undefined, seconds)
+      yield* metrics.providerCall(provider, Exit.isFailure(exit) ? (reason ?? "InternalError") : undefined, seconds)
       return yield* Effect.mapError(exit, fromTyped("ProviderError"))
     })
 
@@ -268,7 +274,6 @@ export const makeReconcile = (deps: ReconcileDeps) => {
 }
 
 const failureOf = (exit: Exit.Exit<unknown, SecretSyncFailure>): SecretSyncFailure =>
-  Option.getOrElse(
-    Exit.findErrorOption(exit),
-    () => syncFailure("InternalError", "ControllerSyncError", "internal error of the controller (see its log)")
+  Option.getOrElse(Exit.findErrorOption(exit), () =>
+    syncFailure("InternalError", "ControllerSyncError", "internal error of the controller (see its log)")
   )

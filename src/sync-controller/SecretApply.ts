@@ -37,12 +37,14 @@ export const desiredSecret = (ss: SecretSync, data: Readonly<Record<string, stri
       ...(object.annotations === undefined || Object.keys(object.annotations).length === 0
         ? {}
         : { annotations: object.annotations }),
-      ownerReferences: [{
-        apiVersion: syncApiVersion,
-        kind: "SecretSync",
-        name: ss.metadata.name,
-        uid: ss.metadata.uid
-      }]
+      ownerReferences: [
+        {
+          apiVersion: syncApiVersion,
+          kind: "SecretSync",
+          name: ss.metadata.name,
+          uid: ss.metadata.uid
+        }
+      ]
     },
     type: object.type === "" ? "Opaque" : object.type,
     data
@@ -58,17 +60,21 @@ const applyOnce = (api: KubeApiShape, body: SecretBody, force: { readonly uid: s
   const { name, namespace } = nameOf(body)
   const value = Redacted.value(body)
   const sent = force === undefined ? value : { ...value, metadata: { ...asRecord(value["metadata"]), uid: force.uid } }
-  return api.request({
-    method: "PATCH",
-    path: secretsPath(namespace, name),
-    query: { fieldManager: FIELD_MANAGER, ...(force === undefined ? {} : { force: "true" }) },
-    body: sent,
-    contentType: APPLY_CONTENT_TYPE,
-    description: `apply secret ${namespace}/${name}${force === undefined ? "" : " (force, same uid only)"}`
-  }).pipe(Effect.map((answer): ApplyResult => {
-    const meta = asRecord(asRecord(answer)["metadata"])
-    return { uid: String(meta["uid"] ?? ""), resourceVersion: String(meta["resourceVersion"] ?? "") }
-  }))
+  return api
+    .request({
+      method: "PATCH",
+      path: secretsPath(namespace, name),
+      query: { fieldManager: FIELD_MANAGER, ...(force === undefined ? {} : { force: "true" }) },
+      body: sent,
+      contentType: APPLY_CONTENT_TYPE,
+      description: `apply secret ${namespace}/${name}${force === undefined ? "" : " (force, same uid only)"}`
+    })
+    .pipe(
+      Effect.map((answer): ApplyResult => {
+        const meta = asRecord(asRecord(answer)["metadata"])
+        return { uid: String(meta["uid"] ?? ""), resourceVersion: String(meta["resourceVersion"] ?? "") }
+      })
+    )
 }
 
 /** Applies the Secret; `ours` is the uid of the Secret this process last applied under this name, if any. */

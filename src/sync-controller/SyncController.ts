@@ -47,20 +47,23 @@ const program = (config: SyncControllerConfig, env: ControllerEnv) =>
     const metrics = yield* ControllerMetrics
     yield* serveEndpoints(metrics, { metrics: config.metricsAddr, health: config.healthProbeAddr })
     const pod: ControllerPod = { name: env.SYNC_CONTROLLER_POD_NAME ?? "", uid: env.SYNC_CONTROLLER_POD_UID ?? "" }
-    const work = runController({
-      api,
-      providers: yield* ProviderClient,
-      tokens: makeTokenSource(api),
-      hasher: makeSyncHasher(),
-      audiences: config.audiences,
-      pod,
-      events: yield* Events,
-      metrics
-    }, {
-      rotationPollInterval: config.rotationPollInterval,
-      minRefreshInterval: config.minRefreshInterval,
-      secretReapplyInterval: config.secretReapplyInterval
-    })
+    const work = runController(
+      {
+        api,
+        providers: yield* ProviderClient,
+        tokens: makeTokenSource(api),
+        hasher: makeSyncHasher(),
+        audiences: config.audiences,
+        pod,
+        events: yield* Events,
+        metrics
+      },
+      {
+        rotationPollInterval: config.rotationPollInterval,
+        minRefreshInterval: config.minRefreshInterval,
+        secretReapplyInterval: config.secretReapplyInterval
+      }
+    )
     if (!config.leaderElect) {
       yield* metrics.setLeader(true)
       return yield* work

@@ -21,7 +21,9 @@ const PREFIX = "v2:"
 /** Canonical bytes of the inputs: sorted keys, every field length-delimited by JSON. */
 export const canonicalInputs = (inputs: HashInputs): string =>
   JSON.stringify([
-    Object.keys(inputs.data).sort().map((k) => [k, inputs.data[k]]),
+    Object.keys(inputs.data)
+      .sort()
+      .map((k) => [k, inputs.data[k]]),
     inputs.spcUid,
     inputs.spcGeneration,
     inputs.ssUid,

@@ -17,7 +17,10 @@ const scoped = /^([a-zA-Z0-9_-]{1,30})=(.*)$/
 export const parseAudiences = (text: string): Result.Result<TokenAudiences, string> => {
   const all: Array<string> = []
   const byProvider: Record<string, Array<string>> = {}
-  for (const entry of text.split(",").map((e) => e.trim()).filter((e) => e !== "")) {
+  for (const entry of text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "")) {
     const match = scoped.exec(entry)
     if (match === null) {
       if (!all.includes(entry)) all.push(entry)

@@ -43,12 +43,14 @@ export const makeTokenSource = (api: KubeApiShape): TokenSource => {
 
   const mint = (namespace: string, account: string, audience: string) =>
     Effect.gen(function* () {
-      const body = yield* api.request({
-        method: "POST",
-        path: tokenPath(namespace, account),
-        body: requestBody(audience),
-        description: `create token for serviceaccount ${namespace}/${account} audience ${JSON.stringify(audience)}`
-      }).pipe(Effect.mapError(fromTyped("ControllerSyncError")))
+      const body = yield* api
+        .request({
+          method: "POST",
+          path: tokenPath(namespace, account),
+          body: requestBody(audience),
+          description: `create token for serviceaccount ${namespace}/${account} audience ${JSON.stringify(audience)}`
+        })
+        .pipe(Effect.mapError(fromTyped("ControllerSyncError")))
       const status = asRecord(asRecord(body)["status"])
       const token = status["token"]
       const expirationTimestamp = status["expirationTimestamp"]
@@ -79,7 +81,8 @@ export const makeTokenSource = (api: KubeApiShape): TokenSource => {
     audiences.length === 0
       ? Effect.succeed(undefined)
       : Effect.forEach(audiences, (audience) =>
-        Effect.map(one(namespace, account, audience), (m) => [audience, m] as const)).pipe(
+          Effect.map(one(namespace, account, audience), (m) => [audience, m] as const)
+        ).pipe(
           Effect.map((entries) => {
             const json: Record<string, { token: string; expirationTimestamp: string }> = {}
             for (const [audience, m] of entries) {

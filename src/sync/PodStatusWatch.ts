@@ -29,15 +29,19 @@ const selector = (nodeId: string) => `${nodeNameLabel}=${nodeId}`
 
 /** Keys of this node's statuses (the periodic resync). */
 export const listPodStatusKeys = (api: KubeApiShape, nodeId: string) =>
-  api.request({
-    method: "GET",
-    path: podStatusesCollection,
-    query: { labelSelector: selector(nodeId) },
-    description: `list secretproviderclasspodstatuses of node ${nodeId}`
-  }).pipe(Effect.map((body) => {
-    const items = (body as { items?: ReadonlyArray<unknown> } | undefined)?.items ?? []
-    return { keys: items.map(keyOf).filter((k): k is string => k !== undefined) }
-  }))
+  api
+    .request({
+      method: "GET",
+      path: podStatusesCollection,
+      query: { labelSelector: selector(nodeId) },
+      description: `list secretproviderclasspodstatuses of node ${nodeId}`
+    })
+    .pipe(
+      Effect.map((body) => {
+        const items = (body as { items?: ReadonlyArray<unknown> } | undefined)?.items ?? []
+        return { keys: items.map(keyOf).filter((k): k is string => k !== undefined) }
+      })
+    )
 
 /** Runs until interrupted. */
 export const watchPodStatuses = (api: KubeApiShape, options: PodStatusWatchOptions): Effect.Effect<never> => {

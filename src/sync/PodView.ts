@@ -3,12 +3,7 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import {
-  group,
-  OwnerReference,
-  stripNulls,
-  type SecretProviderClassPodStatus
-} from "../domain/SecretProviderClass.js"
+import { group, OwnerReference, stripNulls, type SecretProviderClassPodStatus } from "../domain/SecretProviderClass.js"
 import { parseVolumeTarget, type VolumeTarget, volumeTargetPath } from "../domain/VolumeTarget.js"
 import { SecretSyncError } from "./SyncError.js"
 
@@ -26,7 +21,9 @@ export const Pod = Schema.Struct({
     ownerReferences: Schema.optionalKey(Schema.Array(OwnerReference))
   }),
   spec: Schema.Struct({
-    volumes: Schema.optionalKey(Schema.Array(Schema.Struct({ name: Schema.String, csi: Schema.optionalKey(CsiVolume) })))
+    volumes: Schema.optionalKey(
+      Schema.Array(Schema.Struct({ name: Schema.String, csi: Schema.optionalKey(CsiVolume) }))
+    )
   }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   status: Schema.Struct({ phase: Schema.optionalKey(Schema.String) }).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed({}))
@@ -51,8 +48,8 @@ const spcVolumes = (pod: Pod, driverName: string, spcName: string): ReadonlyArra
 const namesPod = (pod: Pod, status: SecretProviderClassPodStatus): boolean =>
   status.metadata.namespace === pod.metadata.namespace &&
   status.status.podName === pod.metadata.name &&
-  (status.metadata.ownerReferences ?? []).some((o) =>
-    o.kind === "Pod" && o.apiVersion === "v1" && o.name === pod.metadata.name && o.uid === pod.metadata.uid
+  (status.metadata.ownerReferences ?? []).some(
+    (o) => o.kind === "Pod" && o.apiVersion === "v1" && o.name === pod.metadata.name && o.uid === pod.metadata.uid
   )
 
 /**
@@ -75,17 +72,22 @@ export const checkTargetPath = (
   const fail = (message: string) => Result.fail(new SecretSyncError({ reason: "InvalidRequest", message }))
   if (!namesPod(pod, status)) return fail(`${spcps} does not belong to pod ${podRef} (name, namespace or owner uid)`)
   if (volumes.length === 0) {
-    return fail(`pod ${podRef} has no ${driverName} volume for secretproviderclass ${status.status.secretProviderClassName} (${spcps})`)
+    return fail(
+      `pod ${podRef} has no ${driverName} volume for secretproviderclass ${status.status.secretProviderClassName} (${spcps})`
+    )
   }
   const target = status.status.targetPath
   const parsed = parseVolumeTarget(kubeletRootDir, target)
-  const matches = typeof parsed !== "string" && parsed.path === target && volumes.some((vol) =>
-    volumeTargetPath(parsed.kubeletRoot, pod.metadata.uid, vol) === target
-  )
+  const matches =
+    typeof parsed !== "string" &&
+    parsed.path === target &&
+    volumes.some((vol) => volumeTargetPath(parsed.kubeletRoot, pod.metadata.uid, vol) === target)
   return matches
     ? Result.succeed(parsed)
-    : fail(`${spcps} targetPath is not the path of a secrets-store volume of pod ${podRef}` +
-      ` under the kubelet root ${kubeletRootDir}`)
+    : fail(
+        `${spcps} targetPath is not the path of a secrets-store volume of pod ${podRef}` +
+          ` under the kubelet root ${kubeletRootDir}`
+      )
 }
 
 /**
@@ -93,13 +95,22 @@ export const checkTargetPath = (
  * restarts and rollouts (#899, #1770), or the SPCPS itself for a bare pod. Never `controller: true` (#2051).
  */
 export const ownersFor = (pod: Pod, status: SecretProviderClassPodStatus): ReadonlyArray<OwnerReference> => {
-  const own = (pod.metadata.ownerReferences ?? []).map(({ apiVersion, kind, name, uid }) => ({ apiVersion, kind, name, uid }))
+  const own = (pod.metadata.ownerReferences ?? []).map(({ apiVersion, kind, name, uid }) => ({
+    apiVersion,
+    kind,
+    name,
+    uid
+  }))
   if (own.length > 0) return own
   const uid = status.metadata.uid
-  return uid === undefined ? [] : [{
-    apiVersion: `${group}/v1`,
-    kind: "SecretProviderClassPodStatus",
-    name: status.metadata.name,
-    uid
-  }]
+  return uid === undefined
+    ? []
+    : [
+        {
+          apiVersion: `${group}/v1`,
+          kind: "SecretProviderClassPodStatus",
+          name: status.metadata.name,
+          uid
+        }
+      ]
 }

@@ -64,17 +64,31 @@ const podPath = (namespace: string, name: string) =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`
 
 const undecodable = (what: string, cause: unknown) =>
-  new KubernetesError({ reason: "KubernetesApiError", message: `failed to get ${what}, error: the object does not decode`, cause })
+  new KubernetesError({
+    reason: "KubernetesApiError",
+    message: `failed to get ${what}, error: the object does not decode`,
+    cause
+  })
 
 /** GET and decode; a 404 is `undefined` (the object is gone: nothing to do). */
-const getOptional = <A>(api: KubeApiShape, path: string, what: string, decode: (u: unknown) => Effect.Effect<A, unknown>) =>
+const getOptional = <A>(
+  api: KubeApiShape,
+  path: string,
+  what: string,
+  decode: (u: unknown) => Effect.Effect<A, unknown>
+) =>
   api.request({ method: "GET", path, description: `get ${what}` }).pipe(
     Effect.flatMap((body) => Effect.mapError(decode(body), (cause) => undecodable(what, cause))),
-    Effect.catchIf((e) => e instanceof KubernetesError && isNotFound(e), () => Effect.succeed(undefined))
+    Effect.catchIf(
+      (e) => e instanceof KubernetesError && isNotFound(e),
+      () => Effect.succeed(undefined)
+    )
   )
 
 const withHint = (e: KubernetesError): KubernetesError | SecretSyncError =>
-  e.status === 403 ? new SecretSyncError({ reason: "KubernetesApiError", message: `${e.message}; ${forbiddenHint}` }) : e
+  e.status === 403
+    ? new SecretSyncError({ reason: "KubernetesApiError", message: `${e.message}; ${forbiddenHint}` })
+    : e
 
 const upsertOne = (
   deps: ReconcilerDeps,
@@ -112,7 +126,7 @@ const requireVolumeMount = (
   status: SecretProviderClassPodStatus,
   target: VolumeTarget
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const confinement = yield* Effect.tryPromise({
       try: () => checkConfinement(target),
       catch: (cause) => notOurVolume(status, `cannot be checked: ${errnoCode(cause) ?? "unexpected error"}`)
@@ -131,7 +145,7 @@ const syncPod = (
   spc: SecretProviderClass,
   objects: ReadonlyArray<SecretObject>
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const target = yield* Effect.fromResult(checkTargetPath(pod, status, deps.driverName, deps.kubeletRootDir))
     const device = yield* requireVolumeMount(deps.mounter, status, target)
     const files = yield* deps.writer.read(target.path, { device })
@@ -141,40 +155,53 @@ const syncPod = (
   }).pipe(Effect.catch((e): Effect.Effect<ReadonlyArray<TypedFailure>> => Effect.succeed([e])))
 
 const report = (deps: ReconcilerDeps, pod: Pod, failures: ReadonlyArray<TypedFailure>) =>
-  Effect.forEach(failures, (f) =>
-    Effect.logWarning(`secret sync of pod ${pod.metadata.namespace}/${pod.metadata.name}: ${f.message}`).pipe(
-      Effect.andThen(deps.onFailure({
-        pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid },
-        reason: f.reason,
-        message: f.message
-      }))
-    ), { discard: true })
+  Effect.forEach(
+    failures,
+    (f) =>
+      Effect.logWarning(`secret sync of pod ${pod.metadata.namespace}/${pod.metadata.name}: ${f.message}`).pipe(
+        Effect.andThen(
+          deps.onFailure({
+            pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid },
+            reason: f.reason,
+            message: f.message
+          })
+        )
+      ),
+    { discard: true }
+  )
 
 /** The reconcile of one `namespace/name` key: true when done (synced, or nothing to do), false to retry later. */
 export const makeReconcile = (deps: ReconcilerDeps) =>
-  Effect.fn("SecretSync.reconcile")(function*(key: string) {
-    const [namespace = "", name = ""] = key.split("/")
-    yield* Effect.annotateCurrentSpan({ podStatus: key })
-    const status = yield* getOptional(deps.api, podStatusesPath(namespace, name), `secretproviderclasspodstatus ${key}`,
-      decodeSecretProviderClassPodStatus)
-    // Gone, or moved to another node (a StatefulSet pod rescheduled): not ours to sync.
-    if (status?.metadata.labels?.[nodeNameLabel]?.toLowerCase() !== deps.nodeId.toLowerCase()) return true
-    // The SPC first: it comes from the watch cache, and most classes sync nothing, which then costs no pod GET.
-    const spc = yield* deps.classes.get(namespace, status.status.secretProviderClassName).pipe(
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
-    )
-    const objects = spc?.spec.secretObjects ?? []
-    if (spc === undefined || objects.length === 0) return true
-    const podName = status.status.podName
-    const pod = yield* getOptional(deps.api, podPath(namespace, podName), `pod ${namespace}/${podName}`, decodePod)
-    if (pod === undefined || isFinished(pod)) return true
-    const failures = yield* syncPod(deps, status, pod, spc, objects)
-    yield* report(deps, pod, failures)
-    return failures.length === 0
-  }, (effect, key) =>
-    effect.pipe(
-      Effect.tapError((e) => Effect.logWarning(`secret sync of ${key}: ${e.message}`)),
-      Effect.catchDefect((defect) => Effect.logError(`secret sync of ${key} failed unexpectedly`, defect)),
-      Effect.map((ok) => ok === true),
-      Effect.orElseSucceed(() => false)
-    ))
+  Effect.fn("SecretSync.reconcile")(
+    function* (key: string) {
+      const [namespace = "", name = ""] = key.split("/")
+      yield* Effect.annotateCurrentSpan({ podStatus: key })
+      const status = yield* getOptional(
+        deps.api,
+        podStatusesPath(namespace, name),
+        `secretproviderclasspodstatus ${key}`,
+        decodeSecretProviderClassPodStatus
+      )
+      // Gone, or moved to another node (a StatefulSet pod rescheduled): not ours to sync.
+      if (status?.metadata.labels?.[nodeNameLabel]?.toLowerCase() !== deps.nodeId.toLowerCase()) return true
+      // The SPC first: it comes from the watch cache, and most classes sync nothing, which then costs no pod GET.
+      const spc = yield* deps.classes
+        .get(namespace, status.status.secretProviderClassName)
+        .pipe(Effect.catchIf(isNotFound, () => Effect.succeed(undefined)))
+      const objects = spc?.spec.secretObjects ?? []
+      if (spc === undefined || objects.length === 0) return true
+      const podName = status.status.podName
+      const pod = yield* getOptional(deps.api, podPath(namespace, podName), `pod ${namespace}/${podName}`, decodePod)
+      if (pod === undefined || isFinished(pod)) return true
+      const failures = yield* syncPod(deps, status, pod, spc, objects)
+      yield* report(deps, pod, failures)
+      return failures.length === 0
+    },
+    (effect, key) =>
+      effect.pipe(
+        Effect.tapError((e) => Effect.logWarning(`secret sync of ${key}: ${e.message}`)),
+        Effect.catchDefect((defect) => Effect.logError(`secret sync of ${key} failed unexpectedly`, defect)),
+        Effect.map((ok) => ok === true),
+        Effect.orElseSucceed(() => false)
+      )
+  )

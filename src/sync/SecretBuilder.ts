@@ -36,7 +36,8 @@ const dataOf = (
   for (const item of object.data ?? []) {
     const objectName = item.objectName.trim()
     const key = item.key.trim()
-    if (objectName === "") return Result.fail(invalidSecretObject(`${where}: objectName in secretObjects.data is empty`))
+    if (objectName === "")
+      return Result.fail(invalidSecretObject(`${where}: objectName in secretObjects.data is empty`))
     if (key === "") return Result.fail(invalidSecretObject(`${where}: key in secretObjects.data is empty`))
     const file = files.get(objectName)
     if (file === undefined) {
@@ -61,7 +62,8 @@ const build = (
 ): Result.Result<DesiredSecret, SecretSyncError> => {
   const name = object.secretName.trim()
   const where = `secret ${namespace}/${name} of secretproviderclass ${spcRef}`
-  if (name === "") return Result.fail(invalidSecretObject(`secretObjects of secretproviderclass ${spcRef}: secretName is empty`))
+  if (name === "")
+    return Result.fail(invalidSecretObject(`secretObjects of secretproviderclass ${spcRef}: secretName is empty`))
   if (object.type.trim() === "") return Result.fail(invalidSecretObject(`${where}: type is empty`))
   if ((object.data ?? []).length === 0) return Result.fail(invalidSecretObject(`${where}: data is empty`))
   return Result.map(dataOf(object, files, where), (data) => ({

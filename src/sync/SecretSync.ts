@@ -52,7 +52,7 @@ export class SecretSync extends Context.Service<SecretSync, SecretSyncShape>()("
     Layer.effect(SecretSync, make(options)).pipe(Layer.provide(SecretProviderClasses.layer))
 }
 
-const make = Effect.fnUntraced(function*(options: SecretSyncOptions) {
+const make = Effect.fnUntraced(function* (options: SecretSyncOptions) {
   const api = yield* KubeApi
   const queue = yield* makeWorkQueue(failedKeyBackoff)
   const reconcile = makeReconcile({
@@ -66,7 +66,7 @@ const make = Effect.fnUntraced(function*(options: SecretSyncOptions) {
     onSynced: options.onSynced ?? (() => Effect.void),
     onFailure: options.onFailure ?? (() => Effect.void)
   })
-  const worker = Effect.gen(function*() {
+  const worker = Effect.gen(function* () {
     const key = yield* queue.take
     const ok = yield* reconcile(key)
     yield* queue.done(key, !ok)
@@ -81,10 +81,12 @@ const make = Effect.fnUntraced(function*(options: SecretSyncOptions) {
   )
 
   for (let i = 0; i < Math.max(1, options.workers ?? 4); i++) yield* Effect.forkScoped(worker)
-  yield* Effect.forkScoped(watchPodStatuses(api, {
-    nodeId: options.nodeId,
-    onChange: (key, deleted) => (deleted ? queue.forget(key) : queue.add(key))
-  }))
+  yield* Effect.forkScoped(
+    watchPodStatuses(api, {
+      nodeId: options.nodeId,
+      onChange: (key, deleted) => (deleted ? queue.forget(key) : queue.add(key))
+    })
+  )
   yield* Effect.forkScoped(periodicResync)
   return SecretSync.of({ resync, trackedKeys: queue.tracked })
 })

@@ -14,7 +14,6 @@ export const secretsPath = (namespace: string, name?: string) =>
 
 export type SecretOutcome = "created" | "patched" | "unchanged"
 
-
 /** Entries of `desired` whose value differs in `current` (a merge patch of a string map). */
 const changed = (current: unknown, desired: Readonly<Record<string, string>>): Json | undefined => {
   const have = asRecord(current)
@@ -24,7 +23,9 @@ const changed = (current: unknown, desired: Readonly<Record<string, string>>): J
 
 /** Data keys become exactly the desired ones: stale keys (a renamed `key` in the SPC) are removed with null. */
 const dataPatch = (current: unknown, desired: Readonly<Record<string, string>>): Json | undefined => {
-  const removed = Object.keys(asRecord(current)).filter((k) => !(k in desired)).map((k) => [k, null] as const)
+  const removed = Object.keys(asRecord(current))
+    .filter((k) => !(k in desired))
+    .map((k) => [k, null] as const)
   const patch = { ...changed(current, desired), ...Object.fromEntries(removed) }
   return Object.keys(patch).length === 0 ? undefined : patch
 }
@@ -42,7 +43,11 @@ const ownersPatch = (current: unknown, owners: ReadonlyArray<OwnerReference>): R
  * resourceVersion: the owner list is replaced as a whole, so a concurrent change must make it fail (409) and
  * be recomputed, never be overwritten.
  */
-export const secretPatch = (existing: unknown, desired: DesiredSecret, owners: ReadonlyArray<OwnerReference>): Json | undefined => {
+export const secretPatch = (
+  existing: unknown,
+  desired: DesiredSecret,
+  owners: ReadonlyArray<OwnerReference>
+): Json | undefined => {
   const current = asRecord(existing)
   const meta = asRecord(current["metadata"])
   const metadata: Json = {}
@@ -98,14 +103,21 @@ export const upsertSecret = (
     Effect.flatMap((existing): Effect.Effect<SecretOutcome, KubernetesError> => {
       if (existing === undefined) {
         const body = newSecret(desired, owners)
-        return api.request({ method: "POST", path: secretsPath(desired.namespace), body, description: `create ${ref}` })
+        return api
+          .request({ method: "POST", path: secretsPath(desired.namespace), body, description: `create ${ref}` })
           .pipe(Effect.as("created" as const))
       }
       const patch = secretPatch(existing, desired, owners)
       if (patch === undefined) return Effect.succeed("unchanged")
-      return api.request({
-        method: "PATCH", path, body: patch, contentType: "application/merge-patch+json", description: `patch ${ref}`
-      }).pipe(Effect.as("patched" as const))
+      return api
+        .request({
+          method: "PATCH",
+          path,
+          body: patch,
+          contentType: "application/merge-patch+json",
+          description: `patch ${ref}`
+        })
+        .pipe(Effect.as("patched" as const))
     }),
     Effect.retry(secretWriteRetry)
   )

@@ -20,13 +20,19 @@ const blockPattern = /-----BEGIN ([^-\r\n]+)-----\r?\n([\s\S]*?)-----END \1-----
 
 const pemBlocks = (text: string): ReadonlyArray<PemBlock> =>
   [...text.matchAll(blockPattern)].map((m) => {
-    const body = m[2]!.split(/\r?\n/).filter((line) => !line.includes(":")).join("")
+    const body = m[2]!
+      .split(/\r?\n/)
+      .filter((line) => !line.includes(":"))
+      .join("")
     return { label: m[1]!, der: Buffer.from(body.replace(/\s+/g, ""), "base64") }
   })
 
 /** Go's pem.EncodeToMemory: 64-column base64 lines, a trailing newline. */
 export const encodePem = (label: string, der: Uint8Array): string => {
-  const lines = Buffer.from(der).toString("base64").match(/.{1,64}/g) ?? []
+  const lines =
+    Buffer.from(der)
+      .toString("base64")
+      .match(/.{1,64}/g) ?? []
   return `-----BEGIN ${label}-----\n${lines.map((l) => `${l}\n`).join("")}-----END ${label}-----\n`
 }
 
@@ -55,13 +61,17 @@ const privateKey = (blocks: ReadonlyArray<PemBlock>, where: string): Result.Resu
   if (last === undefined) return Result.fail(invalidSecretObject(`${where}: no PEM private key block found`))
   const key = parseKey(last.der)
   if (key === undefined) {
-    return Result.fail(invalidSecretObject(`${where}: the ${last.label} block is not a PKCS#1, PKCS#8 or SEC1 private key`))
+    return Result.fail(
+      invalidSecretObject(`${where}: the ${last.label} block is not a PKCS#1, PKCS#8 or SEC1 private key`)
+    )
   }
   if (key.asymmetricKeyType === "rsa") return Result.succeed(Buffer.from(key.export({ type: "pkcs1", format: "pem" })))
   if (key.asymmetricKeyType === "ec") return Result.succeed(Buffer.from(key.export({ type: "sec1", format: "pem" })))
-  return Result.fail(invalidSecretObject(
-    `${where}: unsupported private key type ${String(key.asymmetricKeyType)} (only RSA and EC keys are supported)`
-  ))
+  return Result.fail(
+    invalidSecretObject(
+      `${where}: unsupported private key type ${String(key.asymmetricKeyType)} (only RSA and EC keys are supported)`
+    )
+  )
 }
 
 /**
@@ -70,9 +80,11 @@ const privateKey = (blocks: ReadonlyArray<PemBlock>, where: string): Result.Resu
  */
 export const tlsPart = (key: string, pem: Uint8Array, where: string): Result.Result<Uint8Array, SecretSyncError> => {
   if (key !== tlsCertKey && key !== tlsPrivateKeyKey) {
-    return Result.fail(invalidSecretObject(
-      `${where}: key not supported for type ${tlsSecretType}, only ${tlsPrivateKeyKey} and ${tlsCertKey} are`
-    ))
+    return Result.fail(
+      invalidSecretObject(
+        `${where}: key not supported for type ${tlsSecretType}, only ${tlsPrivateKeyKey} and ${tlsCertKey} are`
+      )
+    )
   }
   const blocks = pemBlocks(Buffer.from(pem).toString("latin1"))
   return key === tlsCertKey ? certificates(blocks, where) : privateKey(blocks, where)

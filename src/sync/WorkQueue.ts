@@ -32,7 +32,7 @@ export const failedKeyDelay = (backoff: RetryBackoff, failures: number): Duratio
 
 /** The queue; pending retry timers are fibers of the current scope, so they end with it. */
 export const makeWorkQueue = (backoff: RetryBackoff): Effect.Effect<WorkQueue, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* Effect.scope
     const ready = yield* Queue.unbounded<string>()
     const queued = new Set<string>()
@@ -59,10 +59,12 @@ export const makeWorkQueue = (backoff: RetryBackoff): Effect.Effect<WorkQueue, n
       if (waiting.has(key)) return Effect.void
       waiting.add(key)
       return Effect.sleep(failedKeyDelay(backoff, count)).pipe(
-        Effect.andThen(Effect.sync(() => {
-          waiting.delete(key)
-          addNow(key)
-        })),
+        Effect.andThen(
+          Effect.sync(() => {
+            waiting.delete(key)
+            addNow(key)
+          })
+        ),
         Effect.forkIn(scope),
         Effect.asVoid
       )

@@ -58,15 +58,17 @@ export class AtomicWriterInMemory extends Context.Service<AtomicWriterInMemory, 
   "AtomicWriterInMemory"
 ) {}
 
-
 /** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */
 const outcome = (prev: ValidatedPayload | undefined, next: ValidatedPayload): WriteOutcome => {
   const old = new Map(prev?.files.map((f) => [f.path, f]))
-  const written = next.files.filter((f) => {
-    const before = old.get(f.path)
-    return before === undefined || !sameBytes(before.contents, f.contents)
-  }).map((f) => f.path)
-  const chmodded = next.files.filter((f) => !written.includes(f.path) && old.get(f.path)?.mode !== f.mode)
+  const written = next.files
+    .filter((f) => {
+      const before = old.get(f.path)
+      return before === undefined || !sameBytes(before.contents, f.contents)
+    })
+    .map((f) => f.path)
+  const chmodded = next.files
+    .filter((f) => !written.includes(f.path) && old.get(f.path)?.mode !== f.mode)
     .map((f) => f.path)
   const paths = new Set(next.files.map((f) => f.path))
   const removed = [...old.keys()].filter((p) => !paths.has(p)).sort()
@@ -83,7 +85,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> =>
   const attempts: Array<string> = []
   let nextFailure: string | undefined
 
-  const write = Effect.fn("AtomicWriter.write")(function*(targetDir: string, payload: ValidatedPayload) {
+  const write = Effect.fn("AtomicWriter.write")(function* (targetDir: string, payload: ValidatedPayload) {
     const target = path.resolve(targetDir)
     attempts.push(target)
     const failure = nextFailure
@@ -96,7 +98,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> =>
     return result
   })
 
-  const read = Effect.fn("AtomicWriter.read")(function*(targetDir: string) {
+  const read = Effect.fn("AtomicWriter.read")(function* (targetDir: string) {
     const target = path.resolve(targetDir)
     const payload = targets.get(target)
     if (payload === undefined) {
@@ -108,7 +110,10 @@ const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> =>
       })
     }
     const files = [...payload.files].sort(byPath)
-    return new Map(files.map((f) => [f.path, { contents: f.contents, mode: f.mode }])) as ReadonlyMap<string, TargetFile>
+    return new Map(files.map((f) => [f.path, { contents: f.contents, mode: f.mode }])) as ReadonlyMap<
+      string,
+      TargetFile
+    >
   })
 
   const handle: AtomicWriterInMemoryShape = {

@@ -116,9 +116,8 @@ export const validatePayloadResult = (
   return Result.succeed({ files, topLevel: [...topLevel], paths: seen, dirs: [...dirs] } as unknown as ValidatedPayload)
 }
 
-export const validatePayload = (
-  files: ReadonlyArray<ProviderFile>
-): Effect.Effect<ValidatedPayload, PayloadError> => Effect.fromResult(validatePayloadResult(files))
+export const validatePayload = (files: ReadonlyArray<ProviderFile>): Effect.Effect<ValidatedPayload, PayloadError> =>
+  Effect.fromResult(validatePayloadResult(files))
 
 /** Byte equality of two contents, without copying them. */
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>

@@ -18,7 +18,8 @@ const pad = (n: number, width = 2): string => String(n).padStart(width, "0")
 /** `..YYYY_MM_DD_HH_MM_SS.<suffix>` in UTC, like Go's `..2006_01_02_15_04_05.` plus MkdirTemp's suffix. */
 export const dataDirName = (epochMillis: number, suffix: string): string => {
   const d = new Date(epochMillis)
-  const stamp = `${pad(d.getUTCFullYear(), 4)}_${pad(d.getUTCMonth() + 1)}_${pad(d.getUTCDate())}` +
+  const stamp =
+    `${pad(d.getUTCFullYear(), 4)}_${pad(d.getUTCMonth() + 1)}_${pad(d.getUTCDate())}` +
     `_${pad(d.getUTCHours())}_${pad(d.getUTCMinutes())}_${pad(d.getUTCSeconds())}`
   return `..${stamp}.${suffix}`
 }

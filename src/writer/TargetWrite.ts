@@ -93,7 +93,7 @@ const removeQuietly = (...paths: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.promise(() => Promise.all(paths.map((p) => fs.rm(p, { recursive: true, force: true }).catch(() => undefined))))
 
 /** Deletes what would break or confuse the layout: legacy non-links, foreign links, orphans, a bad `..data`. */
-const heal = Effect.fn("AtomicWriter.heal")(function*(
+const heal = Effect.fn("AtomicWriter.heal")(function* (
   target: string,
   current: string | undefined,
   topLevel: ReadonlySet<string>
@@ -108,15 +108,19 @@ const heal = Effect.fn("AtomicWriter.heal")(function*(
     } else if (name === DATA_LINK_TMP || (isDataDirName(name) && name !== current)) {
       doomed.push(name)
     } else if (topLevel.has(name)) {
-      const ours = isLink && (yield* step(target, name, "read link", () => fs.readlink(path.join(target, name)))) ===
-        visibleLinkTarget(name)
+      const ours =
+        isLink &&
+        (yield* step(target, name, "read link", () => fs.readlink(path.join(target, name)))) === visibleLinkTarget(name)
       if (!ours) doomed.push(name)
     }
   }
-  yield* Effect.forEach(doomed, (name) =>
-    step(target, name, "remove", () => fs.rm(path.join(target, name), { recursive: true, force: true })), {
-    discard: true
-  })
+  yield* Effect.forEach(
+    doomed,
+    (name) => step(target, name, "remove", () => fs.rm(path.join(target, name), { recursive: true, force: true })),
+    {
+      discard: true
+    }
+  )
   return doomed
 })
 
@@ -128,7 +132,7 @@ const CHMODDED = 2
  * Compares the payload with the current data dir: bytes decide a rewrite, modes a chmod. `chmodded` holds the
  * payload's files (same bytes, new mode), so their modes are at hand.
  */
-const diff = Effect.fn("AtomicWriter.diff")(function*(
+const diff = Effect.fn("AtomicWriter.diff")(function* (
   target: string,
   current: string | undefined,
   payload: ValidatedPayload
@@ -148,12 +152,18 @@ const diff = Effect.fn("AtomicWriter.diff")(function*(
     if (prev === undefined || prev.size !== file.contents.byteLength) kinds[i] = WRITTEN
     else toRead.push(i)
   })
-  yield* eachBounded(target, "read", toRead, (i) => files[i]!.path, async (i) => {
-    const file = files[i]!
-    const bytes = await fs.readFile(path.join(dir, file.path))
-    const sameMode = old.get(file.path)!.mode === file.mode
-    kinds[i] = !sameBytes(file.contents, bytes) ? WRITTEN : sameMode ? SAME : CHMODDED
-  })
+  yield* eachBounded(
+    target,
+    "read",
+    toRead,
+    (i) => files[i]!.path,
+    async (i) => {
+      const file = files[i]!
+      const bytes = await fs.readFile(path.join(dir, file.path))
+      const sameMode = old.get(file.path)!.mode === file.mode
+      kinds[i] = !sameBytes(file.contents, bytes) ? WRITTEN : sameMode ? SAME : CHMODDED
+    }
+  )
   files.forEach((file, i) => {
     if (kinds[i] === WRITTEN) written.push(file.path)
     else if (kinds[i] === CHMODDED) chmodded.push(file)
@@ -163,7 +173,7 @@ const diff = Effect.fn("AtomicWriter.diff")(function*(
 })
 
 /** Creates `..<timestamp>.<random>` with mode 0755; the random suffix is retried on a name clash. */
-const makeDataDir = Effect.fn("AtomicWriter.makeDataDir")(function*(target: string) {
+const makeDataDir = Effect.fn("AtomicWriter.makeDataDir")(function* (target: string) {
   const now = yield* Clock.currentTimeMillis
   for (let attempt = 1; ; attempt++) {
     const name = dataDirName(now, String(yield* Random.nextIntBetween(0, 0xffffffff)))
@@ -184,7 +194,7 @@ const makeDataDir = Effect.fn("AtomicWriter.makeDataDir")(function*(target: stri
 })
 
 /** Writes every file into a fresh data dir; modes are applied by chmod so the umask cannot interfere. */
-const writeTree = Effect.fn("AtomicWriter.writeTree")(function*(
+const writeTree = Effect.fn("AtomicWriter.writeTree")(function* (
   target: string,
   dataDir: string,
   payload: ValidatedPayload
@@ -197,24 +207,36 @@ const writeTree = Effect.fn("AtomicWriter.writeTree")(function*(
       await fs.chmod(path.join(root, dir), DIR_MODE)
     })
   }
-  yield* eachBounded(target, "write", payload.files, (file) => file.path, async (file) => {
-    const abs = path.join(root, file.path)
-    await fs.writeFile(abs, file.contents, { mode: file.mode, flag: "wx" })
-    await fs.chmod(abs, file.mode)
-  })
+  yield* eachBounded(
+    target,
+    "write",
+    payload.files,
+    (file) => file.path,
+    async (file) => {
+      const abs = path.join(root, file.path)
+      await fs.writeFile(abs, file.contents, { mode: file.mode, flag: "wx" })
+      await fs.chmod(abs, file.mode)
+    }
+  )
 })
 
 /** Creates the missing `<name> -> ..data/<name>` links; returns the names it created. */
-const linkVisible = Effect.fn("AtomicWriter.linkVisible")(function*(target: string, topLevel: ReadonlyArray<string>) {
+const linkVisible = Effect.fn("AtomicWriter.linkVisible")(function* (target: string, topLevel: ReadonlyArray<string>) {
   const created: Array<string> = []
-  yield* eachBounded(target, "link", topLevel, (name) => name, async (name) => {
-    try {
-      await fs.symlink(visibleLinkTarget(name), path.join(target, name))
-      created.push(name)
-    } catch (cause) {
-      if (errnoCode(cause) !== "EEXIST") throw cause // EEXIST: heal() left only our own link there
+  yield* eachBounded(
+    target,
+    "link",
+    topLevel,
+    (name) => name,
+    async (name) => {
+      try {
+        await fs.symlink(visibleLinkTarget(name), path.join(target, name))
+        created.push(name)
+      } catch (cause) {
+        if (errnoCode(cause) !== "EEXIST") throw cause // EEXIST: heal() left only our own link there
+      }
     }
-  }).pipe(Effect.onError(() => removeQuietly(...created.map((name) => path.join(target, name)))))
+  ).pipe(Effect.onError(() => removeQuietly(...created.map((name) => path.join(target, name)))))
   return created
 })
 
@@ -228,9 +250,9 @@ const swap = (target: string, dataDir: string): Effect.Effect<void, TargetFilesE
   })
 
 /** Stages a new data dir and publishes it; on failure the target keeps its previous version. */
-const publish = Effect.fn("AtomicWriter.publish")(function*(target: string, payload: ValidatedPayload) {
+const publish = Effect.fn("AtomicWriter.publish")(function* (target: string, payload: ValidatedPayload) {
   const dataDir = yield* makeDataDir(target)
-  yield* Effect.gen(function*() {
+  yield* Effect.gen(function* () {
     yield* writeTree(target, dataDir, payload)
     const created = yield* linkVisible(target, payload.topLevel)
     yield* swap(target, dataDir).pipe(
@@ -240,7 +262,7 @@ const publish = Effect.fn("AtomicWriter.publish")(function*(target: string, payl
 })
 
 /** Removes visible links into `..data` whose name the payload no longer has. */
-const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function*(target: string, topLevel: ReadonlySet<string>) {
+const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function* (target: string, topLevel: ReadonlySet<string>) {
   const entries = yield* step(target, ".", "list", () => fs.readdir(target, { withFileTypes: true }))
   for (const entry of entries) {
     const name = entry.name
@@ -252,7 +274,7 @@ const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function*(target: stri
 })
 
 /** Writes `payload` into `targetDir` (which must exist): docs/upstream.md#atomic-writer-layout; see WriteOutcome. */
-export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: string, payload: ValidatedPayload) {
+export const writeTarget = Effect.fn("AtomicWriter.write")(function* (targetDir: string, payload: ValidatedPayload) {
   const target = path.resolve(targetDir)
   const current = yield* currentDataDir(target)
   const topLevel: ReadonlySet<string> = new Set(payload.topLevel)
@@ -263,13 +285,19 @@ export const writeTarget = Effect.fn("AtomicWriter.write")(function*(targetDir: 
     yield* publish(target, payload)
     // Published: from here on a failure is a leftover for the next write to heal, not a failed write.
     if (current !== undefined) {
-      yield* step(target, current, "remove", () => fs.rm(path.join(target, current), { recursive: true, force: true }))
-        .pipe(Effect.catchTag("TargetFilesError", (e) => Effect.logWarning(e.message)))
+      yield* step(target, current, "remove", () =>
+        fs.rm(path.join(target, current), { recursive: true, force: true })
+      ).pipe(Effect.catchTag("TargetFilesError", (e) => Effect.logWarning(e.message)))
     }
     yield* unlinkStale(target, topLevel).pipe(Effect.catchTag("TargetFilesError", (e) => Effect.logWarning(e.message)))
   } else {
-    yield* eachBounded(target, "chmod", chmodded, (file) => file.path, (file) =>
-      fs.chmod(path.join(target, current, file.path), file.mode))
+    yield* eachBounded(
+      target,
+      "chmod",
+      chmodded,
+      (file) => file.path,
+      (file) => fs.chmod(path.join(target, current, file.path), file.mode)
+    )
     yield* linkVisible(target, payload.topLevel)
     yield* unlinkStale(target, topLevel)
   }

@@ -9,11 +9,21 @@ const src = path.resolve(import.meta.dirname, "../../src")
 
 /** Rank of each top-level entry of src/; files at the top (Driver.ts, main.ts) are the composition root. */
 const ranks: Readonly<Record<string, number>> = {
-  gen: 0, domain: 0, platform: 0,
+  gen: 0,
+  domain: 0,
+  platform: 0,
   config: 1,
-  mount: 2, writer: 2, provider: 2, k8s: 2, metrics: 2,
-  publish: 3, sync: 3,
-  csi: 4, standalone: 4, "reference-provider": 4, "sync-controller": 4,
+  mount: 2,
+  writer: 2,
+  provider: 2,
+  k8s: 2,
+  metrics: 2,
+  publish: 3,
+  sync: 3,
+  csi: 4,
+  standalone: 4,
+  "reference-provider": 4,
+  "sync-controller": 4,
   cli: 5,
   ".": 6
 }
@@ -37,14 +47,18 @@ const importsOf = (file: string): ReadonlyArray<string> => {
   return specifiers.map((spec) => path.resolve(path.dirname(file), spec))
 }
 
-const edges = sourceFiles(src).filter((file) => folderOf(file) !== "gen").flatMap((file) =>
-  importsOf(file).filter((target) => target.startsWith(`${src}/`)).map((target) => ({
-    from: path.relative(src, file),
-    to: path.relative(src, target),
-    fromFolder: folderOf(file),
-    toFolder: folderOf(target)
-  }))
-)
+const edges = sourceFiles(src)
+  .filter((file) => folderOf(file) !== "gen")
+  .flatMap((file) =>
+    importsOf(file)
+      .filter((target) => target.startsWith(`${src}/`))
+      .map((target) => ({
+        from: path.relative(src, file),
+        to: path.relative(src, target),
+        fromFolder: folderOf(file),
+        toFolder: folderOf(target)
+      }))
+  )
 
 describe("src/ layering", () => {
   it("knows every folder of src/", () => {
@@ -53,12 +67,14 @@ describe("src/ layering", () => {
   })
 
   it("imports only go down (or stay in the folder), and rank-2 folders do not import each other", () => {
-    const wrong = edges.filter(({ fromFolder, toFolder }) => {
-      if (fromFolder === toFolder) return false
-      const from = ranks[fromFolder]!
-      const to = ranks[toFolder]!
-      return to >= from
-    }).map(({ from, to }) => `${from} -> ${to}`)
+    const wrong = edges
+      .filter(({ fromFolder, toFolder }) => {
+        if (fromFolder === toFolder) return false
+        const from = ranks[fromFolder]!
+        const to = ranks[toFolder]!
+        return to >= from
+      })
+      .map(({ from, to }) => `${from} -> ${to}`)
     expect(wrong).toEqual([])
   })
 

@@ -9,7 +9,14 @@ const pod = { name: "web", namespace: "apps", uid: "0b3c7d2e-1111-4222-8333-9444
 
 describe("kubeletPublishRequest", () => {
   it("builds kubelet's volume context, volume id and read-only request", () => {
-    const request = kubeletPublishRequest({ spcName: "app", targetPath: "/t", pod, tokens: {}, secrets: {}, nowMillis: 0 })
+    const request = kubeletPublishRequest({
+      spcName: "app",
+      targetPath: "/t",
+      pod,
+      tokens: {},
+      secrets: {},
+      nowMillis: 0
+    })
     expect(request.volumeId).toBe(`csi-${createHash("sha256").update(`${pod.uid}secrets-store`).digest("hex")}`)
     expect(request.readonly).toBe(true)
     expect(request.volumeContext).toEqual({
@@ -25,7 +32,10 @@ describe("kubeletPublishRequest", () => {
 
   it("puts tokens in kubelet's JSON format, one entry per audience, expiring an hour later", () => {
     const request = kubeletPublishRequest({
-      spcName: "app", targetPath: "/t", pod, nowMillis: Date.parse("2030-01-01T00:00:00Z"),
+      spcName: "app",
+      targetPath: "/t",
+      pod,
+      nowMillis: Date.parse("2030-01-01T00:00:00Z"),
       tokens: { "": Redacted.make("jwt-default"), vault: Redacted.make("jwt-vault") },
       secrets: { clientSecret: Redacted.make("s3cr3t") }
     })

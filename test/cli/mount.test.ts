@@ -5,7 +5,14 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { eventually, repoRoot, runProgram, startProgram, waitForFile, type RunningProcess } from "../support/ChildProcess.js"
+import {
+  eventually,
+  repoRoot,
+  runProgram,
+  startProgram,
+  waitForFile,
+  type RunningProcess
+} from "../support/ChildProcess.js"
 
 const referenceClass = path.join(repoRoot, "examples", "reference", "secretproviderclass.yaml")
 const vaultClass = path.join(repoRoot, "examples", "vault", "secretproviderclass.yaml")
@@ -19,13 +26,23 @@ const vol = (pod: string) => path.join(dir, "kubelet", "pods", pod, "volumes", "
 const store = () => path.join(dir, "store.yaml")
 
 const normalise = (text: string) =>
-  text.split(dir).join("<tmp>")
+  text
+    .split(dir)
+    .join("<tmp>")
     .replace(/uid [0-9a-f-]{36}/g, "uid <uid>")
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, "<time>")
 
 const cli = (...args: ReadonlyArray<string>) => runProgram("cli/main.js", args)
-const mountArgs = (target: string, ...extra: ReadonlyArray<string>) =>
-  ["mount", "--class", referenceClass, "--target", target, "--provider-dir", providers(), ...extra]
+const mountArgs = (target: string, ...extra: ReadonlyArray<string>) => [
+  "mount",
+  "--class",
+  referenceClass,
+  "--target",
+  target,
+  "--provider-dir",
+  providers(),
+  ...extra
+]
 const isMounted = (target: string) => fs.readFileSync("/proc/self/mountinfo", "utf8").includes(` ${target} `)
 
 beforeAll(async () => {
@@ -63,13 +80,15 @@ describe("secrets-store mount / unmount", () => {
     expect(isMounted(target)).toBe(true)
     expect(fs.readFileSync(path.join(target, "password"), "utf8")).toBe("not-a-real-password")
     expect(fs.statSync(path.join(target, "password")).mode & 0o777).toBe(0o640)
-    expect(fs.readFileSync(path.join(target, "config", "app.json"), "utf8")).toBe("{\"featureFlags\":[\"rotation\"]}")
+    expect(fs.readFileSync(path.join(target, "config", "app.json"), "utf8")).toBe('{"featureFlags":["rotation"]}')
     expect(fs.readlinkSync(path.join(target, "username"))).toBe("..data/username")
     for (const value of secretValues) expect(output).not.toContain(value)
   })
 
   it("mount again over the mounted target re-fetches; --show-values prints the contents", async () => {
-    const { code, output } = await cli(...mountArgs(vol("t1"), "--show-values", "--token", "=jwt-for-the-default-audience", "--secret", "k=v"))
+    const { code, output } = await cli(
+      ...mountArgs(vol("t1"), "--show-values", "--token", "=jwt-for-the-default-audience", "--secret", "k=v")
+    )
     expect(code).toBe(0)
     expect(output).toContain(`password         0640     19  "not-a-real-password"`)
     expect(output).toContain(`config/app.json  0644     29  "{\\"featureFlags\\":[\\"rotation\\"]}"`)
@@ -79,8 +98,18 @@ describe("secrets-store mount / unmount", () => {
   it("relative --class, --target and --provider-dir work as the npm start banner prints them", async () => {
     const relative = (file: string) => `./${path.relative(repoRoot, file)}`
     const target = vol("t-relative")
-    const { code, output } = await cli("mount", "--class", relative(referenceClass), "--target", relative(target), "--provider-dir", relative(providers()))
-    expect(normalise(output)).toContain("at <tmp>/kubelet/pods/t-relative/volumes/kubernetes.io~csi/secrets/mount (tmpfs)")
+    const { code, output } = await cli(
+      "mount",
+      "--class",
+      relative(referenceClass),
+      "--target",
+      relative(target),
+      "--provider-dir",
+      relative(providers())
+    )
+    expect(normalise(output)).toContain(
+      "at <tmp>/kubelet/pods/t-relative/volumes/kubernetes.io~csi/secrets/mount (tmpfs)"
+    )
     expect(code).toBe(0)
     expect((await cli("unmount", "--target", relative(target))).code).toBe(0)
     expect(fs.existsSync(target)).toBe(false)
@@ -100,7 +129,7 @@ describe("secrets-store mount / unmount", () => {
     const target = path.join(dir, "plain-dir")
     const { code, output } = await cli(...mountArgs(target))
     expect(normalise(output)).toBe(
-      "InvalidRequest: --target \"<tmp>/plain-dir\" must be kubelet's volume path " +
+      'InvalidRequest: --target "<tmp>/plain-dir" must be kubelet\'s volume path ' +
         "<root>/pods/<pod>/volumes/kubernetes.io~csi/<volume>/mount\n"
     )
     expect(code).toBe(1)
@@ -109,18 +138,41 @@ describe("secrets-store mount / unmount", () => {
 
   it("a provider that is not there: exit 2, one reason line, nothing left behind", async () => {
     const target = vol("t-vault")
-    const { code, output } = await cli("mount", "--class", vaultClass, "--target", target, "--provider-dir", providers())
-    expect(output).toBe("ProviderNotFound: provider not found: provider \"vault\"\n")
+    const { code, output } = await cli(
+      "mount",
+      "--class",
+      vaultClass,
+      "--target",
+      target,
+      "--provider-dir",
+      providers()
+    )
+    expect(output).toBe('ProviderNotFound: provider not found: provider "vault"\n')
     expect(code).toBe(2)
     expect(fs.existsSync(target)).toBe(false)
   })
 
   it.each([
-    [["mount", "--class", referenceClass, "--target", "x", "--bogus"], "InvalidRequest: Unrecognized flag: --bogus in command secrets-store mount (see secrets-store mount --help)\n"],
-    [["mount", "--class", referenceClass], "InvalidRequest: Missing required flag: --target (see secrets-store mount --help)\n"],
-    [["mount", "--class", referenceClass, "--target", "x", "--token", "no-equals-sign"], "InvalidRequest: --token must be KEY=VALUE (item 1 has no \"=\")\n"],
-    [["mount", "--class", "/nonexistent/spc.yaml", "--target", "x"], "InvalidSecretProviderClass: /nonexistent/spc.yaml:1: cannot read the file (ENOENT)\n"],
-    [["watch", "--class", referenceClass, "--target", "x", "--interval", "soon"], "InvalidRequest: --interval \"soon\" must be a positive Go duration such as 500ms, 10s or 1m\n"]
+    [
+      ["mount", "--class", referenceClass, "--target", "x", "--bogus"],
+      "InvalidRequest: Unrecognized flag: --bogus in command secrets-store mount (see secrets-store mount --help)\n"
+    ],
+    [
+      ["mount", "--class", referenceClass],
+      "InvalidRequest: Missing required flag: --target (see secrets-store mount --help)\n"
+    ],
+    [
+      ["mount", "--class", referenceClass, "--target", "x", "--token", "no-equals-sign"],
+      'InvalidRequest: --token must be KEY=VALUE (item 1 has no "=")\n'
+    ],
+    [
+      ["mount", "--class", "/nonexistent/spc.yaml", "--target", "x"],
+      "InvalidSecretProviderClass: /nonexistent/spc.yaml:1: cannot read the file (ENOENT)\n"
+    ],
+    [
+      ["watch", "--class", referenceClass, "--target", "x", "--interval", "soon"],
+      'InvalidRequest: --interval "soon" must be a positive Go duration such as 500ms, 10s or 1m\n'
+    ]
   ])("user error %j: exit 1 with one line", async (args, expected) => {
     const { code, output } = await cli(...args)
     expect(output).toBe(expected)
@@ -132,12 +184,24 @@ describe("secrets-store mount / unmount", () => {
 describe("secrets-store watch", () => {
   it("republishes on the interval, prints paths and versions that changed (never values), unmounts on SIGINT", async () => {
     const target = vol("w")
-    const watch = startProgram("cli/main.js", ["watch", "--class", referenceClass, "--target", target, "--provider-dir", providers(), "--interval", "300ms"])
+    const watch = startProgram("cli/main.js", [
+      "watch",
+      "--class",
+      referenceClass,
+      "--target",
+      target,
+      "--provider-dir",
+      providers(),
+      "--interval",
+      "300ms"
+    ])
     await eventually(() => expect(watch.output()).toContain("watching: republish every 300ms"))
-    fs.writeFileSync(store(), fs.readFileSync(store(), "utf8").replace(
-      "contents: not-a-real-password\n  version: \"1\"",
-      "contents: rotated-password-22\n  version: \"2\""
-    ))
+    fs.writeFileSync(
+      store(),
+      fs
+        .readFileSync(store(), "utf8")
+        .replace('contents: not-a-real-password\n  version: "1"', 'contents: rotated-password-22\n  version: "2"')
+    )
     await eventually(() => expect(watch.output()).toContain("version  secret/db-password 1 -> 2"))
     expect(fs.readFileSync(path.join(target, "password"), "utf8")).toBe("rotated-password-22")
     const exit = await watch.stop("SIGINT")

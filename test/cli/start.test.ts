@@ -21,13 +21,20 @@ const shell = (line: string) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
     const child = spawn("sh", ["-c", line], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
     let text = ""
-    child.stdout.on("data", (chunk: Buffer) => { text += chunk.toString() })
-    child.stderr.on("data", (chunk: Buffer) => { text += chunk.toString() })
+    child.stdout.on("data", (chunk: Buffer) => {
+      text += chunk.toString()
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      text += chunk.toString()
+    })
     child.on("exit", (code) => resolve({ code, output: text }))
   })
 
 const printed = (prefix: string) => {
-  const line = output.split("\n").map((l) => l.trim()).find((l) => l.startsWith(prefix))
+  const line = output
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith(prefix))
   if (line === undefined) throw new Error(`no line starting with ${prefix} in:\n${output}`)
   return line
 }
@@ -40,8 +47,12 @@ beforeAll(async () => {
     env: { ...process.env, SECRETS_STORE_METRICS_ADDR: "127.0.0.1:0" },
     stdio: ["ignore", "pipe", "pipe"]
   })
-  start.stdout?.on("data", (chunk: Buffer) => { output += chunk.toString() })
-  start.stderr?.on("data", (chunk: Buffer) => { output += chunk.toString() })
+  start.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  start.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString()
+  })
   exited = new Promise((resolve) => start.on("exit", (code) => resolve(code)))
   await eventually(() => expect(output).toContain("Stop: Ctrl-C"), 30_000)
 })
@@ -67,7 +78,17 @@ describe("npm start", () => {
     const mount = await shell(printed("npx secrets-store mount --endpoint"))
     expect(mount.output).toContain("(tmpfs) via unix://")
     expect(mount.code).toBe(0)
-    const target = path.join(cwd, "run", "kubelet", "pods", "example", "volumes", "kubernetes.io~csi", "example-reference", "mount")
+    const target = path.join(
+      cwd,
+      "run",
+      "kubelet",
+      "pods",
+      "example",
+      "volumes",
+      "kubernetes.io~csi",
+      "example-reference",
+      "mount"
+    )
     expect(fs.readFileSync(path.join(target, "username"), "utf8")).toBe("app")
     expect(fs.statSync(path.join(target, "password")).mode & 0o777).toBe(0o640)
     await eventually(() => expect(output).toContain("standalone: pod status recorded"))

@@ -23,13 +23,18 @@ const pkg = JSON.stringify({ name: "x", version: "1.6.0" })
 
 describe("readBuildInfo", () => {
   it.live("reads version, commit and date", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = yield* packageDir({
         "package.json": pkg,
         "build-info.json": JSON.stringify({ gitCommit: "abc123", buildDate: "2026-04-29T00:00:00Z" })
       })
-      expect(yield* readBuildInfo(root)).toEqual({ buildVersion: "v1.6.0", gitCommit: "abc123", buildDate: "2026-04-29T00:00:00Z" })
-    }))
+      expect(yield* readBuildInfo(root)).toEqual({
+        buildVersion: "v1.6.0",
+        gitCommit: "abc123",
+        buildDate: "2026-04-29T00:00:00Z"
+      })
+    })
+  )
 
   const unknownCases: ReadonlyArray<readonly [string, Record<string, string>]> = [
     ["no build-info.json", { "package.json": pkg }],
@@ -38,24 +43,29 @@ describe("readBuildInfo", () => {
   ]
   for (const [name, files] of unknownCases) {
     it.live(`${name}: commit and date are unknown`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const info = yield* readBuildInfo(yield* packageDir(files))
         expect(info).toEqual({ buildVersion: "v1.6.0", gitCommit: "unknown", buildDate: "unknown" })
-      }))
+      })
+    )
   }
 
   it.live("no package.json at all: everything unknown, no failure", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const info = yield* readBuildInfo(yield* packageDir({}))
       expect(info).toEqual({ buildVersion: "unknown", gitCommit: "unknown", buildDate: "unknown" })
-    }))
+    })
+  )
 
   it.live("by default reads this package's package.json, two levels above the module", () =>
-    Effect.gen(function*() {
-      const own = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    Effect.gen(function* () {
+      const own = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+        version: string
+      }
       const info = yield* Effect.provide(Effect.service(BuildInfo), BuildInfo.layer)
       expect(info.buildVersion).toBe(`v${own.version}`)
-    }))
+    })
+  )
 })
 
 describe("versionJson", () => {

@@ -34,7 +34,7 @@ const get = (port: number, path: string, init: RequestInit = {}) =>
   }))
 
 /** The pprof layer on a free port, for the test's scope. */
-const pprof = Effect.gen(function*() {
+const pprof = Effect.gen(function* () {
   const port = yield* Effect.promise(freePort)
   yield* Layer.build(Pprof.layer({ enablePprof: true, pprofPort: port }))
   return port
@@ -42,40 +42,43 @@ const pprof = Effect.gen(function*() {
 
 describe("Pprof.layer", () => {
   it.live("serves a CPU profile and a heap snapshot as files DevTools opens, and no inspector endpoint", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const port = yield* pprof
       const cpu = yield* Effect.promise(() => get(port, `${PROFILE_PATH}?seconds=1`))
       expect(cpu.status).toBe(200)
-      expect(cpu.headers.get("content-disposition")).toBe("attachment; filename=\"cpu.cpuprofile\"")
+      expect(cpu.headers.get("content-disposition")).toBe('attachment; filename="cpu.cpuprofile"')
       const profile = JSON.parse(cpu.body) as { nodes: Array<unknown>; startTime: number; endTime: number }
       expect(profile.nodes.length).toBeGreaterThan(0)
       expect(profile.endTime - profile.startTime).toBeGreaterThanOrEqual(1_000_000)
       const heap = yield* Effect.promise(() => get(port, HEAP_PATH))
       expect(heap.status).toBe(200)
-      expect(heap.headers.get("content-disposition")).toBe("attachment; filename=\"heap.heapsnapshot\"")
+      expect(heap.headers.get("content-disposition")).toBe('attachment; filename="heap.heapsnapshot"')
       const snapshot = JSON.parse(heap.body) as { snapshot: { node_count: number }; nodes: Array<number> }
       expect(snapshot.snapshot.node_count).toBeGreaterThan(0)
       for (const path of ["/json/list", "/json", "/json/version", "/", "/debug/pprof/", "/debug/pprof/goroutine"]) {
         expect((yield* Effect.promise(() => get(port, path))).status, path).toBe(404)
       }
-      const upgrade = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      const upgrade =
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
       expect(statusesOf((yield* Effect.promise(() => rawExchange(port, upgrade))).data)).toEqual([404])
       expect((yield* Effect.promise(() => get(port, PROFILE_PATH, { method: "POST", body: "x" }))).status).toBe(404)
       expect(inspector.url()).toBeUndefined()
-    }))
+    })
+  )
 
   it.live("takes one profile at a time: a concurrent one gets 409", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const port = yield* pprof
       const statuses = yield* Effect.promise(() =>
         Promise.all([get(port, `${PROFILE_PATH}?seconds=3`), get(port, `${PROFILE_PATH}?seconds=3`)])
       )
       expect(statuses.map((s) => s.status).sort()).toEqual([200, 409])
-    }))
+    })
+  )
 
   it.live("a client that leaves mid-profile frees the profiler", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const port = yield* pprof
       const leaving = new AbortController()
       const abandoned = get(port, `${PROFILE_PATH}?seconds=60`, { signal: leaving.signal }).catch(() => "aborted")
@@ -87,16 +90,18 @@ describe("Pprof.layer", () => {
       leaving.abort()
       expect(yield* Effect.promise(() => abandoned)).toBe("aborted")
       yield* heapAnswers(200)
-    }))
+    })
+  )
 
   it.live("answers 400 for a seconds value out of bounds or not a whole number", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const port = yield* pprof
       for (const seconds of ["0", "61", "-1", "1.5", "abc", "1e1", "%zz", "9999999999999"]) {
         const answer = yield* Effect.promise(() => get(port, `${PROFILE_PATH}?seconds=${seconds}`))
         expect([answer.status, answer.body], seconds).toEqual([400, "seconds must be a whole number from 1 to 60\n"])
       }
-    }))
+    })
+  )
 
   it("reads seconds like Go: absent or empty is 30", () => {
     expect(profileSeconds(null)).toEqual({ seconds: 30 })
@@ -106,18 +111,20 @@ describe("Pprof.layer", () => {
   })
 
   it.live("without --enable-pprof nothing listens", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const port = yield* Effect.promise(freePort)
       yield* Layer.build(Pprof.layer({ enablePprof: false, pprofPort: port }))
       expect(yield* connects(port)).toBe(false)
       expect(inspector.url()).toBeUndefined()
-    }))
+    })
+  )
 
   it.live("a busy port is a PprofError", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const busy = ((yield* listeningServer).address() as net.AddressInfo).port
       const error = yield* Effect.flip(Effect.scoped(Layer.build(Pprof.layer({ enablePprof: true, pprofPort: busy }))))
       expect(error._tag).toBe("PprofError")
       expect(error.message).toBe(`cannot listen on 127.0.0.1:${busy} for --enable-pprof`)
-    }))
+    })
+  )
 })

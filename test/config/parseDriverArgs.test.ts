@@ -10,14 +10,14 @@ import { allFlags } from "../../src/config/Flags.js"
 import { type DriverArgs, parseDriverArgs } from "../../src/config/parseDriverArgs.js"
 
 const run = (argv: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const args: DriverArgs = yield* parseDriverArgs(argv)
     assert.strictEqual(args._tag, "Run")
     return args._tag === "Run" ? args : assert.fail("unreachable")
   })
 
 const failure = (argv: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const error = yield* Effect.flip(parseDriverArgs(argv))
     assert.strictEqual(error._tag, "ConfigError")
     expect(error.message).not.toContain("\n")
@@ -28,7 +28,7 @@ const millis = (d: Duration.Duration) => Duration.toMillis(d)
 
 describe("defaults", () => {
   it.effect("no flags gives upstream's defaults", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { config, ignoredFlags } = yield* run([])
       expect(config).toStrictEqual(defaultDriverConfig)
       expect(ignoredFlags).toEqual([])
@@ -51,7 +51,8 @@ describe("defaults", () => {
       expect(Option.isNone(config.kubeconfig)).toBe(true)
       expect(Option.isNone(config.standaloneClasses)).toBe(true)
       expect(config.verbosity).toBe(0)
-    }))
+    })
+  )
 })
 
 interface ValueCase {
@@ -62,8 +63,18 @@ interface ValueCase {
 }
 
 const valueCases: ReadonlyArray<ValueCase> = [
-  { flag: "endpoint", value: "unix:///csi/csi.sock", read: (c) => c.endpoint, expected: { _tag: "unix", path: "/csi/csi.sock" } },
-  { flag: "endpoint", value: "tcp://127.0.0.1:10000", read: (c) => c.endpoint, expected: { _tag: "tcp", host: "127.0.0.1", port: 10000 } },
+  {
+    flag: "endpoint",
+    value: "unix:///csi/csi.sock",
+    read: (c) => c.endpoint,
+    expected: { _tag: "unix", path: "/csi/csi.sock" }
+  },
+  {
+    flag: "endpoint",
+    value: "tcp://127.0.0.1:10000",
+    read: (c) => c.endpoint,
+    expected: { _tag: "tcp", host: "127.0.0.1", port: 10000 }
+  },
   { flag: "endpoint", value: "UNIX://csi.sock", read: (c) => c.endpoint, expected: { _tag: "unix", path: "csi.sock" } },
   { flag: "drivername", value: "other.csi.k8s.io", read: (c) => c.driverName, expected: "other.csi.k8s.io" },
   { flag: "nodeid", value: "node-1", read: (c) => c.nodeId, expected: "node-1" },
@@ -75,18 +86,43 @@ const valueCases: ReadonlyArray<ValueCase> = [
     expected: ["/a", "/b"]
   },
   { flag: "additional-provider-volume-paths", value: "", read: (c) => c.additionalProviderVolumePaths, expected: [] },
-  { flag: "metrics-addr", value: "127.0.0.1:9000", read: (c) => c.metricsAddr, expected: { host: "127.0.0.1", port: 9000 } },
+  {
+    flag: "metrics-addr",
+    value: "127.0.0.1:9000",
+    read: (c) => c.metricsAddr,
+    expected: { host: "127.0.0.1", port: 9000 }
+  },
   { flag: "metrics-backend", value: "PROMETHEUS", read: (c) => c.metricsBackend, expected: "prometheus" },
   { flag: "rotation-poll-interval", value: "1h30m", read: (c) => millis(c.rotationPollInterval), expected: 5_400_000 },
   { flag: "rotation-poll-interval", value: "0s", read: (c) => millis(c.rotationPollInterval), expected: 0 },
   { flag: "pprof-port", value: "7000", read: (c) => c.pprofPort, expected: 7000 },
   { flag: "max-call-recv-msg-size", value: "8388608", read: (c) => c.maxCallRecvMsgSize, expected: 8_388_608 },
-  { flag: "provider-health-check-interval", value: "30s", read: (c) => millis(c.providerHealthCheckInterval), expected: 30_000 },
+  {
+    flag: "provider-health-check-interval",
+    value: "30s",
+    read: (c) => millis(c.providerHealthCheckInterval),
+    expected: 30_000
+  },
   { flag: "provider-timeout", value: "1m59s", read: (c) => millis(c.providerTimeout), expected: 119_000 },
   { flag: "provider-timeout", value: "300ms", read: (c) => millis(c.providerTimeout), expected: 300 },
-  { flag: "kubeconfig", value: "/root/.kube/config", read: (c) => Option.getOrUndefined(c.kubeconfig), expected: "/root/.kube/config" },
-  { flag: "standalone-classes", value: "examples/reference", read: (c) => Option.getOrUndefined(c.standaloneClasses), expected: "examples/reference" },
-  { flag: "standalone-classes", value: "", read: (c) => Option.getOrUndefined(c.standaloneClasses), expected: undefined },
+  {
+    flag: "kubeconfig",
+    value: "/root/.kube/config",
+    read: (c) => Option.getOrUndefined(c.kubeconfig),
+    expected: "/root/.kube/config"
+  },
+  {
+    flag: "standalone-classes",
+    value: "examples/reference",
+    read: (c) => Option.getOrUndefined(c.standaloneClasses),
+    expected: "examples/reference"
+  },
+  {
+    flag: "standalone-classes",
+    value: "",
+    read: (c) => Option.getOrUndefined(c.standaloneClasses),
+    expected: undefined
+  },
   { flag: "v", value: "5", read: (c) => c.verbosity, expected: 5 }
 ]
 
@@ -101,10 +137,11 @@ describe("value flags in every Go syntax", () => {
   for (const { expected, flag, read, value } of valueCases) {
     for (const argv of valueSyntaxes(flag, value)) {
       it.effect(JSON.stringify(argv), () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const { config } = yield* run(argv)
           expect(read(config)).toEqual(expected)
-        }))
+        })
+      )
     }
   }
 })
@@ -131,10 +168,11 @@ describe("bool flags in every Go syntax", () => {
     ]
     for (const [argv, expected] of cases) {
       it.effect(`${JSON.stringify(argv)} is ${expected}`, () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const { config } = yield* run(argv)
           expect(read(config)).toBe(expected)
-        }))
+        })
+      )
     }
   }
 })
@@ -147,7 +185,7 @@ describe("klog verbosity", () => {
 
 describe("a manifest's command line", () => {
   it.effect("upstream's DaemonSet args", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { config } = yield* run([
         "--endpoint=unix:///csi/csi.sock",
         "--nodeid=worker-3",
@@ -163,25 +201,33 @@ describe("a manifest's command line", () => {
       expect(config.endpoint).toEqual({ _tag: "unix", path: "/csi/csi.sock" })
       expect(config.nodeId).toBe("worker-3")
       expect(config.verbosity).toBe(2)
-    }))
+    })
+  )
 
   it.effect("klog flags are accepted and reported as ignored", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { config, ignoredFlags } = yield* run(["--logtostderr=false", "-vmodule", "x=2", "--nodeid=n"])
       expect(ignoredFlags).toEqual(["--logtostderr", "--vmodule"])
       expect(config.nodeId).toBe("n")
-    }))
+    })
+  )
 
-  it.effect("-- ends the flags", () => Effect.map(run(["--nodeid=a", "--"]), ({ config }) => expect(config.nodeId).toBe("a")))
+  it.effect("-- ends the flags", () =>
+    Effect.map(run(["--nodeid=a", "--"]), ({ config }) => expect(config.nodeId).toBe("a"))
+  )
 
   it.effect("a value may start with a dash", () =>
-    Effect.map(run(["--nodeid", "-odd-"]), ({ config }) => expect(config.nodeId).toBe("-odd-")))
+    Effect.map(run(["--nodeid", "-odd-"]), ({ config }) => expect(config.nodeId).toBe("-odd-"))
+  )
 })
 
 const badValues: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
   [["--endpoint", "foo"], `invalid value "foo" for flag --endpoint: must start with unix:// or tcp://`],
   [["--endpoint=unix://"], `invalid value "unix://" for flag --endpoint: the socket path after unix:// is empty`],
-  [["--endpoint=tcp://localhost"], `invalid value "tcp://localhost" for flag --endpoint: tcp:// must be followed by [host]:port`],
+  [
+    ["--endpoint=tcp://localhost"],
+    `invalid value "tcp://localhost" for flag --endpoint: tcp:// must be followed by [host]:port`
+  ],
   [["--drivername="], `invalid value "" for flag --drivername: must not be empty`],
   [["--rotation-poll-interval", "-1s"], `invalid value "-1s" for flag --rotation-poll-interval: must not be negative`],
   [
@@ -189,12 +235,18 @@ const badValues: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
     `invalid value "5" for flag --rotation-poll-interval: must be a Go duration such as 300ms, 30s, 2m or 1h30m`
   ],
   [["--max-call-recv-msg-size", "abc"], `invalid value "abc" for flag --max-call-recv-msg-size: must be an integer`],
-  [["--max-call-recv-msg-size=0"], `invalid value "0" for flag --max-call-recv-msg-size: must be a positive number of bytes`],
+  [
+    ["--max-call-recv-msg-size=0"],
+    `invalid value "0" for flag --max-call-recv-msg-size: must be a positive number of bytes`
+  ],
   [["--metrics-backend=otel"], `invalid value "otel" for flag --metrics-backend: only prometheus is supported`],
   [["--metrics-addr=8095"], `invalid value "8095" for flag --metrics-addr: must be [host]:port, e.g. :8095`],
   [["--pprof-port=70000"], `invalid value "70000" for flag --pprof-port: must be a port number between 0 and 65535`],
   [["--enable-secret-rotation=yes"], `invalid value "yes" for flag --enable-secret-rotation: must be true or false`],
-  [["--provider-health-check-interval=0s"], `invalid value "0s" for flag --provider-health-check-interval: must be greater than 0`],
+  [
+    ["--provider-health-check-interval=0s"],
+    `invalid value "0s" for flag --provider-health-check-interval: must be greater than 0`
+  ],
   [
     ["--provider-timeout=2m"],
     `invalid value "2m" for flag --provider-timeout: must be greater than 0 and less than 2m0s (kubelet's deadline)`
@@ -230,16 +282,16 @@ describe("mistakes are one ConfigError line naming the flag and the value", () =
   }
 
   it.effect("the first bad flag is the one reported", () =>
-    Effect.map(
-      failure(["--nodeid=n", "--pprof-port=x", "--endpoint=foo"]),
-      (message) => expect(message).toBe(`invalid value "x" for flag --pprof-port: must be an integer`)
-    ))
+    Effect.map(failure(["--nodeid=n", "--pprof-port=x", "--endpoint=foo"]), (message) =>
+      expect(message).toBe(`invalid value "x" for flag --pprof-port: must be an integer`)
+    )
+  )
 })
 
 describe("--help", () => {
   for (const argv of [["--help"], ["-h"], ["-help"], ["--nodeid=n", "--help", "--whatever"]]) {
     it.effect(JSON.stringify(argv), () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const args = yield* parseDriverArgs(argv)
         assert.strictEqual(args._tag, "Help")
         const text = args._tag === "Help" ? args.text : ""
@@ -247,7 +299,8 @@ describe("--help", () => {
         expect(text).toContain(`(default "unix://tmp/csi.sock")`)
         expect(text).toContain("(default 2m0s)")
         expect(text).toContain("/debug/pprof/profile?seconds=N")
-      }))
+      })
+    )
   }
 })
 
@@ -256,7 +309,7 @@ describe("--version", () => {
 
   for (const argv of [["--version"], ["-version=true"], ["--version", "--endpoint", "foo"]]) {
     it.live(JSON.stringify(argv), () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const args = yield* parseDriverArgs(argv)
         assert.strictEqual(args._tag, "Version")
         const json = JSON.parse(args._tag === "Version" ? args.text : "{}") as Record<string, unknown>
@@ -264,8 +317,11 @@ describe("--version", () => {
         expect(json.BuildVersion).toBe(`v${pkg.version}`)
         expect(typeof json.GitCommit).toBe("string")
         expect(typeof json.BuildDate).toBe("string")
-      }))
+      })
+    )
   }
 
-  it.effect("--version=false runs", () => Effect.map(parseDriverArgs(["--version=false"]), (args) => expect(args._tag).toBe("Run")))
+  it.effect("--version=false runs", () =>
+    Effect.map(parseDriverArgs(["--version=false"]), (args) => expect(args._tag).toBe("Run"))
+  )
 })

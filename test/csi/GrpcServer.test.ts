@@ -39,8 +39,6 @@ const recordingPublisher = (hold?: Deferred.Deferred<void>) => {
   return { published, unpublished, rejected, layer }
 }
 
-
-
 const codeOf = async (promise: Promise<unknown>) => {
   try {
     await promise
@@ -53,7 +51,7 @@ const codeOf = async (promise: Promise<unknown>) => {
 
 describe("CSI gRPC server", () => {
   it.live("serves Identity and Node over a unix socket", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const scope = yield* startCsiServer(socket, recordingPublisher().layer)
       const csi = connectCsi(socket)
@@ -70,10 +68,11 @@ describe("CSI gRPC server", () => {
       csi.close()
       yield* Scope.close(scope, Exit.void)
       expect(fs.existsSync(socket)).toBe(false)
-    }))
+    })
+  )
 
   it.live("removes a stale socket file before listening", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       fs.writeFileSync(socket, "left over by a crashed driver")
       const scope = yield* startCsiServer(socket, recordingPublisher().layer)
@@ -82,10 +81,11 @@ describe("CSI gRPC server", () => {
       expect(probe.ready).toBe(true)
       csi.close()
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.live("validates NodePublishVolume arguments in upstream's order", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const publisher = recordingPublisher()
       const scope = yield* startCsiServer(socket, publisher.layer)
@@ -102,34 +102,45 @@ describe("CSI gRPC server", () => {
       }
       expect(publisher.published).toEqual([])
       expect(publisher.rejected).toEqual(["InvalidRequest", "InvalidRequest", "InvalidRequest", "InvalidRequest"])
-      const ok = yield* Effect.promise(() => codeOf(csi.node.nodePublishVolume(publishRequest({ secrets: { k: "v" } }))))
+      const ok = yield* Effect.promise(() =>
+        codeOf(csi.node.nodePublishVolume(publishRequest({ secrets: { k: "v" } })))
+      )
       expect(ok.code).toBe(Status.OK)
       assert.strictEqual(publisher.published.length, 1)
       expect(publisher.published[0]?.volumeContext["secretProviderClass"]).toBe("my-spc")
       csi.close()
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.live("validates NodeUnpublishVolume arguments", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const publisher = recordingPublisher()
       const scope = yield* startCsiServer(socket, publisher.layer)
       const csi = connectCsi(socket)
       const noId = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "", targetPath: "/t" })))
       expect(noId).toEqual({ code: Status.INVALID_ARGUMENT, details: "InvalidRequest: Volume ID missing in request" })
-      const noTarget = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: "" })))
-      expect(noTarget).toEqual({ code: Status.INVALID_ARGUMENT, details: "InvalidRequest: Target path missing in request" })
+      const noTarget = yield* Effect.promise(() =>
+        codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: "" }))
+      )
+      expect(noTarget).toEqual({
+        code: Status.INVALID_ARGUMENT,
+        details: "InvalidRequest: Target path missing in request"
+      })
       const target = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount"
-      const ok = yield* Effect.promise(() => codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: target })))
+      const ok = yield* Effect.promise(() =>
+        codeOf(csi.node.nodeUnpublishVolume({ volumeId: "v", targetPath: target }))
+      )
       expect(ok.code).toBe(Status.OK)
       expect(publisher.unpublished).toEqual([{ volumeId: "v", targetPath: target }])
       csi.close()
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.live("answers UNIMPLEMENTED for RPCs and services it does not serve", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const scope = yield* startCsiServer(socket, recordingPublisher().layer)
       const csi = connectCsi(socket)
@@ -137,7 +148,9 @@ describe("CSI gRPC server", () => {
         codeOf(csi.node.nodeStageVolume({ volumeId: "v", stagingTargetPath: "/s" }))
       )
       expect(stage.code).toBe(Status.UNIMPLEMENTED)
-      const stats = yield* Effect.promise(() => codeOf(csi.node.nodeGetVolumeStats({ volumeId: "v", volumePath: "/p" })))
+      const stats = yield* Effect.promise(() =>
+        codeOf(csi.node.nodeGetVolumeStats({ volumeId: "v", volumePath: "/p" }))
+      )
       expect(stats.code).toBe(Status.UNIMPLEMENTED)
       const expand = yield* Effect.promise(() => codeOf(csi.node.nodeExpandVolume({ volumeId: "v" })))
       expect(expand.code).toBe(Status.UNIMPLEMENTED)
@@ -145,10 +158,11 @@ describe("CSI gRPC server", () => {
       expect(controller).toBe(grpc.status.UNIMPLEMENTED)
       csi.close()
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.live("drains an in-flight publish on shutdown, then removes the socket", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const hold = yield* Deferred.make<void>()
       const publisher = recordingPublisher(hold)
@@ -166,15 +180,22 @@ describe("CSI gRPC server", () => {
       yield* Fiber.join(closing) // wait for shutdown to finish
       expect(fs.existsSync(socket)).toBe(false)
       csi.close()
-    }))
+    })
+  )
 })
 
 /** Calls a method no generated client knows, the way any gRPC client would. */
 const rawUnary = (socket: string, method: string) =>
   new Promise<number>((resolve) => {
     const client = new grpc.Client(`unix:${socket}`, grpc.credentials.createInsecure())
-    client.makeUnaryRequest(method, () => Buffer.alloc(0), (b: Buffer) => b, {}, (error) => {
-      client.close()
-      resolve(error?.code ?? grpc.status.OK)
-    })
+    client.makeUnaryRequest(
+      method,
+      () => Buffer.alloc(0),
+      (b: Buffer) => b,
+      {},
+      (error) => {
+        client.close()
+        resolve(error?.code ?? grpc.status.OK)
+      }
+    )
   })

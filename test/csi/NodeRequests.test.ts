@@ -7,13 +7,27 @@ import { decodePublish, decodeUnpublish } from "../../src/csi/NodeRequests.js"
 import { publishRequest } from "../support/CsiClient.js"
 
 const root = "/var/lib/kubelet"
-const refused = ["relative/mount", "./mount", "/var/lib/kubelet/pods/u/volumes/../../../etc", "/a//b", "/a/./b", "/", "//"]
+const refused = [
+  "relative/mount",
+  "./mount",
+  "/var/lib/kubelet/pods/u/volumes/../../../etc",
+  "/a//b",
+  "/a/./b",
+  "/",
+  "//"
+]
 const outside = [
-  "/t", "/var/lib/kubelet/pods/u/mount/", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v",
-  "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/v/mount", "/var/lib/kubelet-other/pods/u/volumes/kubernetes.io~csi/v/mount",
+  "/t",
+  "/var/lib/kubelet/pods/u/mount/",
+  "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v",
+  "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/v/mount",
+  "/var/lib/kubelet-other/pods/u/volumes/kubernetes.io~csi/v/mount",
   "/tmp/pods/u/volumes/kubernetes.io~csi/v/mount"
 ]
-const accepted = ["/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount/"]
+const accepted = [
+  "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount",
+  "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount/"
+]
 
 describe("target path rules", () => {
   it.each(outside)("refuses %j, which is not kubelet's CSI volume path under the kubelet root", (targetPath) => {

@@ -7,21 +7,24 @@ import { publishRequest } from "../support/CsiClient.js"
 
 const tokensKey = "csi.storage.k8s.io/serviceAccount.tokens"
 
-const callOf = (request: unknown): ServerMiddlewareCall<unknown, unknown> => ({
-  method: { path: "/csi.v1.Node/NodePublishVolume", requestStream: false, responseStream: false, options: {} },
-  requestStream: false,
-  request,
-  responseStream: false,
-  next: async function*() {
-    return {}
-  }
-}) as unknown as ServerMiddlewareCall<unknown, unknown>
+const callOf = (request: unknown): ServerMiddlewareCall<unknown, unknown> =>
+  ({
+    method: { path: "/csi.v1.Node/NodePublishVolume", requestStream: false, responseStream: false, options: {} },
+    requestStream: false,
+    request,
+    responseStream: false,
+    next: async function* () {
+      return {}
+    }
+  }) as unknown as ServerMiddlewareCall<unknown, unknown>
 
 const drive = async (verbosity: number) => {
   const forked: Array<Effect.Effect<void>> = []
   const middleware = makeRequestLog((effect) => void forked.push(effect), verbosity)
   const generator = middleware(callOf(publishRequest()), { signal: new AbortController().signal } as never)
-  for (let step = await generator.next(); !step.done; step = await generator.next()) { /* unary: no items */ }
+  for (let step = await generator.next(); !step.done; step = await generator.next()) {
+    /* unary: no items */
+  }
   return forked.length
 }
 
@@ -29,7 +32,7 @@ describe("request log", () => {
   it("strips the secrets map and the service-account tokens, and keeps everything else", () => {
     const request = publishRequest({
       secrets: { clientSecret: "s3cr3t" },
-      volumeContext: { ...publishRequest().volumeContext, [tokensKey]: "{\"aud\":{\"token\":\"jwt\"}}" }
+      volumeContext: { ...publishRequest().volumeContext, [tokensKey]: '{"aud":{"token":"jwt"}}' }
     })
     const printed = JSON.stringify(sanitizeRequest(request))
     expect(printed).not.toContain("s3cr3t")

@@ -24,21 +24,30 @@ const ownConnection = (socket: string) => {
 }
 
 const codeOf = (promise: Promise<unknown>) =>
-  promise.then(() => Status.OK, (error: unknown) => (error instanceof ClientError ? error.code : Status.UNKNOWN))
+  promise.then(
+    () => Status.OK,
+    (error: unknown) => (error instanceof ClientError ? error.code : Status.UNKNOWN)
+  )
 
 describe("CSI socket backlog", () => {
-  it.live(`${CLIENTS} simultaneous connections, each its own channel: none is refused`, () =>
-    Effect.gen(function*() {
-      const socket = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-")), "csi.sock")
-      const scope = yield* startCsiServer(socket)
-      const clients = Array.from({ length: CLIENTS }, () => ownConnection(socket))
-      const codes = yield* Effect.promise(() =>
-        Promise.all(clients.map((c, i) => codeOf(i % 2 === 0 ? c.identity.probe({}) : c.node.nodeGetCapabilities({}))))
-      )
-      for (const c of clients) c.close()
-      yield* Scope.close(scope, Exit.void)
-      const counts = new Map<string, number>()
-      for (const code of codes) counts.set(Status[code], (counts.get(Status[code]) ?? 0) + 1)
-      expect(Object.fromEntries(counts)).toEqual({ OK: CLIENTS })
-    }), 120_000)
+  it.live(
+    `${CLIENTS} simultaneous connections, each its own channel: none is refused`,
+    () =>
+      Effect.gen(function* () {
+        const socket = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "csi-")), "csi.sock")
+        const scope = yield* startCsiServer(socket)
+        const clients = Array.from({ length: CLIENTS }, () => ownConnection(socket))
+        const codes = yield* Effect.promise(() =>
+          Promise.all(
+            clients.map((c, i) => codeOf(i % 2 === 0 ? c.identity.probe({}) : c.node.nodeGetCapabilities({})))
+          )
+        )
+        for (const c of clients) c.close()
+        yield* Scope.close(scope, Exit.void)
+        const counts = new Map<string, number>()
+        for (const code of codes) counts.set(Status[code], (counts.get(Status[code]) ?? 0) + 1)
+        expect(Object.fromEntries(counts)).toEqual({ OK: CLIENTS })
+      }),
+    120_000
+  )
 })

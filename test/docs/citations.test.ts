@@ -9,15 +9,21 @@ const trees = ["src", "test", "bench", "scripts", "manifests", "native", "exampl
 const textFile = /\.(ts|mjs|js|c|yaml|yml|json|md)$/
 
 const files = (dir: string): ReadonlyArray<string> =>
-  !fs.existsSync(dir) ? [] : fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) return entry.name === "gen" || entry.name === "results" ? [] : files(full)
-    return textFile.test(entry.name) ? [full] : []
-  })
+  !fs.existsSync(dir)
+    ? []
+    : fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+        const full = path.join(dir, entry.name)
+        if (entry.isDirectory()) return entry.name === "gen" || entry.name === "results" ? [] : files(full)
+        return textFile.test(entry.name) ? [full] : []
+      })
 
 /** GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped, spaces to `-`. */
 const slug = (heading: string): string =>
-  heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-")
 
 const anchorsOf = (doc: string): ReadonlySet<string> => {
   const text = fs.readFileSync(path.join(root, "docs", doc), "utf8")
@@ -26,28 +32,34 @@ const anchorsOf = (doc: string): ReadonlySet<string> => {
   return new Set([...headings, ...explicit])
 }
 
-const sources = trees.flatMap((tree) => files(path.join(root, tree)))
+const sources = trees
+  .flatMap((tree) => files(path.join(root, tree)))
   .filter((file) => !file.endsWith(path.join("test", "docs", "citations.test.ts")))
 
 describe("citations in code and manifests", () => {
   it("name only docs of this repository, at anchors that exist", () => {
     const cited = sources.flatMap((file) =>
       [...fs.readFileSync(file, "utf8").matchAll(/docs\/([\w-]+\.md)#([\w-]+)/g)].map((m) => ({
-        where: path.relative(root, file), doc: m[1]!, anchor: m[2]!
+        where: path.relative(root, file),
+        doc: m[1]!,
+        anchor: m[2]!
       }))
     )
     expect(cited.length).toBeGreaterThan(20)
     const anchors = new Map<string, ReadonlySet<string>>()
-    const broken = cited.filter(({ doc, anchor }) => {
-      if (!fs.existsSync(path.join(root, "docs", doc))) return true
-      if (!anchors.has(doc)) anchors.set(doc, anchorsOf(doc))
-      return !anchors.get(doc)!.has(anchor)
-    }).map(({ where, doc, anchor }) => `${where}: docs/${doc}#${anchor}`)
+    const broken = cited
+      .filter(({ doc, anchor }) => {
+        if (!fs.existsSync(path.join(root, "docs", doc))) return true
+        if (!anchors.has(doc)) anchors.set(doc, anchorsOf(doc))
+        return !anchors.get(doc)!.has(anchor)
+      })
+      .map(({ where, doc, anchor }) => `${where}: docs/${doc}#${anchor}`)
     expect(broken).toEqual([])
   })
 
   it("never point outside the repository (SPEC.md, upstream section numbers, ../shared)", () => {
-    const outside = sources.filter((file) => /SPEC\.md|upstream §|\.\.\/shared\b/.test(fs.readFileSync(file, "utf8")))
+    const outside = sources
+      .filter((file) => /SPEC\.md|upstream §|\.\.\/shared\b/.test(fs.readFileSync(file, "utf8")))
       .map((file) => path.relative(root, file))
     expect(outside).toEqual([])
   })

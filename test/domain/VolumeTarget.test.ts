@@ -6,8 +6,18 @@ const good = `${root}/pods/uid-1/volumes/kubernetes.io~csi/secrets/mount`
 
 describe("parseVolumeTarget", () => {
   it("reads kubelet's CSI volume path", () => {
-    expect(parseVolumeTarget(root, good)).toEqual({ kubeletRoot: root, podUid: "uid-1", volumeName: "secrets", path: good })
-    expect(parseVolumeTarget(`${root}/`, `${good}/`)).toEqual({ kubeletRoot: root, podUid: "uid-1", volumeName: "secrets", path: good })
+    expect(parseVolumeTarget(root, good)).toEqual({
+      kubeletRoot: root,
+      podUid: "uid-1",
+      volumeName: "secrets",
+      path: good
+    })
+    expect(parseVolumeTarget(`${root}/`, `${good}/`)).toEqual({
+      kubeletRoot: root,
+      podUid: "uid-1",
+      volumeName: "secrets",
+      path: good
+    })
   })
 
   it.each([

@@ -18,7 +18,10 @@ const startDriver = async (args: ReadonlyArray<string>) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-driver-"))
   const socket = path.join(dir, "csi.sock")
   const driver = startProgram(DRIVER, [
-    `--endpoint=unix://${socket}`, `--kubelet-root-dir=${dir}`, "--metrics-addr=127.0.0.1:0", ...args
+    `--endpoint=unix://${socket}`,
+    `--kubelet-root-dir=${dir}`,
+    "--metrics-addr=127.0.0.1:0",
+    ...args
   ])
   running.push(driver)
   const csi = connectCsi(socket)
@@ -30,10 +33,23 @@ describe("secrets-store-csi-driver (child process)", () => {
   it("--help lists every upstream flag and exits 0", async () => {
     const { code, output } = await runProgram(DRIVER, ["--help"])
     expect(code).toBe(0)
-    for (const flag of ["endpoint", "drivername", "nodeid", "provider-volume", "additional-provider-volume-paths",
-      "metrics-addr", "enable-secret-rotation", "rotation-poll-interval", "max-call-recv-msg-size",
-      "provider-health-check", "provider-health-check-interval", "log-format-json", "kubeconfig", "version",
-      "provider-timeout"]) {
+    for (const flag of [
+      "endpoint",
+      "drivername",
+      "nodeid",
+      "provider-volume",
+      "additional-provider-volume-paths",
+      "metrics-addr",
+      "enable-secret-rotation",
+      "rotation-poll-interval",
+      "max-call-recv-msg-size",
+      "provider-health-check",
+      "provider-health-check-interval",
+      "log-format-json",
+      "kubeconfig",
+      "version",
+      "provider-timeout"
+    ]) {
       expect(output).toContain(flag)
     }
   })

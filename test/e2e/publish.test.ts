@@ -15,7 +15,9 @@ const SPC = {
   metadata: { name: "app-secrets", namespace: "default" },
   spec: {
     provider: "reference",
-    parameters: { objects: "- objectName: db-password\n  mode: 0600\n- objectName: api-key\n  fileName: config/api-key\n" }
+    parameters: {
+      objects: "- objectName: db-password\n  mode: 0600\n- objectName: api-key\n  fileName: config/api-key\n"
+    }
   }
 }
 
@@ -41,13 +43,22 @@ beforeAll(async () => {
   api = await FakeApiServer.start()
   api.seed(SPC)
   provider = startProgram("reference-provider/main.js", [
-    `--provider-dir=${path.join(dir, "providers")}`, "--name=reference", `--store=${storeFile()}`
+    `--provider-dir=${path.join(dir, "providers")}`,
+    "--name=reference",
+    `--store=${storeFile()}`
   ])
   await waitForFile(path.join(dir, "providers", "reference.sock"))
   driver = startProgram("main.js", [
-    `--endpoint=unix://${socket()}`, `--kubelet-root-dir=${path.join(dir, "kubelet")}`, "--nodeid=node-a", "--metrics-addr=127.0.0.1:0", `--kubeconfig=${api.kubeconfigPath}`,
-    `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=",
-    "--enable-secret-rotation=true", "--rotation-poll-interval=1s", "-v=5"
+    `--endpoint=unix://${socket()}`,
+    `--kubelet-root-dir=${path.join(dir, "kubelet")}`,
+    "--nodeid=node-a",
+    "--metrics-addr=127.0.0.1:0",
+    `--kubeconfig=${api.kubeconfigPath}`,
+    `--provider-volume=${path.join(dir, "providers")}`,
+    "--additional-provider-volume-paths=",
+    "--enable-secret-rotation=true",
+    "--rotation-poll-interval=1s",
+    "-v=5"
   ])
   csi = connectCsi(socket())
   await eventually(() => csi.identity.probe({}), 15_000)
@@ -62,14 +73,18 @@ afterAll(async () => {
 
 const mountinfo = () => fs.readFileSync("/proc/self/mountinfo", "utf8")
 const kubeletPublish = () =>
-  csi.node.nodePublishVolume(publishRequest({
-    targetPath: target(),
-    volumeContext: {
-      ...publishRequest().volumeContext,
-      secretProviderClass: "app-secrets",
-      "csi.storage.k8s.io/serviceAccount.tokens": JSON.stringify({ "": { token: "jwt-aaa.bbb.ccc", expirationTimestamp: "2030-01-01T00:00:00Z" } })
-    }
-  }))
+  csi.node.nodePublishVolume(
+    publishRequest({
+      targetPath: target(),
+      volumeContext: {
+        ...publishRequest().volumeContext,
+        secretProviderClass: "app-secrets",
+        "csi.storage.k8s.io/serviceAccount.tokens": JSON.stringify({
+          "": { token: "jwt-aaa.bbb.ccc", expirationTimestamp: "2030-01-01T00:00:00Z" }
+        })
+      }
+    })
+  )
 
 describe("publish end to end (driver + reference provider + fake API server)", () => {
   it("a kubelet-style publish puts the files on a tmpfs with the ..data layout and their modes", async () => {
@@ -87,12 +102,18 @@ describe("publish end to end (driver + reference provider + fake API server)", (
   it("records a SecretProviderClassPodStatus with the object versions", async () => {
     const statuses = api.store.list(resourceByKind("SecretProviderClassPodStatus")!)
     expect(statuses).toHaveLength(1)
-    const status = statuses[0] as unknown as { metadata: { name: string; labels: Record<string, string>; ownerReferences: Array<{ kind: string; uid: string }> }; status: { objects: Array<{ id: string; version: string }>; mounted: boolean } }
+    const status = statuses[0] as unknown as {
+      metadata: { name: string; labels: Record<string, string>; ownerReferences: Array<{ kind: string; uid: string }> }
+      status: { objects: Array<{ id: string; version: string }>; mounted: boolean }
+    }
     expect(status.metadata.name).toBe("pod-1-default-app-secrets")
     expect(status.metadata.labels["internal.secrets-store.csi.k8s.io/node-name"]).toBe("node-a")
     expect(status.metadata.ownerReferences).toEqual([{ apiVersion: "v1", kind: "Pod", name: "pod-1", uid: "uid-1" }])
     expect(status.status.mounted).toBe(true)
-    expect(status.status.objects).toEqual([{ id: "secret/api-key", version: "1" }, { id: "secret/db-password", version: "1" }])
+    expect(status.status.objects).toEqual([
+      { id: "secret/api-key", version: "1" },
+      { id: "secret/db-password", version: "1" }
+    ])
   })
 
   it("a store change followed by a republish after the poll interval rotates the files atomically", async () => {
@@ -103,7 +124,9 @@ describe("publish end to end (driver + reference provider + fake API server)", (
     expect(fs.readFileSync(path.join(target(), "db-password"), "utf8")).toBe("rotated-pw")
     expect(fs.readlinkSync(path.join(target(), "..data"))).not.toBe(before)
     expect(fs.existsSync(path.join(target(), before))).toBe(false)
-    const status = api.store.list(resourceByKind("SecretProviderClassPodStatus")!)[0] as unknown as { status: { objects: Array<{ id: string; version: string }> } }
+    const status = api.store.list(resourceByKind("SecretProviderClassPodStatus")!)[0] as unknown as {
+      status: { objects: Array<{ id: string; version: string }> }
+    }
     expect(status.status.objects).toContainEqual({ id: "secret/db-password", version: "2" })
   })
 

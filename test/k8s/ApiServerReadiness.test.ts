@@ -6,7 +6,7 @@ import { apiServerCheck } from "../../src/k8s/ApiServerReadiness.js"
 
 describe("apiServerCheck", () => {
   it.effect("asks the API server at most once per TTL and reports its failure in one line", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const asked: Array<string> = []
       let answer: Effect.Effect<unknown, { message: string }> = Effect.succeed({ kind: "APIResourceList" })
       const check = yield* apiServerCheck((p) => Effect.suspend(() => (asked.push(p), answer)), "5 seconds")
@@ -20,5 +20,6 @@ describe("apiServerCheck", () => {
       yield* TestClock.adjust("2 seconds")
       expect(yield* Effect.flip(check)).toBe("failed to get API group, error: connect ECONNREFUSED")
       expect(asked).toHaveLength(2)
-    }))
+    })
+  )
 })

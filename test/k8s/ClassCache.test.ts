@@ -38,7 +38,7 @@ const spc = (name: string, parameters: Record<string, string> = defaultParameter
 const sized = (name: string, bytes: number) => spc(name, { objects: "x".repeat(bytes) })
 
 const get = (namespace: string, name: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const classes = yield* SecretProviderClasses
     return yield* classes.get(namespace, name)
   })
@@ -52,22 +52,24 @@ const watches = (server: FakeApiServer) =>
 
 /** The first lookup starts the list/watch; the cache has synced once its watch is open. */
 const synced = (server: FakeApiServer, first: readonly [string, string] = ["default", "c-0"]) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     yield* Effect.ignore(get(...first))
     yield* eventually("the cache's watch", () => watches(server).length > 0)
   })
 
 const withCache = <A, E>(f: (server: FakeApiServer) => Effect.Effect<A, E, SecretProviderClasses>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const server = yield* fakeApiServer()
-    return yield* f(server).pipe(Effect.provide(live(server)))
-  }))
+  Effect.scoped(
+    Effect.gen(function* () {
+      const server = yield* fakeApiServer()
+      return yield* f(server).pipe(Effect.provide(live(server)))
+    })
+  )
 
 const objectsLength = (got: SecretProviderClass) => got.spec.parameters?.["objects"]?.length
 
 /** Looks `name` up until a lookup is answered from the cache (no GET) with a value that passes `check`. */
 const untilHit = (server: FakeApiServer, name: string, check: (got: SecretProviderClass) => boolean) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (;;) {
       const n = gets(server, "default", name)
       const got = yield* get("default", name)
@@ -81,21 +83,32 @@ const names = (count: number) => Array.from({ length: count }, (_, i) => `c-${i}
 describe("SecretProviderClass cache (live, fake API server)", () => {
   it.live("lists in pages of 5 through continue tokens, then serves every class without a GET", () =>
     withCache((server) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (const name of names(12)) server.seed(spc(name))
         yield* synced(server)
         const requests = lists(server)
-        assert.deepStrictEqual(requests.map((r) => r.query["limit"]), ["5", "5", "5"])
-        assert.deepStrictEqual(requests.map((r) => r.query["continue"] !== undefined), [false, true, true])
+        assert.deepStrictEqual(
+          requests.map((r) => r.query["limit"]),
+          ["5", "5", "5"]
+        )
+        assert.deepStrictEqual(
+          requests.map((r) => r.query["continue"] !== undefined),
+          [false, true, true]
+        )
         const before = names(12).map((n) => gets(server, "default", n))
         for (const name of names(12)) assert.strictEqual((yield* get("default", name)).metadata.name, name)
-        assert.deepStrictEqual(names(12).map((n) => gets(server, "default", n)), before, "all hits")
+        assert.deepStrictEqual(
+          names(12).map((n) => gets(server, "default", n)),
+          before,
+          "all hits"
+        )
       })
-    ))
+    )
+  )
 
   it.live("a 410 on a continue page lists again from the first page; the cache ends complete", () =>
     withCache((server) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (const name of names(12)) server.seed(spc(name))
         server.failNext({ method: "GET", path: collection, withQuery: "continue", status: 410, reason: "Expired" })
         yield* synced(server)
@@ -103,56 +116,74 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         assert.strictEqual(firstPages.length, 2)
         const before = names(12).map((n) => gets(server, "default", n))
         for (const name of names(12)) yield* get("default", name)
-        assert.deepStrictEqual(names(12).map((n) => gets(server, "default", n)), before, "all hits")
+        assert.deepStrictEqual(
+          names(12).map((n) => gets(server, "default", n)),
+          before,
+          "all hits"
+        )
       })
-    ))
+    )
+  )
 
   it.live("keeps only the fields the driver reads; a cached hit equals what a GET returns", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const server = yield* fakeApiServer()
-      server.seed({
-        ...spc("c-0"),
-        metadata: {
-          name: "c-0", namespace: "default", labels: { team: "a" }, generation: 3,
-          annotations: { "kubectl.kubernetes.io/last-applied-configuration": `${"{".padEnd(50_000, " ")}}` },
-          managedFields: [{ manager: "kubectl", fieldsV1: { f: {} } }]
-        },
-        spec: {
-          provider: "test", parameters: { a: "1" }, future: "x",
-          secretObjects: [
-            { secretName: "s", type: "Opaque", labels: { l: "v" }, extra: 1, data: [{ objectName: "a", key: "k" }] }
-          ]
-        },
-        status: { byPod: [{ id: "p" }] }
+    Effect.scoped(
+      Effect.gen(function* () {
+        const server = yield* fakeApiServer()
+        server.seed({
+          ...spc("c-0"),
+          metadata: {
+            name: "c-0",
+            namespace: "default",
+            labels: { team: "a" },
+            generation: 3,
+            annotations: { "kubectl.kubernetes.io/last-applied-configuration": `${"{".padEnd(50_000, " ")}}` },
+            managedFields: [{ manager: "kubectl", fieldsV1: { f: {} } }]
+          },
+          spec: {
+            provider: "test",
+            parameters: { a: "1" },
+            future: "x",
+            secretObjects: [
+              { secretName: "s", type: "Opaque", labels: { l: "v" }, extra: 1, data: [{ objectName: "a", key: "k" }] }
+            ]
+          },
+          status: { byPod: [{ id: "p" }] }
+        })
+        // A fresh layer's first lookup, before any list: a GET.
+        const fetched = yield* get("default", "c-0").pipe(Effect.provide(live(server)))
+        const cached = yield* Effect.gen(function* () {
+          yield* synced(server)
+          const before = gets(server, "default", "c-0")
+          const hit = yield* get("default", "c-0")
+          assert.strictEqual(gets(server, "default", "c-0"), before, "a hit")
+          return hit
+        }).pipe(Effect.provide(live(server)))
+        assert.deepStrictEqual(cached, fetched)
+        const uid = server.store.get(spcResource, "default", "c-0")!.metadata["uid"]
+        assert.deepStrictEqual(cached, {
+          apiVersion: `${group}/v1`,
+          kind: "SecretProviderClass",
+          metadata: {
+            name: "c-0",
+            namespace: "default",
+            resourceVersion: cached.metadata.resourceVersion!,
+            uid: String(uid)
+          },
+          spec: {
+            provider: "test",
+            parameters: { a: "1" },
+            secretObjects: [
+              { secretName: "s", type: "Opaque", labels: { l: "v" }, data: [{ objectName: "a", key: "k" }] }
+            ]
+          }
+        })
       })
-      // A fresh layer's first lookup, before any list: a GET.
-      const fetched = yield* get("default", "c-0").pipe(Effect.provide(live(server)))
-      const cached = yield* Effect.gen(function*() {
-        yield* synced(server)
-        const before = gets(server, "default", "c-0")
-        const hit = yield* get("default", "c-0")
-        assert.strictEqual(gets(server, "default", "c-0"), before, "a hit")
-        return hit
-      }).pipe(Effect.provide(live(server)))
-      assert.deepStrictEqual(cached, fetched)
-      const uid = server.store.get(spcResource, "default", "c-0")!.metadata["uid"]
-      assert.deepStrictEqual(cached, {
-        apiVersion: `${group}/v1`, kind: "SecretProviderClass",
-        metadata: {
-          name: "c-0", namespace: "default", resourceVersion: cached.metadata.resourceVersion!, uid: String(uid)
-        },
-        spec: {
-          provider: "test", parameters: { a: "1" },
-          secretObjects: [
-            { secretName: "s", type: "Opaque", labels: { l: "v" }, data: [{ objectName: "a", key: "k" }] }
-          ]
-        }
-      })
-    })))
+    )
+  )
 
   it.live("a class above the per-object bound is read on demand; cached once it shrinks, uncached once it grows", () =>
     withCache((server) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const big = classCacheBounds.maxObjectBytes + 1024
         server.seed(sized("c-0", big))
         server.seed(spc("c-1"))
@@ -170,18 +201,19 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         yield* untilHit(server, "c-0", (got) => objectsLength(got) === 10)
         store.replace(spcResource, store.get(spcResource, "default", "c-1")!, sized("c-1", big))
         // The watch event drops the cached version at once: from then on every lookup GETs the big one.
-        yield* Effect.gen(function*() {
+        yield* Effect.gen(function* () {
           while (objectsLength(yield* get("default", "c-1")) !== big) yield* Effect.sleep("20 millis")
         }).pipe(Effect.timeout("15 seconds"))
         const grown = gets(server, "default", "c-1")
         assert.strictEqual(objectsLength(yield* get("default", "c-1")), big)
         assert.strictEqual(gets(server, "default", "c-1"), grown + 1, "grown past the bound: read on demand")
       })
-    ))
+    )
+  )
 
   it.live("past the total bound, further classes are read on demand, each still correct", () =>
     withCache((server) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const each = 60 * 1024
         const count = Math.ceil(classCacheBounds.maxTotalBytes / each) + 10
         const all = Array.from({ length: count }, (_, i) => `c-${String(i).padStart(3, "0")}`)
@@ -200,13 +232,17 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         for (const name of all) assert.strictEqual(objectsLength(yield* get("default", name)), each)
         const fetched = all.filter((n, i) => gets(server, "default", n) > before[i]!)
         assert.isAbove(fetched.length, 0)
-        assert.deepStrictEqual(fetched, all.filter((n) => !admitted.has(n)))
+        assert.deepStrictEqual(
+          fetched,
+          all.filter((n) => !admitted.has(n))
+        )
       })
-    ))
+    )
+  )
 
   it.live("a re-list after a 410 drops a class deleted while no watch ran", () =>
     withCache((server) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (const name of names(3)) server.seed(spc(name))
         server.watch.dropAfter = 1
         yield* synced(server)
@@ -227,5 +263,6 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         assert.strictEqual(e.reason, "SecretProviderClassNotFound")
         assert.deepStrictEqual((yield* get("default", "c-0")).spec.parameters, { changed: "1" })
       })
-    ))
+    )
+  )
 })

@@ -16,18 +16,93 @@ const run = (steps: ReadonlyArray<readonly [number, string]>) => {
 
 describe("EventRateLimit", () => {
   it.each([
-    { name: "burst passes, then drops", steps: [[0, "a"], [0, "a"], [0, "a"], [0, "a"], [999, "a"]], expected: ["pass", "pass", "pass", "drop", "drop"] },
-    { name: "a refill lets one through and reports the drops", steps: [[0, "a"], [0, "a"], [0, "a"], [0, "a"], [0, "a"], [1_000, "a"], [1_000, "a"]], expected: ["pass", "pass", "pass", "drop", "drop", "pass+2", "drop"] },
-    { name: "keys are independent", steps: [[0, "a"], [0, "a"], [0, "a"], [0, "a"], [0, "b"], [0, "b"]], expected: ["pass", "pass", "pass", "drop", "pass", "pass"] },
-    { name: "two refill steps give two tokens", steps: [[0, "a"], [0, "a"], [0, "a"], [2_500, "a"], [2_500, "a"], [2_500, "a"]], expected: ["pass", "pass", "pass", "pass", "pass", "drop"] },
-    { name: "partial refill progress is kept", steps: [[0, "a"], [0, "a"], [0, "a"], [600, "a"], [1_200, "a"], [1_900, "a"], [2_000, "a"]], expected: ["pass", "pass", "pass", "drop", "pass+1", "drop", "pass+1"] },
-    { name: "tokens never exceed burst after a long pause", steps: [[0, "a"], [100_000, "a"], [100_000, "a"], [100_000, "a"], [100_000, "a"]], expected: ["pass", "pass", "pass", "pass", "drop"] }
+    {
+      name: "burst passes, then drops",
+      steps: [
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [999, "a"]
+      ],
+      expected: ["pass", "pass", "pass", "drop", "drop"]
+    },
+    {
+      name: "a refill lets one through and reports the drops",
+      steps: [
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [1_000, "a"],
+        [1_000, "a"]
+      ],
+      expected: ["pass", "pass", "pass", "drop", "drop", "pass+2", "drop"]
+    },
+    {
+      name: "keys are independent",
+      steps: [
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [0, "b"],
+        [0, "b"]
+      ],
+      expected: ["pass", "pass", "pass", "drop", "pass", "pass"]
+    },
+    {
+      name: "two refill steps give two tokens",
+      steps: [
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [2_500, "a"],
+        [2_500, "a"],
+        [2_500, "a"]
+      ],
+      expected: ["pass", "pass", "pass", "pass", "pass", "drop"]
+    },
+    {
+      name: "partial refill progress is kept",
+      steps: [
+        [0, "a"],
+        [0, "a"],
+        [0, "a"],
+        [600, "a"],
+        [1_200, "a"],
+        [1_900, "a"],
+        [2_000, "a"]
+      ],
+      expected: ["pass", "pass", "pass", "drop", "pass+1", "drop", "pass+1"]
+    },
+    {
+      name: "tokens never exceed burst after a long pause",
+      steps: [
+        [0, "a"],
+        [100_000, "a"],
+        [100_000, "a"],
+        [100_000, "a"],
+        [100_000, "a"]
+      ],
+      expected: ["pass", "pass", "pass", "pass", "drop"]
+    }
   ] as const)("$name", ({ steps, expected }) => {
     assert.deepStrictEqual(run(steps), [...expected])
   })
 
   it("a clock that goes backwards earns nothing", () => {
-    assert.deepStrictEqual(run([[5_000, "a"], [5_000, "a"], [5_000, "a"], [0, "a"], [5_999, "a"]]), ["pass", "pass", "pass", "drop", "drop"])
+    assert.deepStrictEqual(
+      run([
+        [5_000, "a"],
+        [5_000, "a"],
+        [5_000, "a"],
+        [0, "a"],
+        [5_999, "a"]
+      ]),
+      ["pass", "pass", "pass", "drop", "drop"]
+    )
   })
 
   it("forgets a key once its bucket is full again: many pods leave no state behind", () => {
@@ -57,12 +132,23 @@ describe("EventRateLimit", () => {
 
 describe("bucket functions", () => {
   it("admit on a fresh key spends one token and starts the clock now", () => {
-    assert.deepStrictEqual(admit(undefined, 42, options), [{ _tag: "Pass", suppressed: 0 }, { tokens: 2, refilledAt: 42, suppressed: 0 }])
+    assert.deepStrictEqual(admit(undefined, 42, options), [
+      { _tag: "Pass", suppressed: 0 },
+      { tokens: 2, refilledAt: 42, suppressed: 0 }
+    ])
   })
 
   it("refill adds whole steps, keeps the remainder, and restarts the clock when full", () => {
-    assert.deepStrictEqual(refill({ tokens: 0, refilledAt: 0, suppressed: 4 }, 1_500, options), { tokens: 1, refilledAt: 1_000, suppressed: 4 })
-    assert.deepStrictEqual(refill({ tokens: 2, refilledAt: 0, suppressed: 0 }, 7_300, options), { tokens: 3, refilledAt: 7_300, suppressed: 0 })
+    assert.deepStrictEqual(refill({ tokens: 0, refilledAt: 0, suppressed: 4 }, 1_500, options), {
+      tokens: 1,
+      refilledAt: 1_000,
+      suppressed: 4
+    })
+    assert.deepStrictEqual(refill({ tokens: 2, refilledAt: 0, suppressed: 0 }, 7_300, options), {
+      tokens: 3,
+      refilledAt: 7_300,
+      suppressed: 0
+    })
     assert.isFalse(isFull({ tokens: 2, refilledAt: 0, suppressed: 0 }, 999, options))
     assert.isTrue(isFull({ tokens: 2, refilledAt: 0, suppressed: 0 }, 1_000, options))
   })

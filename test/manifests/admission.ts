@@ -57,9 +57,11 @@ const requestValue = (request: AdmissionRequest) => {
 }
 
 const matchesConstraints = (spec: PolicySpec, request: AdmissionRequest) =>
-  spec.matchConstraints.resourceRules.some((rule) =>
-    rule.apiGroups.includes("") && rule.operations.includes(request.operation) &&
-    rule.resources.includes(request.resource)
+  spec.matchConstraints.resourceRules.some(
+    (rule) =>
+      rule.apiGroups.includes("") &&
+      rule.operations.includes(request.operation) &&
+      rule.resources.includes(request.resource)
   )
 
 /** Evaluates `expression` in the policy's context; an evaluation error comes back as a value, not thrown. */

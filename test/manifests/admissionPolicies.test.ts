@@ -37,15 +37,21 @@ const secret = (fields: { type?: string; owners?: ReadonlyArray<unknown>; labels
     name: "app-creds",
     namespace: "team-a",
     labels: fields.labels ?? { "secrets-store.sync.x-k8s.io": "" },
-    ...(fields.owners === undefined ? { ownerReferences: [owner("app-creds")] } : fields.owners.length === 0
-      ? {}
-      : { ownerReferences: fields.owners })
+    ...(fields.owners === undefined
+      ? { ownerReferences: [owner("app-creds")] }
+      : fields.owners.length === 0
+        ? {}
+        : { ownerReferences: fields.owners })
   },
   type: fields.type ?? "Opaque",
   data: { password: "c2VjcmV0" }
 })
-const secretRequest = (operation: AdmissionRequest["operation"], object: unknown, oldObject: unknown = null,
-  username = controller): AdmissionRequest => ({
+const secretRequest = (
+  operation: AdmissionRequest["operation"],
+  object: unknown,
+  oldObject: unknown = null,
+  username = controller
+): AdmissionRequest => ({
   operation,
   username,
   resource: "secrets",
@@ -66,7 +72,11 @@ const tokenRequest = (audiences: ReadonlyArray<string>, expirationSeconds = 600)
 
 describe("the policies component", () => {
   it("has upstream's five policies of the newer scheme, each failing closed with a cluster-wide Deny binding", () => {
-    expect(policiesOf(component).map((p) => p.metadata.name).sort()).toEqual(policyNames)
+    expect(
+      policiesOf(component)
+        .map((p) => p.metadata.name)
+        .sort()
+    ).toEqual(policyNames)
     const bindings = component.filter((o) => o.kind === "ValidatingAdmissionPolicyBinding")
     for (const policy of policiesOf(component)) {
       expect((policy["spec"] as { failurePolicy: string }).failurePolicy).toBe("Fail")
@@ -97,9 +107,11 @@ describe("Secret writes by the controller", () => {
   it("deny kubernetes.io/service-account-token, and any type off the list", () => {
     const token = admit(secretRequest("CREATE", secret({ type: "kubernetes.io/service-account-token" })))
     expect(token.allowed).toBe(false)
-    expect(token.denials[0]).toBe(`${policyNames[0]}: secrets-store-sync-controller has failed to CREATE secret with ` +
-      "kubernetes.io/service-account-token type in the team-a namespace. The controller is not allowed to create or " +
-      "update secrets with this type.")
+    expect(token.denials[0]).toBe(
+      `${policyNames[0]}: secrets-store-sync-controller has failed to CREATE secret with ` +
+        "kubernetes.io/service-account-token type in the team-a namespace. The controller is not allowed to create or " +
+        "update secrets with this type."
+    )
     expect(admit(secretRequest("CREATE", secret({ type: "example.com/custom" }))).allowed).toBe(false)
   })
 
@@ -133,7 +145,7 @@ describe("Secret writes by the controller", () => {
     expect(verdict.applied).toEqual([policyNames[1]])
     expect(verdict.denials).toEqual([
       `${policyNames[1]}: secrets-store-sync-controller has failed to DELETE secrets in the team-a namespace. ` +
-      "The controller is not allowed to delete secrets."
+        "The controller is not allowed to delete secrets."
     ])
   })
 
@@ -146,8 +158,11 @@ describe("Secret writes by the controller", () => {
         { ...tokenRequest(["vault"], 3600), username }
       ]
       for (const request of requests) {
-        expect(admitAll(policiesOf(dev), request), `${username} ${request.operation} ${request.resource}`)
-          .toEqual({ applied: [], allowed: true, denials: [] })
+        expect(admitAll(policiesOf(dev), request), `${username} ${request.operation} ${request.resource}`).toEqual({
+          applied: [],
+          allowed: true,
+          denials: []
+        })
       }
     }
   })
@@ -162,32 +177,41 @@ describe("token requests by the controller", () => {
 
   it("with dev's audience: allow one 600 s token for it; deny two audiences, 3600 s, or another audience", () => {
     const admit = (request: AdmissionRequest) => admitAll(policiesOf(dev), request)
-    expect(admit(tokenRequest(["secrets-store-reference"])))
-      .toEqual({ applied: [policyNames[4]], allowed: true, denials: [] })
+    expect(admit(tokenRequest(["secrets-store-reference"]))).toEqual({
+      applied: [policyNames[4]],
+      allowed: true,
+      denials: []
+    })
     expect(admit(tokenRequest(["secrets-store-reference", "secrets-store-reference"])).allowed).toBe(false)
     expect(admit(tokenRequest(["secrets-store-reference"], 3600)).allowed).toBe(false)
     expect(admit(tokenRequest(["vault"])).allowed).toBe(false)
     expect(admit(tokenRequest([])).allowed).toBe(false)
     expect(admit(tokenRequest(["secrets-store-reference"])).applied).toEqual([policyNames[4]])
-    expect(admit(tokenRequest(["vault"])).denials).toEqual([`${policyNames[4]}: secrets-store-sync-controller has ` +
-      "failed to CREATE app token in the team-a namespace. Check the configuration."])
+    expect(admit(tokenRequest(["vault"])).denials).toEqual([
+      `${policyNames[4]}: secrets-store-sync-controller has ` +
+        "failed to CREATE app token in the team-a namespace. Check the configuration."
+    ])
   })
 
-  it.each([["components", () => component], ["overlays/dev", () => dev]] as const)(
-    "%s: the policy allows exactly the audiences the Deployment requests",
-    (_, objects) => {
-      const deployment = findObject(objects(), "Deployment", "secrets-store-sync-controller-manager")
-      const manager = containerNamed(deployment, "manager")
-      const flag = (manager.args ?? []).find((a) => a.startsWith("--token-request-audience="))!
-      // Entries are `audience` or `provider=audience`; only the audience reaches the TokenRequest.
-      const requested = flag.slice("--token-request-audience=".length).split(",").map((e) => e.trim())
-        .filter((e) => e !== "").map((e) => e.slice(e.indexOf("=") + 1).trim())
-      const policy = findObject(objects(), "ValidatingAdmissionPolicy", policyNames[4]!)
-      const { variables } = policy["spec"] as { variables: ReadonlyArray<{ name: string; expression: string }> }
-      const variable = variables[0]!
-      expect(variable.name).toBe("allowedAudiences")
-      const allowed = evaluate(variable.expression) as ReadonlyArray<string>
-      expect([...allowed].sort()).toEqual([...new Set(requested)].sort())
-    }
-  )
+  it.each([
+    ["components", () => component],
+    ["overlays/dev", () => dev]
+  ] as const)("%s: the policy allows exactly the audiences the Deployment requests", (_, objects) => {
+    const deployment = findObject(objects(), "Deployment", "secrets-store-sync-controller-manager")
+    const manager = containerNamed(deployment, "manager")
+    const flag = (manager.args ?? []).find((a) => a.startsWith("--token-request-audience="))!
+    // Entries are `audience` or `provider=audience`; only the audience reaches the TokenRequest.
+    const requested = flag
+      .slice("--token-request-audience=".length)
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "")
+      .map((e) => e.slice(e.indexOf("=") + 1).trim())
+    const policy = findObject(objects(), "ValidatingAdmissionPolicy", policyNames[4]!)
+    const { variables } = policy["spec"] as { variables: ReadonlyArray<{ name: string; expression: string }> }
+    const variable = variables[0]!
+    expect(variable.name).toBe("allowedAudiences")
+    const allowed = evaluate(variable.expression) as ReadonlyArray<string>
+    expect([...allowed].sort()).toEqual([...new Set(requested)].sort())
+  })
 })

@@ -52,10 +52,15 @@ export const applyDefaults = (value: unknown, schema: SchemaNode): unknown => {
 }
 
 const typeOf = (value: unknown): string =>
-  Array.isArray(value) ? "array"
-  : value === null ? "null"
-  : typeof value === "number" ? (Number.isInteger(value) ? "integer" : "number")
-  : typeof value
+  Array.isArray(value)
+    ? "array"
+    : value === null
+      ? "null"
+      : typeof value === "number"
+        ? Number.isInteger(value)
+          ? "integer"
+          : "number"
+        : typeof value
 
 const typeFits = (expected: string, actual: string) =>
   expected === actual || (expected === "number" && actual === "integer")

@@ -62,23 +62,41 @@ const sorted = (fields: object) => Object.keys(fields).sort()
 
 describe("structuralViolations", () => {
   it("accepts a typed tree and names each rule a schema breaks", () => {
-    expect(structuralViolations({ type: "object", properties: { a: { type: "array", items: { type: "string" } } } })).toEqual([])
-    expect(structuralViolations({ type: "object", properties: { a: { description: "untyped" } } }))
-      .toEqual(["root.properties.a: type is missing"])
-    expect(structuralViolations({ type: "object", properties: { a: { type: "object", properties: {}, additionalProperties: { type: "string" } } } }))
-      .toEqual(["root.properties.a: properties and additionalProperties are mutually exclusive"])
-    expect(structuralViolations({ type: "object", properties: { a: { type: "array" } } }))
-      .toEqual(["root.properties.a: an array needs items as one schema"])
-    expect(structuralViolations({ type: "object", properties: { a: { type: "string", anyOf: [{ type: "string" }] } } }))
-      .toEqual(["root.properties.a.anyOf[0]: type is not allowed inside a junctor"])
-    expect(structuralViolations({ type: "object", properties: { metadata: { type: "object", properties: { labels: { type: "object" } } } } }))
-      .toEqual(["metadata.properties.labels: only name and generateName"])
-    expect(structuralViolations({ type: "object", properties: { a: { "x-kubernetes-int-or-string": true } } })).toEqual([])
+    expect(
+      structuralViolations({ type: "object", properties: { a: { type: "array", items: { type: "string" } } } })
+    ).toEqual([])
+    expect(structuralViolations({ type: "object", properties: { a: { description: "untyped" } } })).toEqual([
+      "root.properties.a: type is missing"
+    ])
+    expect(
+      structuralViolations({
+        type: "object",
+        properties: { a: { type: "object", properties: {}, additionalProperties: { type: "string" } } }
+      })
+    ).toEqual(["root.properties.a: properties and additionalProperties are mutually exclusive"])
+    expect(structuralViolations({ type: "object", properties: { a: { type: "array" } } })).toEqual([
+      "root.properties.a: an array needs items as one schema"
+    ])
+    expect(
+      structuralViolations({ type: "object", properties: { a: { type: "string", anyOf: [{ type: "string" }] } } })
+    ).toEqual(["root.properties.a.anyOf[0]: type is not allowed inside a junctor"])
+    expect(
+      structuralViolations({
+        type: "object",
+        properties: { metadata: { type: "object", properties: { labels: { type: "object" } } } }
+      })
+    ).toEqual(["metadata.properties.labels: only name and generateName"])
+    expect(structuralViolations({ type: "object", properties: { a: { "x-kubernetes-int-or-string": true } } })).toEqual(
+      []
+    )
     expect(structuralViolations({ properties: {} })).toContain("root: type must be object")
   })
 })
 
-describe.each([["SecretProviderClass", spc], ["SecretProviderClassPodStatus", spcps]] as const)("%s CRD", (kind, spec) => {
+describe.each([
+  ["SecretProviderClass", spc],
+  ["SecretProviderClassPodStatus", spcps]
+] as const)("%s CRD", (kind, spec) => {
   it("is namespaced in group secrets-store.csi.x-k8s.io with v1 stored and v1alpha1 served but deprecated", () => {
     expect(spec.group).toBe("secrets-store.csi.x-k8s.io")
     expect(spec.scope).toBe("Namespaced")
@@ -87,8 +105,9 @@ describe.each([["SecretProviderClass", spc], ["SecretProviderClassPodStatus", sp
       ["v1", true, true, false],
       ["v1alpha1", true, false, true]
     ])
-    expect(spec.versions[1]!.deprecationWarning)
-      .toBe("secrets-store.csi.x-k8s.io/v1alpha1 is deprecated. Use secrets-store.csi.x-k8s.io/v1 instead.")
+    expect(spec.versions[1]!.deprecationWarning).toBe(
+      "secrets-store.csi.x-k8s.io/v1alpha1 is deprecated. Use secrets-store.csi.x-k8s.io/v1 instead."
+    )
   })
 
   it("has no status subresource (status is written with the object, like upstream)", () => {
@@ -107,7 +126,9 @@ describe("the CRD schemas and the driver's Schema", () => {
       expect(keysAt(root, "spec")).toEqual(sorted(SecretProviderClassSpec.fields))
       expect(keysAt(root, "spec", "secretObjects", "[]")).toEqual(sorted(SecretObject.fields))
       expect(keysAt(root, "spec", "secretObjects", "[]", "data", "[]")).toEqual(sorted(SecretObjectData.fields))
-      expect(at(root, "spec", "parameters")).toEqual(expect.objectContaining({ additionalProperties: { type: "string" } }))
+      expect(at(root, "spec", "parameters")).toEqual(
+        expect.objectContaining({ additionalProperties: { type: "string" } })
+      )
     }
     expect(keysAt(spc.versions[0]!.schema.openAPIV3Schema, "status")).toEqual([])
     expect(keysAt(spc.versions[1]!.schema.openAPIV3Schema, "status", "byPod", "[]")).toEqual(["id", "namespace"])

@@ -23,9 +23,13 @@ const decode = (object: unknown): SecretProviderClass => Effect.runSync(decodeSe
 
 interface CsiVolume {
   readonly name: string
-  readonly csi?: { readonly driver: string; readonly readOnly?: boolean; readonly volumeAttributes?: Record<string, string> }
+  readonly csi?: {
+    readonly driver: string
+    readonly readOnly?: boolean
+    readonly volumeAttributes?: Record<string, string>
+  }
 }
-const volumesOf = (pod: KubeObject) => ((pod["spec"] as { volumes?: ReadonlyArray<CsiVolume> }).volumes ?? [])
+const volumesOf = (pod: KubeObject) => (pod["spec"] as { volumes?: ReadonlyArray<CsiVolume> }).volumes ?? []
 
 describe.each(examples)("examples/%s", (example) => {
   const { spcObject, others } = load(example)
@@ -52,7 +56,9 @@ describe.each(examples)("examples/%s", (example) => {
       const volume = volumesOf(pod).find((v) => v.csi?.volumeAttributes?.["secretProviderClass"] === spc.metadata.name)
       expect(volume?.csi?.driver).toBe("secrets-store.csi.k8s.io")
       expect(volume?.csi?.readOnly).toBe(true)
-      const mounts = containersOf(pod).flatMap((c) => c.volumeMounts ?? []).filter((m) => m.name === volume?.name)
+      const mounts = containersOf(pod)
+        .flatMap((c) => c.volumeMounts ?? [])
+        .filter((m) => m.name === volume?.name)
       expect(mounts.length).toBeGreaterThan(0)
     }
   })
@@ -62,7 +68,7 @@ describe("examples/reference against the reference provider", () => {
   const spc = decode(load("reference").spcObject)
   const storePath = `${repoRoot}examples/reference/store.yaml`
 
-  const mount = Effect.gen(function*() {
+  const mount = Effect.gen(function* () {
     const store = yield* parseStore(storePath, readFileSync(storePath, "utf8"))
     return yield* mountFromStore(Effect.succeed(store), {
       attributes: JSON.stringify(spc.spec.parameters),
@@ -78,8 +84,9 @@ describe("examples/reference against the reference provider", () => {
     const paths = response.files.map((f) => f.path)
     expect(paths).toEqual(["username", "password", "config/app.json"])
     expect(response.files.find((f) => f.path === "password")?.mode).toBe(0o640)
-    expect(Buffer.from(response.files.find((f) => f.path === "config/app.json")!.contents).toString("utf8"))
-      .toBe("{\"featureFlags\":[\"rotation\"]}")
+    expect(Buffer.from(response.files.find((f) => f.path === "config/app.json")!.contents).toString("utf8")).toBe(
+      '{"featureFlags":["rotation"]}'
+    )
     const synced = (spc.spec.secretObjects ?? []).flatMap((s) => (s.data ?? []).map((d) => d.objectName))
     expect(synced.length).toBeGreaterThan(0)
     for (const objectName of synced) expect(paths).toContain(objectName)
@@ -87,7 +94,8 @@ describe("examples/reference against the reference provider", () => {
 
   it("the Pod reads a key the synced Secret has", () => {
     const pod = load("reference").others.find((o) => o.kind === "Pod")!
-    const refs = containersOf(pod).flatMap((c) => (c.env ?? []) as ReadonlyArray<{ valueFrom?: { secretKeyRef?: { name: string; key: string } } }>)
+    const refs = containersOf(pod)
+      .flatMap((c) => (c.env ?? []) as ReadonlyArray<{ valueFrom?: { secretKeyRef?: { name: string; key: string } } }>)
       .flatMap((e) => (e.valueFrom?.secretKeyRef === undefined ? [] : [e.valueFrom.secretKeyRef]))
     expect(refs.length).toBeGreaterThan(0)
     for (const ref of refs) {

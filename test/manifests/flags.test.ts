@@ -59,7 +59,10 @@ beforeAll(async () => {
   rendered.push(["all components", await kustomizeWithComponents(components)])
 })
 
-const daemonSets = () => rendered.flatMap(([target, objects]) => objects.filter((o) => o.kind === "DaemonSet").map((o) => [target, o] as const))
+const daemonSets = () =>
+  rendered.flatMap(([target, objects]) =>
+    objects.filter((o) => o.kind === "DaemonSet").map((o) => [target, o] as const)
+  )
 
 describe("flag parsing of the test itself", () => {
   it("recognises the forms the manifests use and rejects others", () => {
@@ -120,7 +123,10 @@ describe("the Dockerfile", () => {
 
   it("copies only files that exist in the repository", () => {
     for (const line of dockerfile.split("\n").filter((l) => /^COPY (?!--from)/.test(l))) {
-      const sources = line.replace(/^COPY /, "").split(/\s+/).slice(0, -1)
+      const sources = line
+        .replace(/^COPY /, "")
+        .split(/\s+/)
+        .slice(0, -1)
       for (const source of sources) expect(() => readFileSync(`${repoRoot}${source}`), source).not.toThrow(/ENOENT/)
     }
   })

@@ -16,15 +16,19 @@ const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM ")).replace(/\\\
 const runtimeLines = runtime.split("\n").filter((line) => !line.startsWith("#"))
 
 /** `COPY [--from=build] <source> <dest>` of the runtime stage: source in the repo (the build's /src), dest in /app. */
-const copies = runtimeLines.filter((line) => line.startsWith("COPY ")).map((line) => {
-  const words = line.split(/\s+/).slice(1)
-  const fromBuild = words[0] === "--from=build"
-  const [source, dest] = fromBuild ? words.slice(1) : words
-  return { source: fromBuild ? path.relative("/src", source!) : source!, dest: dest! }
-})
+const copies = runtimeLines
+  .filter((line) => line.startsWith("COPY "))
+  .map((line) => {
+    const words = line.split(/\s+/).slice(1)
+    const fromBuild = words[0] === "--from=build"
+    const [source, dest] = fromBuild ? words.slice(1) : words
+    return { source: fromBuild ? path.relative("/src", source!) : source!, dest: dest! }
+  })
 /** `ln -s /app/<file> /usr/local/bin/<name>` of the runtime stage. */
-const links = [...runtime.matchAll(/ln -s \/app\/(\S+) \/usr\/local\/bin\/(\S+)/g)]
-  .map((m) => ({ file: m[1]!, name: m[2]! }))
+const links = [...runtime.matchAll(/ln -s \/app\/(\S+) \/usr\/local\/bin\/(\S+)/g)].map((m) => ({
+  file: m[1]!,
+  name: m[2]!
+}))
 
 const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "image-")))
 const app = path.join(base, "app")
@@ -56,10 +60,15 @@ const env = () => {
 const run = (name: string, args: ReadonlyArray<string>): RunningProcess => {
   const child = spawn(path.join(binDir, name), args, { cwd: base, env: env(), stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
-  child.stdout.on("data", (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on("data", (chunk: Buffer) => { output += chunk.toString() })
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString()
+  })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })))
+    child.on("exit", (code, signal) => resolve({ code, signal }))
+  )
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     return exited
@@ -74,9 +83,14 @@ describe("the image's runtime stage", () => {
     expect(runtime).not.toMatch(/\bnpm (ci|install|i)\b/)
     for (const { source } of copies) expect(source).not.toMatch(/node_modules/)
     expect(copies.map((c) => c.source)).toEqual(
-      expect.arrayContaining(
-        ["package.json", "build-info.json", "dist/bin", "vendor", "build/Release/secrets_store_mount.node"]
-      ))
+      expect.arrayContaining([
+        "package.json",
+        "build-info.json",
+        "dist/bin",
+        "vendor",
+        "build/Release/secrets_store_mount.node"
+      ])
+    )
   })
 
   it("puts every package.json bin on PATH under its name and enters through the driver's", () => {
@@ -91,15 +105,20 @@ describe("the image's runtime stage", () => {
     fs.mkdirSync(path.join(base, "providers"))
     const classes = path.join(repoRoot, "examples", "reference")
     const provider = run("secrets-store-reference-provider", [
-      `--provider-dir=${path.join(base, "providers")}`, "--name=reference",
+      `--provider-dir=${path.join(base, "providers")}`,
+      "--name=reference",
       `--store=${path.join(classes, "store.yaml")}`
     ])
     const socket = path.join(base, "csi.sock")
     const kubelet = path.join(base, "kubelet")
     const driver = run("secrets-store-csi-driver", [
-      `--endpoint=unix://${socket}`, `--kubelet-root-dir=${kubelet}`, "--nodeid=node-image",
-      `--standalone-classes=${classes}`, `--provider-volume=${path.join(base, "providers")}`,
-      "--additional-provider-volume-paths=", "--metrics-addr=127.0.0.1:0"
+      `--endpoint=unix://${socket}`,
+      `--kubelet-root-dir=${kubelet}`,
+      "--nodeid=node-image",
+      `--standalone-classes=${classes}`,
+      `--provider-volume=${path.join(base, "providers")}`,
+      "--additional-provider-volume-paths=",
+      "--metrics-addr=127.0.0.1:0"
     ])
     await eventually(() => {
       expect(fs.existsSync(path.join(base, "providers", "reference.sock")), provider.output()).toBe(true)
@@ -111,7 +130,10 @@ describe("the image's runtime stage", () => {
     const mount = run("secrets-store", ["mount", ...cli, "--class", path.join(classes, "secretproviderclass.yaml")])
     expect((await mount.exited).code, `${mount.output()}\n${driver.output()}`).toBe(0)
     expect(fs.readFileSync(path.join(target, "username"), "utf8")).toBe("app")
-    const mountinfo = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((line) => line.split(" "))
+    const mountinfo = fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .map((line) => line.split(" "))
     expect(mountinfo.find((fields) => fields[4] === target)?.includes("tmpfs")).toBe(true)
     const unmount = run("secrets-store", ["unmount", ...cli])
     expect((await unmount.exited).code, unmount.output()).toBe(0)

@@ -67,7 +67,7 @@ const modelPaths: Readonly<Record<string, string>> = {
   "apps/v1": "apps/v1",
   "rbac.authorization.k8s.io/v1": "rbac.authorization.k8s.io/v1",
   "storage.k8s.io/v1": "storage.k8s.io/v1",
-  "v1": "v1"
+  v1: "v1"
 }
 
 /** The model path of a rendered object's kind, e.g. apps/v1 DaemonSet -> kubernetes-models/apps/v1/DaemonSet. */

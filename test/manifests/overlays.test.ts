@@ -40,7 +40,10 @@ interface Rule {
 
 const rulesOf = (role: KubeObject): ReadonlyArray<Rule> => (role["rules"] as ReadonlyArray<Rule> | undefined) ?? []
 const grantsSecrets = (objects: ReadonlyArray<KubeObject>) =>
-  objects.some((o) => o.kind === "ClusterRole" && rulesOf(o).some((r) => r.apiGroups?.includes("") && r.resources?.includes("secrets")))
+  objects.some(
+    (o) =>
+      o.kind === "ClusterRole" && rulesOf(o).some((r) => r.apiGroups?.includes("") && r.resources?.includes("secrets"))
+  )
 
 describe.each(targets)("%s", (target) => {
   it("renders the CRDs, the CSIDriver, RBAC and the driver DaemonSet", () => {
@@ -61,7 +64,10 @@ describe.each(targets)("%s", (target) => {
 
   it("no object has a field its kind does not know", () => {
     for (const object of objectsOf(target)) {
-      expect(unknownFields(object, modelOf(object.apiVersion, object.kind)), `${object.kind}/${object.metadata.name}`).toEqual([])
+      expect(
+        unknownFields(object, modelOf(object.apiVersion, object.kind)),
+        `${object.kind}/${object.metadata.name}`
+      ).toEqual([])
     }
   })
 
@@ -70,9 +76,13 @@ describe.each(targets)("%s", (target) => {
     // The SecretSync CRD comes with components/sync-controller, in dev and in the all-components build.
     expect(crds).toHaveLength(target === "overlays/dev" || target === allComponents ? 3 : 2)
     for (const crd of crds) {
-      const versions = (crd["spec"] as { versions: ReadonlyArray<{ name: string; schema?: { openAPIV3Schema?: unknown } }> }).versions
+      const versions = (
+        crd["spec"] as { versions: ReadonlyArray<{ name: string; schema?: { openAPIV3Schema?: unknown } }> }
+      ).versions
       for (const version of versions) {
-        expect(structuralViolations(version.schema?.openAPIV3Schema), `${crd.metadata.name} ${version.name}`).toEqual([])
+        expect(structuralViolations(version.schema?.openAPIV3Schema), `${crd.metadata.name} ${version.name}`).toEqual(
+          []
+        )
       }
     }
   })
@@ -80,8 +90,11 @@ describe.each(targets)("%s", (target) => {
   it("the driver's pods dir is mounted Bidirectional at the same path as on the host", () => {
     const daemonSet = findObject(objectsOf(target), "DaemonSet", "csi-secrets-store")
     const mount = containerNamed(daemonSet, "secrets-store").volumeMounts?.find((m) => m.name === "mountpoint-dir")
-    const volumes = (daemonSet["spec"] as { template: { spec: { volumes: ReadonlyArray<{ name: string; hostPath?: { path: string } }> } } })
-      .template.spec.volumes
+    const volumes = (
+      daemonSet["spec"] as {
+        template: { spec: { volumes: ReadonlyArray<{ name: string; hostPath?: { path: string } }> } }
+      }
+    ).template.spec.volumes
     expect(mount?.mountPropagation).toBe("Bidirectional")
     expect(mount?.mountPath).toBe(volumes.find((v) => v.name === "mountpoint-dir")?.hostPath?.path)
   })
@@ -97,15 +110,22 @@ describe("what each overlay promises", () => {
 
   it("production pins the driver image by digest", () => {
     const daemonSet = findObject(objectsOf("overlays/production"), "DaemonSet", "csi-secrets-store")
-    expect(containerNamed(daemonSet, "secrets-store").image).toMatch(/^ghcr\.io\/secrets-store-csi-ts\/driver@sha256:[0-9a-f]{64}$/)
+    expect(containerNamed(daemonSet, "secrets-store").image).toMatch(
+      /^ghcr\.io\/secrets-store-csi-ts\/driver@sha256:[0-9a-f]{64}$/
+    )
   })
 
   it("dev logs at -v=5 with rotation every 30s, and runs the reference provider from the dev image", () => {
     const objects = objectsOf("overlays/dev")
     const driver = containerNamed(findObject(objects, "DaemonSet", "csi-secrets-store"), "secrets-store")
-    expect(driver.args).toEqual(expect.arrayContaining(["-v=5", "--enable-secret-rotation=true", "--rotation-poll-interval=30s"]))
+    expect(driver.args).toEqual(
+      expect.arrayContaining(["-v=5", "--enable-secret-rotation=true", "--rotation-poll-interval=30s"])
+    )
     expect(driver.args).not.toContain("--rotation-poll-interval=2m")
-    const provider = containerNamed(findObject(objects, "DaemonSet", "csi-secrets-store-reference-provider"), "provider")
+    const provider = containerNamed(
+      findObject(objects, "DaemonSet", "csi-secrets-store-reference-provider"),
+      "provider"
+    )
     expect(provider.image).toBe("ghcr.io/secrets-store-csi-ts/driver:dev")
     expect(driver.image).toBe(provider.image)
   })
@@ -119,10 +139,16 @@ describe("what each overlay promises", () => {
   })
 
   it("the CSIDriver matches upstream's static manifest, and token-requests only adds audiences", () => {
-    const upstream = { podInfoOnMount: true, attachRequired: false, volumeLifecycleModes: ["Ephemeral"], requiresRepublish: true }
+    const upstream = {
+      podInfoOnMount: true,
+      attachRequired: false,
+      volumeLifecycleModes: ["Ephemeral"],
+      requiresRepublish: true
+    }
     expect(findObject(objectsOf("base"), "CSIDriver", "secrets-store.csi.k8s.io")["spec"]).toEqual(upstream)
-    const { tokenRequests, ...rest } = findObject(objectsOf(allComponents), "CSIDriver", "secrets-store.csi.k8s.io")["spec"] as
-      Record<string, unknown>
+    const { tokenRequests, ...rest } = findObject(objectsOf(allComponents), "CSIDriver", "secrets-store.csi.k8s.io")[
+      "spec"
+    ] as Record<string, unknown>
     expect(rest).toEqual(upstream)
     expect(tokenRequests).toEqual(expect.arrayContaining([expect.objectContaining({ audience: expect.any(String) })]))
   })

@@ -11,7 +11,7 @@ import * as Yaml from "effect/encoding/Yaml"
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 
 export const overlays = ["production", "dev", "kubelet-root"] as const
-export type Overlay = typeof overlays[number]
+export type Overlay = (typeof overlays)[number]
 
 export interface KubeObject {
   readonly apiVersion: string
@@ -58,13 +58,16 @@ export const components = [
 export const kustomizeWithComponents = async (names: ReadonlyArray<string>): Promise<ReadonlyArray<KubeObject>> => {
   const dir = mkdtempSync(join(tmpdir(), "kustomize-"))
   try {
-    writeFileSync(join(dir, "kustomization.yaml"), JSON.stringify({
-      apiVersion: "kustomize.config.k8s.io/v1beta1",
-      kind: "Kustomization",
-      // kustomize refuses absolute roots; relative paths may leave the directory.
-      resources: [relative(dir, `${repoRoot}manifests/base`)],
-      components: names.map((name) => relative(dir, `${repoRoot}manifests/components/${name}`))
-    }))
+    writeFileSync(
+      join(dir, "kustomization.yaml"),
+      JSON.stringify({
+        apiVersion: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        // kustomize refuses absolute roots; relative paths may leave the directory.
+        resources: [relative(dir, `${repoRoot}manifests/base`)],
+        components: names.map((name) => relative(dir, `${repoRoot}manifests/components/${name}`))
+      })
+    )
     return await build(dir)
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -83,14 +86,19 @@ export interface Container {
   readonly command?: ReadonlyArray<string>
   readonly args?: ReadonlyArray<string>
   readonly env?: ReadonlyArray<{ readonly name: string; readonly value?: string }>
-  readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly mountPropagation?: string }>
+  readonly volumeMounts?: ReadonlyArray<{
+    readonly name: string
+    readonly mountPath: string
+    readonly mountPropagation?: string
+  }>
 }
 
 /** The containers of a workload's pod template (DaemonSet, Deployment) or of a Pod. */
 export const containersOf = (object: KubeObject): ReadonlyArray<Container> => {
-  const spec = object.kind === "Pod"
-    ? object["spec"]
-    : (object["spec"] as { template?: { spec?: unknown } } | undefined)?.template?.spec
+  const spec =
+    object.kind === "Pod"
+      ? object["spec"]
+      : (object["spec"] as { template?: { spec?: unknown } } | undefined)?.template?.spec
   return (spec as { containers?: ReadonlyArray<Container> } | undefined)?.containers ?? []
 }
 

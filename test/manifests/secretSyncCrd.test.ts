@@ -57,8 +57,12 @@ describe("crdErrors (the test's validator)", () => {
       properties: {
         a: { type: "string", pattern: "^x+$", maxLength: 3 },
         d: { type: "string", default: "dflt", enum: ["dflt"] },
-        l: { type: "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
-          items: { type: "object", properties: { k: { type: "integer" } } } },
+        l: {
+          type: "array",
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["k"],
+          items: { type: "object", properties: { k: { type: "integer" } } }
+        },
         m: {
           type: "object",
           additionalProperties: { type: "string" },
@@ -83,8 +87,12 @@ describe("the SecretSync CRD", () => {
     expect(crdObject!.metadata.name).toBe("secretsyncs.secret-sync.x-k8s.io")
     expect(crd.group).toBe("secret-sync.x-k8s.io")
     expect(crd.scope).toBe("Namespaced")
-    expect(crd.names)
-      .toEqual({ kind: "SecretSync", listKind: "SecretSyncList", plural: "secretsyncs", singular: "secretsync" })
+    expect(crd.names).toEqual({
+      kind: "SecretSync",
+      listKind: "SecretSyncList",
+      plural: "secretsyncs",
+      singular: "secretsync"
+    })
     expect(crd.versions.map((v) => [v.name, v.served, v.storage])).toEqual([["v1alpha1", true, true]])
     expect(version.subresources).toEqual({ status: {} })
     expect(structuralViolations(schema)).toEqual([])
@@ -104,30 +112,43 @@ describe("the SecretSync CRD", () => {
     expect(fieldsAt("spec", "secretObject")).toEqual(["annotations", "data", "labels", "type"])
     expect(at("spec", "secretObject").required).toEqual(["data", "type"])
     expect(fieldsAt("spec", "secretObject", "data", "[]")).toEqual(["sourcePath", "targetKey"])
-    expect(at("spec", "secretObject", "data")).toEqual(expect.objectContaining({
-      minItems: 1,
-      "x-kubernetes-list-type": "map",
-      "x-kubernetes-list-map-keys": ["targetKey"]
-    }))
-    expect(fieldsAt("status")).toEqual(["conditions", "lastSuccessfulSyncTime", "syncHash"])
-    expect(at("status", "conditions")).toEqual(expect.objectContaining({
-      maxItems: 16,
-      "x-kubernetes-list-type": "map",
-      "x-kubernetes-list-map-keys": ["type"]
-    }))
-    expect(fieldsAt("status", "conditions", "[]")).toEqual(
-      ["lastTransitionTime", "message", "observedGeneration", "reason", "status", "type"]
+    expect(at("spec", "secretObject", "data")).toEqual(
+      expect.objectContaining({
+        minItems: 1,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["targetKey"]
+      })
     )
+    expect(fieldsAt("status")).toEqual(["conditions", "lastSuccessfulSyncTime", "syncHash"])
+    expect(at("status", "conditions")).toEqual(
+      expect.objectContaining({
+        maxItems: 16,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"]
+      })
+    )
+    expect(fieldsAt("status", "conditions", "[]")).toEqual([
+      "lastTransitionTime",
+      "message",
+      "observedGeneration",
+      "reason",
+      "status",
+      "type"
+    ])
   })
 
   it("printer columns read only fields the schema has", () => {
     /** Follows a column's JSONPath (filters dropped) through the schema, stepping into items at each array. */
     const resolve = (jsonPath: string): SchemaNode =>
-      jsonPath.replace(/\[\?\(.*?\)\]/g, "").split(".").filter((p) => p !== "").reduce<SchemaNode>((node, key) => {
-        const next = (node.type === "array" ? node.items : node)?.properties?.[key]
-        if (next === undefined) throw new Error(`${jsonPath}: no ${key}`)
-        return next
-      }, schema)
+      jsonPath
+        .replace(/\[\?\(.*?\)\]/g, "")
+        .split(".")
+        .filter((p) => p !== "")
+        .reduce<SchemaNode>((node, key) => {
+          const next = (node.type === "array" ? node.items : node)?.properties?.[key]
+          if (next === undefined) throw new Error(`${jsonPath}: no ${key}`)
+          return next
+        }, schema)
     const columns = version.additionalPrinterColumns ?? []
     expect(columns.map((c) => c.name)).toContain("Age")
     for (const column of columns.filter((c) => !c.jsonPath.startsWith(".metadata."))) {
@@ -136,7 +157,7 @@ describe("the SecretSync CRD", () => {
     expect(() => resolve(".spec.secretObject.typo")).toThrow()
   })
 
-  it("accepts a minimal SecretSync and defaults secretSyncControllerName to \"\"", () => {
+  it('accepts a minimal SecretSync and defaults secretSyncControllerName to ""', () => {
     expect(errors(secretSync({}))).toEqual([])
     const { spec: _spec, ...noSpec } = secretSync({})
     expect(errors(noSpec), "spec itself is not required").toEqual([])
@@ -150,11 +171,14 @@ describe("the SecretSync CRD", () => {
       "spec.secretProviderClassName: Required value",
       "spec.serviceAccountName: Required value"
     ])
-    expect(errors(secretSync({ secretObject: { data: [{ sourcePath: "a", targetKey: "a" }] } })))
-      .toEqual(["spec.secretObject.type: Required value"])
-    expect(errors(withSecretObject({ type: "" })))
-      .toEqual(["spec.secretObject.type: Invalid value: should be at least 1 chars long"])
-    expect(errors(withSecretObject({ data: [] })))
-      .toEqual(["spec.secretObject.data: Invalid value: should have at least 1 items"])
+    expect(errors(secretSync({ secretObject: { data: [{ sourcePath: "a", targetKey: "a" }] } }))).toEqual([
+      "spec.secretObject.type: Required value"
+    ])
+    expect(errors(withSecretObject({ type: "" }))).toEqual([
+      "spec.secretObject.type: Invalid value: should be at least 1 chars long"
+    ])
+    expect(errors(withSecretObject({ data: [] }))).toEqual([
+      "spec.secretObject.data: Invalid value: should have at least 1 items"
+    ])
   })
 })

@@ -64,16 +64,31 @@ describe("sourcePath and targetKey", () => {
   })
 
   it("reject a targetKey twice (list-map key) but allow one sourcePath under two keys", () => {
-    expect(errors(withData([{ sourcePath: "a", targetKey: "k" }, { sourcePath: "b", targetKey: "k" }])))
-      .toEqual(['spec.secretObject.data[1]: Duplicate value: ["k"]'])
-    expect(errors(withData([{ sourcePath: "a", targetKey: "k1" }, { sourcePath: "a", targetKey: "k2" }]))).toEqual([])
+    expect(
+      errors(
+        withData([
+          { sourcePath: "a", targetKey: "k" },
+          { sourcePath: "b", targetKey: "k" }
+        ])
+      )
+    ).toEqual(['spec.secretObject.data[1]: Duplicate value: ["k"]'])
+    expect(
+      errors(
+        withData([
+          { sourcePath: "a", targetKey: "k1" },
+          { sourcePath: "a", targetKey: "k2" }
+        ])
+      )
+    ).toEqual([])
   })
 
   it("reject an empty or a 254-character value", () => {
-    expect(errors(withData([{ sourcePath: "", targetKey: "k" }])))
-      .toContain("spec.secretObject.data[0].sourcePath: Invalid value: should be at least 1 chars long")
-    expect(errors(withData([{ sourcePath: "s", targetKey: "k".repeat(254) }])))
-      .toEqual(["spec.secretObject.data[0].targetKey: Too long: may not be more than 253 bytes"])
+    expect(errors(withData([{ sourcePath: "", targetKey: "k" }]))).toContain(
+      "spec.secretObject.data[0].sourcePath: Invalid value: should be at least 1 chars long"
+    )
+    expect(errors(withData([{ sourcePath: "s", targetKey: "k".repeat(254) }]))).toEqual([
+      "spec.secretObject.data[0].targetKey: Too long: may not be more than 253 bytes"
+    ])
   })
 })
 
@@ -82,8 +97,9 @@ describe("secretProviderClassName and serviceAccountName", () => {
     for (const field of ["secretProviderClassName", "serviceAccountName"]) {
       expect(errors(secretSync({ spec: { [field]: "spc.example-1" } }))).toEqual([])
       expect(errors(secretSync({ spec: { [field]: "My_SPC" } }))).toHaveLength(1)
-      expect(errors(secretSync({ spec: { [field]: "a".repeat(254) } })))
-        .toEqual([`spec.${field}: Too long: may not be more than 253 bytes`])
+      expect(errors(secretSync({ spec: { [field]: "a".repeat(254) } }))).toEqual([
+        `spec.${field}: Too long: may not be more than 253 bytes`
+      ])
     }
   })
 })
@@ -96,8 +112,9 @@ describe("forceSynchronization", () => {
     expect(pattern.test("2024-01-01T00:00:00Z")).toBe(false)
     expect(errors(secretSync({ spec: { forceSynchronization: "2024-01-01" } }))).toEqual([])
     expect(errors(secretSync({ spec: { forceSynchronization: "2024-01-01T00:00:00Z" } }))).toHaveLength(1)
-    expect(errors(secretSync({ spec: { forceSynchronization: "a".repeat(254) } })))
-      .toEqual(["spec.forceSynchronization: Too long: may not be more than 253 bytes"])
+    expect(errors(secretSync({ spec: { forceSynchronization: "a".repeat(254) } }))).toEqual([
+      "spec.forceSynchronization: Too long: may not be more than 253 bytes"
+    ])
   })
 })
 
@@ -108,12 +125,16 @@ const reservedMessage = (field: "labels" | "annotations") =>
   `spec.secretObject.${field}: Invalid value: "object": ${field === "labels" ? "Labels" : "Annotations"} ` +
   "should not contain secrets-store.sync.x-k8s.io. This key is reserved for the controller."
 
-describe.each([["labels", 63], ["annotations", 253]] as const)("secretObject.%s (CEL rules)", (field, limit) => {
+describe.each([
+  ["labels", 63],
+  ["annotations", 253]
+] as const)("secretObject.%s (CEL rules)", (field, limit) => {
   const object = (map: Record<string, string>) => secretSync({ secretObject: { [field]: map } })
 
   it(`accept keys and values under ${limit} characters`, () => {
-    expect(errors(object({ "app.kubernetes.io/name": "web", ["k".repeat(limit - 1)]: "v".repeat(limit - 1) })))
-      .toEqual([])
+    expect(errors(object({ "app.kubernetes.io/name": "web", ["k".repeat(limit - 1)]: "v".repeat(limit - 1) }))).toEqual(
+      []
+    )
   })
 
   it(`reject a key or a value of ${limit} characters with the exact message`, () => {
@@ -143,11 +164,14 @@ describe("status", () => {
     expect(errors(secretSync({ status: { ...status, conditions: both } }))).toEqual([])
     const sixteen = Array.from({ length: 16 }, (_, i) => condition(`Type${i}`))
     expect(errors(secretSync({ status: { conditions: sixteen } }))).toEqual([])
-    expect(errors(secretSync({ status: { conditions: [...sixteen, condition("Type16")] } })))
-      .toEqual(["status.conditions: Too many: 17: must have at most 16 items"])
-    expect(errors(secretSync({ status: { conditions: [condition("SecretCreated"), condition("SecretCreated")] } })))
-      .toEqual(['status.conditions[1]: Duplicate value: ["SecretCreated"]'])
-    expect(errors(secretSync({ status: { conditions: [{ ...condition("SecretCreated"), status: "Maybe" }] } })))
-      .toEqual(['status.conditions[0].status: Unsupported value: "Maybe"'])
+    expect(errors(secretSync({ status: { conditions: [...sixteen, condition("Type16")] } }))).toEqual([
+      "status.conditions: Too many: 17: must have at most 16 items"
+    ])
+    expect(
+      errors(secretSync({ status: { conditions: [condition("SecretCreated"), condition("SecretCreated")] } }))
+    ).toEqual(['status.conditions[1]: Duplicate value: ["SecretCreated"]'])
+    expect(
+      errors(secretSync({ status: { conditions: [{ ...condition("SecretCreated"), status: "Maybe" }] } }))
+    ).toEqual(['status.conditions[0].status: Unsupported value: "Maybe"'])
   })
 })

@@ -8,7 +8,15 @@ const junctors = ["allOf", "anyOf", "oneOf", "not"] as const
 /** Not allowed inside a junctor (rule 3); the int-or-string pattern is the one exception. */
 const forbiddenInJunctor = ["description", "type", "default", "additionalProperties", "nullable"] as const
 /** JSON-Schema keywords apiextensions v1 refuses outright. */
-const unsupported = ["$ref", "$schema", "definitions", "dependencies", "additionalItems", "patternProperties", "id"] as const
+const unsupported = [
+  "$ref",
+  "$schema",
+  "definitions",
+  "dependencies",
+  "additionalItems",
+  "patternProperties",
+  "id"
+] as const
 
 const isNode = (u: unknown): u is Node => typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -33,7 +41,8 @@ const checkJunctor = (branch: Node, outer: Node, path: string, out: Array<string
   if (isNode(branch["properties"])) {
     for (const [name, sub] of Object.entries(branch["properties"])) {
       if (!(name in outerProperties)) out.push(`${path}.properties.${name}: field not declared outside the junctor`)
-      if (isNode(sub)) for (const [where, inner] of junctorBranches(sub)) checkJunctor(inner, sub, `${path}.${where}`, out)
+      if (isNode(sub))
+        for (const [where, inner] of junctorBranches(sub)) checkJunctor(inner, sub, `${path}.${where}`, out)
     }
   }
   if ("items" in branch && !("items" in outer)) out.push(`${path}.items: items not declared outside the junctor`)
@@ -71,7 +80,8 @@ const checkMetadata = (root: Node, out: Array<string>): void => {
   if (metadata["type"] !== "object") out.push("metadata: type must be object")
   const fields = isNode(metadata["properties"]) ? Object.keys(metadata["properties"]) : []
   for (const field of fields) {
-    if (field !== "name" && field !== "generateName") out.push(`metadata.properties.${field}: only name and generateName`)
+    if (field !== "name" && field !== "generateName")
+      out.push(`metadata.properties.${field}: only name and generateName`)
   }
   for (const key of Object.keys(metadata)) {
     if (!["type", "description", "properties"].includes(key)) out.push(`metadata: ${key} is not allowed`)

@@ -28,12 +28,17 @@ const parseArg = (arg: string) => {
   return match === null ? undefined : { name: match[1]!, value: match[2] }
 }
 const fits = (type: string, value: string | undefined) =>
-  value === undefined ? type === "bool"
-  : value.includes("$(") ? type === "string"
-  : type === "bool" ? parseGoBool(value) !== undefined
-  : type === "duration" ? parseGoDuration(value) !== undefined
-  : type === "int" || type === "level" ? parseGoInt(value) !== undefined
-  : true
+  value === undefined
+    ? type === "bool"
+    : value.includes("$(")
+      ? type === "string"
+      : type === "bool"
+        ? parseGoBool(value) !== undefined
+        : type === "duration"
+          ? parseGoDuration(value) !== undefined
+          : type === "int" || type === "level"
+            ? parseGoInt(value) !== undefined
+            : true
 
 const targets = ["components", "overlays/dev"] as const
 const rendered = new Map<string, ReadonlyArray<KubeObject>>()
@@ -100,7 +105,10 @@ describe.each(targets)("%s: the sync controller Deployment", (target) => {
     expect(parsed._tag === "Success" && parsed.success._tag, JSON.stringify(parsed)).toBe("Run")
     for (const arg of manager.args ?? []) {
       for (const [, variable] of arg.matchAll(/\$\(([A-Z_]+)\)/g)) {
-        expect(manager.env?.map((e) => e.name), `${arg} expands ${variable}`).toContain(variable)
+        expect(
+          manager.env?.map((e) => e.name),
+          `${arg} expands ${variable}`
+        ).toContain(variable)
       }
     }
   })
@@ -118,29 +126,37 @@ describe.each(targets)("%s: the sync controller Deployment", (target) => {
     expect(manager.readinessProbe.httpGet).toEqual({ path: "/readyz", port: 8081 })
     expect(manager.ports).toEqual(expect.arrayContaining([{ name: "metrics", containerPort: 8085, protocol: "TCP" }]))
     const fieldRefs = Object.fromEntries(manager.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]))
-    expect(fieldRefs).toEqual(expect.objectContaining({
-      SYNC_CONTROLLER_POD_NAME: "metadata.name",
-      SYNC_CONTROLLER_POD_UID: "metadata.uid",
-      SYNC_CONTROLLER_POD_NAMESPACE: "metadata.namespace"
-    }))
+    expect(fieldRefs).toEqual(
+      expect.objectContaining({
+        SYNC_CONTROLLER_POD_NAME: "metadata.name",
+        SYNC_CONTROLLER_POD_UID: "metadata.uid",
+        SYNC_CONTROLLER_POD_NAMESPACE: "metadata.namespace"
+      })
+    )
   })
 
   it("runs unprivileged with upstream's resources", () => {
     type Secured = Container & { securityContext: object; resources: object }
     const manager = containerNamed(deploymentOf(target), "manager") as Secured
-    expect(manager.securityContext).toEqual(expect.objectContaining({
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"] }
-    }))
+    expect(manager.securityContext).toEqual(
+      expect.objectContaining({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] }
+      })
+    )
     expect(manager.securityContext).not.toEqual(expect.objectContaining({ privileged: true }))
-    expect(manager.resources)
-      .toEqual({ requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "128Mi" } })
+    expect(manager.resources).toEqual({
+      requests: { cpu: "10m", memory: "64Mi" },
+      limits: { cpu: "500m", memory: "128Mi" }
+    })
   })
 
   it("shares the hostPath socket dir /var/run/secrets-store-sync-providers at /provider with every container", () => {
     const deployment = deploymentOf(target)
-    expect(podSpecOf(deployment).volumes.find((v) => v.name === "providervol")?.hostPath)
-      .toEqual({ path: "/var/run/secrets-store-sync-providers", type: "DirectoryOrCreate" })
+    expect(podSpecOf(deployment).volumes.find((v) => v.name === "providervol")?.hostPath).toEqual({
+      path: "/var/run/secrets-store-sync-providers",
+      type: "DirectoryOrCreate"
+    })
     for (const container of containersOf(deployment)) {
       expect(container.volumeMounts?.find((m) => m.name === "providervol")?.mountPath, container.name).toBe("/provider")
     }
@@ -153,15 +169,19 @@ describe("overlays/dev: the reference provider as the sidecar", () => {
     const provider = containerNamed(deployment, "provider")
     const manager = containerNamed(deployment, "manager")
     expect(provider.command).toEqual(["secrets-store-reference-provider"])
-    expect(provider.args)
-      .toEqual(["--provider-dir=/provider", "--name=reference", "--store=/etc/reference-provider/store.yaml"])
+    expect(provider.args).toEqual([
+      "--provider-dir=/provider",
+      "--name=reference",
+      "--store=/etc/reference-provider/store.yaml"
+    ])
     const source = readFileSync(`${repoRoot}src/reference-provider/main.ts`, "utf8")
     const declared = source.matchAll(/Flag\.[A-Z]\w*\("([^"]+)"\)/g)
     expect([...declared].map((m) => m[1]).sort()).toEqual(["name", "provider-dir", "store"])
     expect(provider.image).toBe("ghcr.io/secrets-store-csi-ts/driver:dev")
     expect(manager.image).toBe(provider.image)
-    expect(podSpecOf(deployment).volumes.find((v) => v.name === "store")?.secret)
-      .toEqual(expect.objectContaining({ secretName: "reference-provider-store" }))
+    expect(podSpecOf(deployment).volumes.find((v) => v.name === "store")?.secret).toEqual(
+      expect.objectContaining({ secretName: "reference-provider-store" })
+    )
     // The manager's per-provider audience names this provider.
     expect(argValue(manager, "token-request-audience")).toBe("reference=secrets-store-reference")
     expect(argValue(manager, "rotation-poll-interval")).toBe("30s")
@@ -181,10 +201,16 @@ interface Binding {
 
 /** Every rule granted to the controller's service account, with the namespace it holds in ("" = cluster-wide). */
 const grantsOf = (objects: ReadonlyArray<KubeObject>) => {
-  const bindings = objects.filter((o) => o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding")
-    .filter((b) => ((b as unknown as Binding).subjects ?? []).some((s) =>
-      s.kind === "ServiceAccount" && s.name === "secrets-store-sync-controller-manager" && s.namespace === "kube-system"
-    ))
+  const bindings = objects
+    .filter((o) => o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding")
+    .filter((b) =>
+      ((b as unknown as Binding).subjects ?? []).some(
+        (s) =>
+          s.kind === "ServiceAccount" &&
+          s.name === "secrets-store-sync-controller-manager" &&
+          s.namespace === "kube-system"
+      )
+    )
   return bindings.flatMap((b) => {
     const { roleRef } = b as unknown as Binding
     const role = findObject(objects, roleRef.kind, roleRef.name)

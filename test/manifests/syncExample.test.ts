@@ -27,8 +27,8 @@ const others = readYamlFile("examples/sync-controller/secretsync.yaml")
 const secretSync = others.find((o) => o.kind === "SecretSync")!
 const spec = secretSync["spec"] as SecretSyncSpec
 const [crd] = readYamlFile("manifests/components/sync-controller/crd-secretsyncs.yaml")
-const schema = (crd!["spec"] as { versions: ReadonlyArray<{ schema: { openAPIV3Schema: SchemaNode } }> })
-  .versions[0]!.schema.openAPIV3Schema
+const schema = (crd!["spec"] as { versions: ReadonlyArray<{ schema: { openAPIV3Schema: SchemaNode } }> }).versions[0]!
+  .schema.openAPIV3Schema
 
 let policies: ReadonlyArray<KubeObject> = []
 beforeAll(async () => {
@@ -55,16 +55,18 @@ describe("examples/sync-controller", () => {
   it("the reference provider serves every sourcePath from examples/reference/store.yaml", async () => {
     const spc = Effect.runSync(decodeSecretProviderClass(spcObject))
     const storePath = `${repoRoot}examples/reference/store.yaml`
-    const response = await Effect.runPromise(Effect.gen(function*() {
-      const store = yield* parseStore(storePath, readFileSync(storePath, "utf8"))
-      return yield* mountFromStore(Effect.succeed(store), {
-        attributes: JSON.stringify(spc.spec.parameters),
-        secrets: "{}",
-        targetPath: "/mnt/secrets-store",
-        permission: "420",
-        currentObjectVersion: []
+    const response = await Effect.runPromise(
+      Effect.gen(function* () {
+        const store = yield* parseStore(storePath, readFileSync(storePath, "utf8"))
+        return yield* mountFromStore(Effect.succeed(store), {
+          attributes: JSON.stringify(spc.spec.parameters),
+          secrets: "{}",
+          targetPath: "/mnt/secrets-store",
+          permission: "420",
+          currentObjectVersion: []
+        })
       })
-    }))
+    )
     const paths = response.files.map((f) => f.path)
     for (const { sourcePath } of spec.secretObject.data) expect(paths).toContain(sourcePath)
   })

@@ -19,7 +19,7 @@ interface Validatable {
 }
 
 // The constructors take the models' own typed data; the YAML we read is unknown until validated.
-type Ctor = new(data: never) => Validatable
+type Ctor = new (data: never) => Validatable
 
 const models: Readonly<Record<string, Ctor>> = {
   "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": ValidatingAdmissionPolicy,

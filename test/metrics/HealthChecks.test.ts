@@ -28,31 +28,38 @@ const healthz = (port: number) =>
 
 describe("csiProbe", () => {
   it.live("probes a real CSI server, and /healthz turns 500 once that server stops", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const csi = yield* startCsi(socket)
       const endpoint = { _tag: "unix", path: socket } as const
       expect(yield* Effect.exit(csiProbe(endpoint))).toEqual(Exit.void)
       const context = yield* Layer.build(
-        MetricsServer.layer({ host: "127.0.0.1", port: 0, probe: csiProbe(endpoint), checks: [] }).pipe(Layer.provide(Metrics.layer))
+        MetricsServer.layer({ host: "127.0.0.1", port: 0, probe: csiProbe(endpoint), checks: [] }).pipe(
+          Layer.provide(Metrics.layer)
+        )
       )
       const { port } = Context.get(context, MetricsServer)
       expect(yield* healthz(port)).toEqual({ status: 200, body: "ok" })
       yield* Scope.close(csi, Exit.void)
       // The answer is shared for a second: wait for the first probe after the stop.
       const down = yield* Effect.promise(() =>
-        eventually(async () => {
-          const answer = await Effect.runPromise(healthz(port))
-          expect(answer.status).toBe(500)
-          return answer
-        }, 30_000, 100)
+        eventually(
+          async () => {
+            const answer = await Effect.runPromise(healthz(port))
+            expect(answer.status).toBe(500)
+            return answer
+          },
+          30_000,
+          100
+        )
       )
       expect(down.body).toMatch(/^CSI probe failed: \/csi.v1.Identity\/Probe UNAVAILABLE: .*ENOENT.*[^ ]\n$/)
       expect(down.body.split("\n")).toHaveLength(2)
-    }))
+    })
+  )
 
   it.live("reaches a socket given by a path relative to the working directory", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       const csi = yield* startCsi(socket)
       const relative = path.relative(process.cwd(), socket)
@@ -60,10 +67,11 @@ describe("csiProbe", () => {
       expect(channelAddress({ _tag: "unix", path: relative })).toBe(`unix://${socket}`)
       expect(yield* Effect.exit(csiProbe({ _tag: "unix", path: relative }))).toEqual(Exit.void)
       yield* Scope.close(csi, Exit.void)
-    }))
+    })
+  )
 
   it.live("gives up after its deadline on a socket that accepts but never answers", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = tempSocket()
       yield* Effect.acquireRelease(
         Effect.callback<net.Server>((resume) => {
@@ -75,7 +83,8 @@ describe("csiProbe", () => {
       const error = yield* Effect.flip(csiProbe({ _tag: "unix", path: socket }, "300 millis"))
       expect(error).toBe("CSI probe timed out after 300ms")
       expect(Date.now() - started).toBeLessThan(2_000)
-    }))
+    })
+  )
 
   it("dials a TCP server listening on every interface through loopback", () => {
     expect(channelAddress({ _tag: "tcp", host: "", port: 10000 })).toBe("127.0.0.1:10000")
@@ -86,14 +95,21 @@ describe("csiProbe", () => {
 
 describe("providersCheck", () => {
   it.effect("passes with no or only healthy results and names each unhealthy provider", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* providersCheck(Effect.succeed(new Map()))
       yield* providersCheck(Effect.succeed(new Map([["azure", { healthy: true, detail: "azure 1.0 (v1alpha1)" }]])))
-      const reason = yield* Effect.flip(providersCheck(Effect.succeed(new Map([
-        ["azure", { healthy: true, detail: "azure 1.0 (v1alpha1)" }],
-        ["vault", { healthy: false, detail: "provider \"vault\" unavailable" }],
-        ["gcp", { healthy: false, detail: "deadline exceeded" }]
-      ]))))
-      expect(reason).toBe("vault: provider \"vault\" unavailable; gcp: deadline exceeded")
-    }))
+      const reason = yield* Effect.flip(
+        providersCheck(
+          Effect.succeed(
+            new Map([
+              ["azure", { healthy: true, detail: "azure 1.0 (v1alpha1)" }],
+              ["vault", { healthy: false, detail: 'provider "vault" unavailable' }],
+              ["gcp", { healthy: false, detail: "deadline exceeded" }]
+            ])
+          )
+        )
+      )
+      expect(reason).toBe('vault: provider "vault" unavailable; gcp: deadline exceeded')
+    })
+  )
 })

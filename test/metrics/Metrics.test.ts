@@ -5,12 +5,18 @@ import { DURATION_BUCKETS, Metrics, osType } from "../../src/metrics/Metrics.js"
 import { parsePrometheus, samplesOf } from "./parsePrometheus.js"
 
 const DRIVER_FAMILIES = [
-  "node_publish_total", "node_unpublish_total", "node_publish_error_total", "node_unpublish_error_total",
-  "sync_k8s_secret_total", "sync_k8s_secret_duration_sec", "rotation_reconcile_total",
-  "rotation_reconcile_error_total", "rotation_reconcile_duration_sec"
+  "node_publish_total",
+  "node_unpublish_total",
+  "node_publish_error_total",
+  "node_unpublish_error_total",
+  "sync_k8s_secret_total",
+  "sync_k8s_secret_duration_sec",
+  "rotation_reconcile_total",
+  "rotation_reconcile_error_total",
+  "rotation_reconcile_duration_sec"
 ]
 
-const scripted = Effect.gen(function*() {
+const scripted = Effect.gen(function* () {
   const metrics = yield* Metrics
   yield* metrics.publishSucceeded("azure")
   yield* metrics.publishSucceeded("azure")
@@ -23,11 +29,13 @@ const scripted = Effect.gen(function*() {
 
 describe("Metrics", () => {
   it.effect("renders exactly the recorded counters with upstream's names and label sets", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const exposition = yield* scripted
       expect(osType).toBe("linux")
       const os_type = "linux"
-      expect(samplesOf(exposition, "node_publish_total")).toEqual([{ labels: { provider: "azure", os_type }, value: 2 }])
+      expect(samplesOf(exposition, "node_publish_total")).toEqual([
+        { labels: { provider: "azure", os_type }, value: 2 }
+      ])
       expect(samplesOf(exposition, "node_publish_error_total")).toEqual([
         { labels: { provider: "vault", error_type: "ProviderTimeout", os_type }, value: 1 }
       ])
@@ -35,7 +43,9 @@ describe("Metrics", () => {
       expect(samplesOf(exposition, "rotation_reconcile_total")).toEqual([
         { labels: { provider: "azure", os_type, rotated: "true" }, value: 1 }
       ])
-      expect(samplesOf(exposition, "sync_k8s_secret_total")).toEqual([{ labels: { provider: "azure", os_type }, value: 1 }])
+      expect(samplesOf(exposition, "sync_k8s_secret_total")).toEqual([
+        { labels: { provider: "azure", os_type }, value: 1 }
+      ])
       // Nothing was recorded for these, so (as with client_golang) they are not exposed at all.
       expect(samplesOf(exposition, "node_unpublish_error_total")).toEqual([])
       expect(samplesOf(exposition, "rotation_reconcile_error_total")).toEqual([])
@@ -44,10 +54,11 @@ describe("Metrics", () => {
       const driverSamples = exposition.samples.filter((s) => DRIVER_FAMILIES.some((f) => s.name.startsWith(f)))
       const counterSamples = driverSamples.filter((s) => s.name.endsWith("_total"))
       expect(counterSamples).toHaveLength(5)
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 
   it.effect("records rotation and unpublish failures with their own labels", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const metrics = yield* Metrics
       yield* metrics.rotationFailed("gcp", "ProviderUnavailable")
       yield* metrics.rotationFailed("gcp", "ProviderUnavailable")
@@ -58,10 +69,11 @@ describe("Metrics", () => {
       ])
       expect(samplesOf(exposition, "node_unpublish_error_total")).toEqual([{ labels: { os_type: "linux" }, value: 1 }])
       expect(samplesOf(exposition, "node_publish_total")).toEqual([])
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 
   it.effect("renders histograms with cumulative buckets from 1 ms to 2 min, +Inf equal to the count", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const metrics = yield* Metrics
       for (const seconds of [0.0005, 0.3, 0.3, 7, 500]) yield* metrics.rotationSucceeded("azure", seconds)
       const exposition = parsePrometheus(yield* metrics.render)
@@ -71,27 +83,37 @@ describe("Metrics", () => {
       const counts = buckets.map((b) => b.value)
       counts.forEach((count, i) => expect(count).toBeGreaterThanOrEqual(counts[i - 1] ?? 0))
       expect(Object.fromEntries(buckets.map((b) => [b.labels["le"], b.value]))).toMatchObject({
-        "0.001": 1, "0.25": 1, "0.5": 3, "5": 3, "10": 4, "120": 4, "+Inf": 5
+        "0.001": 1,
+        "0.25": 1,
+        "0.5": 3,
+        "5": 3,
+        "10": 4,
+        "120": 4,
+        "+Inf": 5
       })
-      expect(samplesOf(exposition, "rotation_reconcile_duration_sec_count")).toEqual([{ labels: { os_type: "linux" }, value: 5 }])
+      expect(samplesOf(exposition, "rotation_reconcile_duration_sec_count")).toEqual([
+        { labels: { os_type: "linux" }, value: 5 }
+      ])
       const [sum] = samplesOf(exposition, "rotation_reconcile_duration_sec_sum")
       expect(sum?.value).toBeCloseTo(507.6005, 6)
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 
   it.effect("escapes quotes, backslashes and newlines in label values", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const metrics = yield* Metrics
-      const hostile = "a\"b\\c\nd"
+      const hostile = 'a"b\\c\nd'
       yield* metrics.publishSucceeded(hostile)
       const text = yield* metrics.render
       expect(text).toContain(`node_publish_total{provider="a\\"b\\\\c\\nd",os_type="linux"} 1\n`)
       expect(samplesOf(parsePrometheus(text), "node_publish_total")).toEqual([
         { labels: { provider: hostile, os_type: "linux" }, value: 1 }
       ])
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 
   it.effect("adds process metrics on every scrape", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const metrics = yield* Metrics
       const exposition = parsePrometheus(yield* metrics.render)
       const value = (name: string) => samplesOf(exposition, name)[0]?.value ?? Number.NaN
@@ -107,10 +129,11 @@ describe("Metrics", () => {
       expect(exposition.types.get("nodejs_eventloop_lag_seconds")).toBe("gauge")
       // Two services, two registries: recordings never leak between them.
       expect(exposition.samples.filter((s) => DRIVER_FAMILIES.some((f) => s.name.startsWith(f)))).toEqual([])
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 
   it.effect("20,000 distinct provider names stay a bounded set of series: the first 32, then `other`", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const metrics = yield* Metrics
       for (let i = 0; i < 20_000; i++) {
         yield* metrics.publishSucceeded(`provider-${i}`)
@@ -128,5 +151,6 @@ describe("Metrics", () => {
         expect(samples.reduce((sum, s) => sum + s.value, 0)).toBe(20_000)
       }
       expect(text.length).toBeLessThan(64 * 1024)
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 })

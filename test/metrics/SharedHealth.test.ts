@@ -20,7 +20,10 @@ const serve = (options: Omit<MetricsServerOptions, "host" | "port">) =>
 
 /** The status, or "closed" when the server dropped the connection (allowed beyond maxConnections). */
 const status = (port: number, path: string) =>
-  fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => (await r.text(), r.status), () => "closed" as const)
+  fetch(`http://127.0.0.1:${port}${path}`).then(
+    async (r) => (await r.text(), r.status),
+    () => "closed" as const
+  )
 
 const get = (port: number, path: string) =>
   Effect.promise(async () => {
@@ -43,7 +46,7 @@ const flood = (port: number, path: string, n: number) =>
 
 describe("shared health answers", () => {
   it.effect("400 concurrent /healthz requests run the probe once", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const probe = countingCheck()
       const port = yield* serve({ probe: probe.check, checks: [] })
       const statuses = yield* flood(port, "/healthz", 400)
@@ -53,21 +56,26 @@ describe("shared health answers", () => {
       yield* TestClock.adjust("1 second")
       yield* flood(port, "/healthz", 50)
       expect(probe.state.runs).toBe(2)
-    }))
+    })
+  )
 
   it.effect("400 concurrent /readyz requests run each check once", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const api = countingCheck()
       const providers = countingCheck()
-      const checks = [{ name: "apiserver", check: api.check }, { name: "providers", check: providers.check }]
+      const checks = [
+        { name: "apiserver", check: api.check },
+        { name: "providers", check: providers.check }
+      ]
       const port = yield* serve({ probe: Effect.void, checks })
       const statuses = yield* flood(port, "/readyz", 400)
       expect([api.state.runs, providers.state.runs]).toEqual([1, 1])
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0)
-    }))
+    })
+  )
 
   it.effect("a failing probe answers 500 with its reason; after recovery 200 comes once the interval has passed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const probe = countingCheck()
       probe.state.failing = "CSI probe failed: connect ENOENT"
       const port = yield* serve({ probe: probe.check, checks: [] })
@@ -79,19 +87,19 @@ describe("shared health answers", () => {
       yield* TestClock.adjust("1 millis")
       expect(yield* get(port, "/healthz")).toEqual({ status: 200, body: "ok" })
       expect(probe.state.runs).toBe(2)
-    }))
+    })
+  )
 
   it.live("handlers in flight are bounded: beyond the bound a request gets 503 until one finishes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const gate = yield* Deferred.make<void>()
       const limits = { ...DEFAULT_LIMITS, maxInFlight: 2 }
       const port = yield* serve({ probe: Deferred.await(gate), checks: [], limits })
       const held = [status(port, "/healthz"), status(port, "/healthz")]
-      yield* Effect.promise(() =>
-        eventually(async () => expect(await status(port, "/metrics")).toBe(503), 30_000, 20)
-      )
+      yield* Effect.promise(() => eventually(async () => expect(await status(port, "/metrics")).toBe(503), 30_000, 20))
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Effect.promise(() => Promise.all(held))).toEqual([200, 200])
       expect(yield* Effect.promise(() => status(port, "/metrics"))).toBe(200)
-    }))
+    })
+  )
 })

@@ -32,7 +32,8 @@ const parseLabels = (text: string): { labels: Record<string, string>; rest: stri
   let rest = text
   while (!rest.startsWith("}")) {
     const name = LABEL_NAME.exec(rest)?.[0]
-    if (name === undefined || rest[name.length] !== "=" || rest[name.length + 1] !== "\"") throw new Error(`bad label in ${text}`)
+    if (name === undefined || rest[name.length] !== "=" || rest[name.length + 1] !== '"')
+      throw new Error(`bad label in ${text}`)
     const value = /^"((?:[^"\\\n]|\\[\\"n])*)"/.exec(rest.slice(name.length + 1))
     if (value === null) throw new Error(`bad label value in ${text}`)
     if (name in labels) throw new Error(`duplicate label ${name}`)
@@ -72,7 +73,8 @@ export const parsePrometheus = (text: string): Exposition => {
       const [, kind, name = "", rest = ""] = meta
       const target = kind === "HELP" ? help : types
       if (target.has(name)) throw new Error(`duplicate # ${kind} for ${name}`)
-      if (kind === "TYPE" && !["counter", "gauge", "histogram", "summary", "untyped"].includes(rest)) throw new Error(`bad type ${rest}`)
+      if (kind === "TYPE" && !["counter", "gauge", "histogram", "summary", "untyped"].includes(rest))
+        throw new Error(`bad type ${rest}`)
       target.set(name, kind === "HELP" ? unescape(rest) : rest)
     } else {
       samples.push(parseSample(line, types))
@@ -82,5 +84,10 @@ export const parsePrometheus = (text: string): Exposition => {
 }
 
 /** The samples of one metric name, as `labels => value` entries in a plain object keyed by sorted label JSON. */
-export const samplesOf = (exposition: Exposition, name: string): Array<{ labels: Record<string, string>; value: number }> =>
-  exposition.samples.filter((sample) => sample.name === name).map(({ labels, value }) => ({ labels: { ...labels }, value }))
+export const samplesOf = (
+  exposition: Exposition,
+  name: string
+): Array<{ labels: Record<string, string>; value: number }> =>
+  exposition.samples
+    .filter((sample) => sample.name === name)
+    .map(({ labels, value }) => ({ labels: { ...labels }, value }))

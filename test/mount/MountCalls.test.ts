@@ -8,10 +8,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { commandCalls, type MountCalls, mountCalls, mountCallsKind } from "../../src/mount/MountCalls.js"
 
-const mounted = (path: string) => fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === path)
+const mounted = (path: string) =>
+  fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[4] === path)
 
 const roundTrip = (calls: MountCalls) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "mount-calls-"))
     yield* calls.mountTmpfs(dir)
     assert.isTrue(mounted(dir))
@@ -29,7 +33,7 @@ const roundTrip = (calls: MountCalls) =>
 
 /** A busy tmpfs (a child's cwd inside): unmount fails with EBUSY, the lazy unmount detaches it at once. */
 const busyRoundTrip = (calls: MountCalls) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "mount-calls-busy-"))
     yield* calls.mountTmpfs(dir)
     const child = spawn("sleep", ["600"], { cwd: dir, stdio: "ignore" })
@@ -50,6 +54,8 @@ describe("mount calls", () => {
   })
   it.live("the syscalls mount and unmount a tmpfs, and fail typed", () => roundTrip(mountCalls))
   it.live("the mount(8) fallback does the same", () => roundTrip(commandCalls))
-  it.live("a busy tmpfs: unmount fails with EBUSY, the lazy unmount detaches it (syscall)", () => busyRoundTrip(mountCalls))
+  it.live("a busy tmpfs: unmount fails with EBUSY, the lazy unmount detaches it (syscall)", () =>
+    busyRoundTrip(mountCalls)
+  )
   it.live("a busy tmpfs: the same with umount(8) -l", () => busyRoundTrip(commandCalls))
 })

@@ -34,21 +34,52 @@ describe("parseMountInfoLine", () => {
     readonly source: string
     readonly superOptions: string
   }> = [
-    { line: "22 27 0:21 / /proc rw,relatime - proc proc rw", mountPoint: "/proc", fsType: "proc", root: "/", optional: [], source: "proc", superOptions: "rw" },
+    {
+      line: "22 27 0:21 / /proc rw,relatime - proc proc rw",
+      mountPoint: "/proc",
+      fsType: "proc",
+      root: "/",
+      optional: [],
+      source: "proc",
+      superOptions: "rw"
+    },
     {
       line: "24 27 0:6 / /dev rw,nosuid shared:2 master:7 - devtmpfs devtmpfs rw,mode=755",
-      mountPoint: "/dev", fsType: "devtmpfs", root: "/", optional: ["shared:2", "master:7"], source: "devtmpfs", superOptions: "rw,mode=755"
+      mountPoint: "/dev",
+      fsType: "devtmpfs",
+      root: "/",
+      optional: ["shared:2", "master:7"],
+      source: "devtmpfs",
+      superOptions: "rw,mode=755"
     },
     {
       line: "302 27 0:89 / /tmp/with\\040space/and\\011tab rw - tmpfs tmpfs rw",
-      mountPoint: "/tmp/with space/and\ttab", fsType: "tmpfs", root: "/", optional: [], source: "tmpfs", superOptions: "rw"
+      mountPoint: "/tmp/with space/and\ttab",
+      fsType: "tmpfs",
+      root: "/",
+      optional: [],
+      source: "tmpfs",
+      superOptions: "rw"
     },
     {
       line: "303 27 252:1 /srv/back\\134slash /mnt/new\\012line rw unbindable - ext4 /dev/my\\040disk rw",
-      mountPoint: "/mnt/new\nline", fsType: "ext4", root: "/srv/back\\slash", optional: ["unbindable"], source: "/dev/my disk", superOptions: "rw"
+      mountPoint: "/mnt/new\nline",
+      fsType: "ext4",
+      root: "/srv/back\\slash",
+      optional: ["unbindable"],
+      source: "/dev/my disk",
+      superOptions: "rw"
     },
     // A field named "-" can only be the separator once the six fixed fields are consumed.
-    { line: "40 27 0:50 / /mnt rw shared:9 - fuse.sshfs user@host:/ rw,user_id=0", mountPoint: "/mnt", fsType: "fuse.sshfs", root: "/", optional: ["shared:9"], source: "user@host:/", superOptions: "rw,user_id=0" }
+    {
+      line: "40 27 0:50 / /mnt rw shared:9 - fuse.sshfs user@host:/ rw,user_id=0",
+      mountPoint: "/mnt",
+      fsType: "fuse.sshfs",
+      root: "/",
+      optional: ["shared:9"],
+      source: "user@host:/",
+      superOptions: "rw,user_id=0"
+    }
   ]
   for (const row of table) {
     it(`parses ${row.mountPoint.replace(/\s/g, "_")}`, () => {
@@ -107,7 +138,16 @@ describe("findMount", () => {
   })
 
   it("findMountInText agrees with parse + findMount", () => {
-    for (const path of [kubeletTarget, "/", "/proc", "/dev", "/tmp/with space/and\ttab", "/mnt/bind", "/nope", "/tmp"]) {
+    for (const path of [
+      kubeletTarget,
+      "/",
+      "/proc",
+      "/dev",
+      "/tmp/with space/and\ttab",
+      "/mnt/bind",
+      "/nope",
+      "/tmp"
+    ]) {
       assert.deepStrictEqual(findMountInText(sample, path), findMount(entries, path), path)
     }
   })

@@ -48,7 +48,9 @@ const testDir = (name: string) =>
     (dir) =>
       Effect.suspend(() => {
         const leftovers = forceUnmountUnder(dir)
-        return leftovers.length === 0 ? Effect.void : Effect.die(new Error(`mounts left behind: ${leftovers.join(", ")}`))
+        return leftovers.length === 0
+          ? Effect.void
+          : Effect.die(new Error(`mounts left behind: ${leftovers.join(", ")}`))
       })
   )
 
@@ -61,7 +63,7 @@ const test = (name: string, body: (m: MounterShape) => Effect.Effect<void, unkno
 
 describe("Mounter (live, real tmpfs)", () => {
   test("mountState: Missing, Directory, Mounted(tmpfs)", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("state")
       const target = nodePath.join(dir, "mount")
       assert.deepStrictEqual(yield* m.mountState(target), { _tag: "Missing" })
@@ -71,13 +73,13 @@ describe("Mounter (live, real tmpfs)", () => {
       const mounted = yield* m.mountState(target)
       assert.deepInclude(mounted, { _tag: "Mounted", fsType: "tmpfs" })
       // The target's mtime rides along: it is what a restarted driver knows of the last write.
-      assert.approximately(mounted._tag === "Mounted" ? mounted.modifiedMillis ?? 0 : 0, Date.now(), 60_000)
+      assert.approximately(mounted._tag === "Mounted" ? (mounted.modifiedMillis ?? 0) : 0, Date.now(), 60_000)
       yield* m.unmount(target)
       assert.deepStrictEqual(yield* m.mountState(target), { _tag: "Directory" })
     }))
 
   test("ensureDir creates parents with mode 0750 and is idempotent", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("ensure")
       const target = nodePath.join(dir, "a", "b", "mount")
       yield* m.ensureDir(target)
@@ -87,7 +89,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountTmpfs then write, unmount, and the file is gone", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("rw")
       yield* m.mountTmpfs(target)
       assert.isTrue(mounted(target))
@@ -98,7 +100,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountTmpfs on a missing path fails with MountFailed naming the target", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("missing")
       const target = nodePath.join(dir, "nope")
       const error = yield* Effect.flip(m.mountTmpfs(target))
@@ -109,7 +111,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("unmount of a plain directory fails with MountFailed", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("notmounted")
       const error = yield* Effect.flip(m.unmount(target))
       assert.strictEqual(error.reason, "MountFailed")
@@ -117,21 +119,25 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountTmpfsScoped: a failing scope unmounts what it mounted", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("scoped-fail")
-      const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
-        assert.strictEqual(yield* m.mountTmpfsScoped(target), "mounted")
-        assert.isTrue(mounted(target))
-        yield* Effect.promise(() => fs.writeFile(nodePath.join(target, "partial"), "x"))
-        return yield* Effect.fail("provider failed")
-      })))
+      const exit = yield* Effect.exit(
+        Effect.scoped(
+          Effect.gen(function* () {
+            assert.strictEqual(yield* m.mountTmpfsScoped(target), "mounted")
+            assert.isTrue(mounted(target))
+            yield* Effect.promise(() => fs.writeFile(nodePath.join(target, "partial"), "x"))
+            return yield* Effect.fail("provider failed")
+          })
+        )
+      )
       assert.isTrue(Exit.isFailure(exit))
       assert.isFalse(mounted(target))
       assert.deepStrictEqual(yield* Effect.promise(() => fs.readdir(target)), [])
     }))
 
   test("mountTmpfsScoped: an interrupted scope unmounts too", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("scoped-interrupt")
       const fiber = yield* Effect.forkChild(Effect.scoped(Effect.andThen(m.mountTmpfsScoped(target), Effect.never)))
       while (!mounted(target)) yield* Effect.sleep("5 millis")
@@ -140,7 +146,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountTmpfsScoped: a succeeding scope keeps the mount", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("scoped-ok")
       yield* unmountAtEnd(target)
       const outcome = yield* Effect.scoped(m.mountTmpfsScoped(target))
@@ -150,22 +156,26 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountTmpfsScoped on an already-mounted path leaves the earlier mount on failure", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("scoped-existing")
       yield* unmountAtEnd(target)
       yield* m.mountTmpfs(target)
       yield* Effect.promise(() => fs.writeFile(nodePath.join(target, "old"), "keep"))
-      const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
-        assert.strictEqual(yield* m.mountTmpfsScoped(target), "alreadyMounted")
-        return yield* Effect.fail("republish failed")
-      })))
+      const exit = yield* Effect.exit(
+        Effect.scoped(
+          Effect.gen(function* () {
+            assert.strictEqual(yield* m.mountTmpfsScoped(target), "alreadyMounted")
+            return yield* Effect.fail("republish failed")
+          })
+        )
+      )
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(mountsUnder(target).length, 1)
       assert.strictEqual(yield* Effect.promise(() => fs.readFile(nodePath.join(target, "old"), "utf8")), "keep")
     }))
 
   test("mountState: the last of stacked mounts wins", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* testDir("stacked")
       yield* unmountAtEnd(target)
       yield* m.mountTmpfs(target)
@@ -174,7 +184,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountState: an unlistable mount point is unmounted and reported as an error", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("corrupt")
       const source = nodePath.join(dir, "source")
       const target = nodePath.join(dir, "target")
@@ -188,7 +198,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("mountState on a plain file fails", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("file")
       const target = nodePath.join(dir, "file")
       yield* Effect.promise(() => fs.writeFile(target, ""))
@@ -197,7 +207,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("cleanupMountPoint removes an atomic-writer layout, unmounts and is idempotent", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("cleanup")
       const target = nodePath.join(dir, "mount")
       yield* m.ensureDir(target)
@@ -218,7 +228,7 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("cleanupMountPoint unmounts stacked tmpfs mounts; a file hidden underneath stays, with its directory", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("cleanup-stacked")
       const target = nodePath.join(dir, "mount")
       yield* m.ensureDir(target)
@@ -233,13 +243,13 @@ describe("Mounter (live, real tmpfs)", () => {
     }))
 
   test("cleanupMountPoint on a missing path succeeds", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("cleanup-missing")
       yield* m.cleanupMountPoint(nodePath.join(dir, "never-created", "mount"))
     }))
 
   test("a target path with spaces works end to end", (m) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* testDir("with space")
       const target = nodePath.join(dir, "my volume", "mount")
       yield* m.ensureDir(target)

@@ -36,9 +36,12 @@ const driverArgs = () => {
   return {
     socket,
     args: [
-      `--endpoint=unix://${socket}`, `--kubelet-root-dir=${path.join(dir, "kubelet")}`, "--nodeid=node-tuning",
+      `--endpoint=unix://${socket}`,
+      `--kubelet-root-dir=${path.join(dir, "kubelet")}`,
+      "--nodeid=node-tuning",
       `--standalone-classes=${path.join(repoRoot, "examples", "reference")}`,
-      `--provider-volume=${path.join(dir, "providers")}`, "--additional-provider-volume-paths=",
+      `--provider-volume=${path.join(dir, "providers")}`,
+      "--additional-provider-volume-paths=",
       "--metrics-addr=127.0.0.1:0"
     ]
   }
@@ -62,14 +65,25 @@ const tunedLimitMiB = 96 + 3 * 1 // old space + three semi-spaces of 1 MiB (driv
 
 describe("the driver's runtime tuning", () => {
   it("puts its flags before the operator's NODE_OPTIONS and keeps the operator's command-line flags last", () => {
-    const exec = tunedExec(driverTuning, {
-      execPath: "/usr/bin/node", execArgv: ["--stack-trace-limit=50"], argv: ["/usr/bin/node", "/app/main.js", "-v=2"]
-    }, { NODE_OPTIONS: "--max-old-space-size=150", HOME: "/root" })
+    const exec = tunedExec(
+      driverTuning,
+      {
+        execPath: "/usr/bin/node",
+        execArgv: ["--stack-trace-limit=50"],
+        argv: ["/usr/bin/node", "/app/main.js", "-v=2"]
+      },
+      { NODE_OPTIONS: "--max-old-space-size=150", HOME: "/root" }
+    )
     expect(exec.env["NODE_OPTIONS"]).toBe(`${driverTuning.nodeOptions.join(" ")} --max-old-space-size=150`)
     expect(exec.env[operatorNodeOptionsVariable]).toBe("--max-old-space-size=150")
     expect(exec.env["HOME"]).toBe("/root")
-    expect(exec.args)
-      .toEqual(["/usr/bin/node", ...driverTuning.execArgv, "--stack-trace-limit=50", "/app/main.js", "-v=2"])
+    expect(exec.args).toEqual([
+      "/usr/bin/node",
+      ...driverTuning.execArgv,
+      "--stack-trace-limit=50",
+      "/app/main.js",
+      "-v=2"
+    ])
   })
 
   it("caps the heap and runs without JIT when executed through its link with no tuning flags given", async () => {
@@ -105,20 +119,26 @@ describe("the driver's runtime tuning", () => {
     delete env["NODE_OPTIONS"]
     delete env[operatorNodeOptionsVariable]
     const child = spawn("npx", ["--no-install", "secrets-store-csi-driver", ...args], {
-      cwd: repoRoot, env, stdio: "ignore", detached: true
+      cwd: repoRoot,
+      env,
+      stdio: "ignore",
+      detached: true
     })
     running.push({ child, group: true })
     await eventually(() => expect(fs.existsSync(socket)).toBe(true), 60_000)
     // npx runs the driver through a node_modules/.bin link of its own, as a grandchild (npm exec, sh -c, node):
     // find the node process by the driver's unique socket path in /proc/<pid>/cmdline.
-    const pid = fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).find((entry) => {
-      try {
-        const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
-        return cmdline.includes(`--endpoint=unix://${socket}`) && path.basename(cmdline[0] ?? "") === "node"
-      } catch {
-        return false
-      }
-    })
+    const pid = fs
+      .readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .find((entry) => {
+        try {
+          const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
+          return cmdline.includes(`--endpoint=unix://${socket}`) && path.basename(cmdline[0] ?? "") === "node"
+        } catch {
+          return false
+        }
+      })
     expect(pid).toBeDefined()
     // /proc/<pid>/environ is the environment V8 started with (the process restores the operator's later).
     const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")

@@ -25,7 +25,10 @@ describe("the shipped bundles", () => {
       const specifiers = [...statics, ...dynamics]
       // The bundles do import builtins: a pattern that saw none would prove nothing.
       if (file === bundleOf(program)) expect(statics.length, file).toBeGreaterThan(0)
-      expect(specifiers.filter((s) => !s.startsWith("node:")), file).toEqual([])
+      expect(
+        specifiers.filter((s) => !s.startsWith("node:")),
+        file
+      ).toEqual([])
       expect(fs.existsSync(`${file}.map`), `${file}.map`).toBe(true)
     }
   })

@@ -24,9 +24,14 @@ type Implementation = Partial<IdentityServiceImplementation>
 
 const serve = async (implementation: Implementation, address?: { readonly host: string; readonly port: number }) => {
   const server: UnaryGrpcServer = createUnaryGrpcServer()
-  const unanswered = async () => { throw new ServerError(Status.UNIMPLEMENTED, "not here") }
+  const unanswered = async () => {
+    throw new ServerError(Status.UNIMPLEMENTED, "not here")
+  }
   server.add(IdentityDefinition, {
-    getPluginInfo: unanswered, getPluginCapabilities: unanswered, probe: unanswered, ...implementation
+    getPluginInfo: unanswered,
+    getPluginCapabilities: unanswered,
+    probe: unanswered,
+    ...implementation
   })
   const socket = tempSocket()
   const port = await server.listen(address ?? { path: socket })
@@ -37,35 +42,55 @@ const serve = async (implementation: Implementation, address?: { readonly host: 
 describe("UnaryGrpcServer", () => {
   it("answers a ServerError with its code, an AbortError with CANCELLED and anything else with UNKNOWN", async () => {
     const { server, client, close } = await serve({
-      probe: async () => { throw new ServerError(Status.NOT_FOUND, "no such thing") },
-      getPluginCapabilities: async () => { throw Object.assign(new Error("aborted"), { name: "AbortError" }) },
-      getPluginInfo: async () => { throw new Error("a bug") }
+      probe: async () => {
+        throw new ServerError(Status.NOT_FOUND, "no such thing")
+      },
+      getPluginCapabilities: async () => {
+        throw Object.assign(new Error("aborted"), { name: "AbortError" })
+      },
+      getPluginInfo: async () => {
+        throw new Error("a bug")
+      }
     })
     expect(await failure(client.probe({}))).toEqual({ code: Status.NOT_FOUND, details: "no such thing" })
-    expect(await failure(client.getPluginCapabilities({})))
-      .toEqual({ code: Status.CANCELLED, details: "The operation was cancelled" })
-    expect(await failure(client.getPluginInfo({})))
-      .toEqual({ code: Status.UNKNOWN, details: "Unknown server error occurred" })
+    expect(await failure(client.getPluginCapabilities({}))).toEqual({
+      code: Status.CANCELLED,
+      details: "The operation was cancelled"
+    })
+    expect(await failure(client.getPluginInfo({}))).toEqual({
+      code: Status.UNKNOWN,
+      details: "Unknown server error occurred"
+    })
     close()
     await server.shutdown()
   })
 
   it("passes request metadata in and header and trailer metadata out; serves on TCP too", async () => {
-    const { server, port, client, close } = await serve({
-      probe: async (_request, context) => {
-        context.header.set("x-seen", context.metadata.get("x-asked") ?? "none")
-        context.trailer.set("x-done", "yes")
-        return { ready: true }
-      }
-    }, { host: "127.0.0.1", port: 0 })
+    const { server, port, client, close } = await serve(
+      {
+        probe: async (_request, context) => {
+          context.header.set("x-seen", context.metadata.get("x-asked") ?? "none")
+          context.trailer.set("x-done", "yes")
+          return { ready: true }
+        }
+      },
+      { host: "127.0.0.1", port: 0 }
+    )
     expect(port).toBeGreaterThan(0)
     let header: Metadata | undefined
     let trailer: Metadata | undefined
-    const reply = await client.probe({}, {
-      metadata: Metadata({ "x-asked": "hello" }),
-      onHeader: (h) => { header = h },
-      onTrailer: (t) => { trailer = t }
-    })
+    const reply = await client.probe(
+      {},
+      {
+        metadata: Metadata({ "x-asked": "hello" }),
+        onHeader: (h) => {
+          header = h
+        },
+        onTrailer: (t) => {
+          trailer = t
+        }
+      }
+    )
     expect(reply.ready).toBe(true)
     expect(header?.get("x-seen")).toBe("hello")
     expect(trailer?.get("x-done")).toBe("yes")
@@ -80,7 +105,10 @@ describe("UnaryGrpcServer", () => {
       probe: (_request, { signal }) =>
         new Promise((resolve) => {
           seen.push("probe")
-          signal.addEventListener("abort", () => { seen.push("aborted"); resolve({ ready: false }) })
+          signal.addEventListener("abort", () => {
+            seen.push("aborted")
+            resolve({ ready: false })
+          })
         }),
       getPluginCapabilities: () =>
         new Promise((resolve) => {
@@ -98,7 +126,9 @@ describe("UnaryGrpcServer", () => {
     const running = client.getPluginCapabilities({})
     await expect.poll(() => seen.includes("capabilities"), { timeout: 10_000 }).toBe(true)
     let drained = false
-    const draining = server.shutdown().then(() => { drained = true })
+    const draining = server.shutdown().then(() => {
+      drained = true
+    })
     // Nothing to wait on for "not yet": give the drain a moment to (wrongly) finish early.
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(drained).toBe(false)

@@ -13,7 +13,7 @@ describe("encodeMountRequest", () => {
         "csi.storage.k8s.io/pod.name": "web-0",
         secretProviderClass: "spc"
       },
-      tokens: Redacted.make("{\"aud\":{\"token\":\"t\",\"expirationTimestamp\":\"x\"}}"),
+      tokens: Redacted.make('{"aud":{"token":"t","expirationTimestamp":"x"}}'),
       secrets: noSecrets,
       targetPath: "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/v/mount"
     })
@@ -31,7 +31,12 @@ describe("encodeMountRequest", () => {
   })
 
   it("leaves the tokens key out when there are no tokens", () => {
-    const request = encodeMountRequest({ parameters: { a: "1" }, volumeContext: {}, secrets: noSecrets, targetPath: "/t" })
+    const request = encodeMountRequest({
+      parameters: { a: "1" },
+      volumeContext: {},
+      secrets: noSecrets,
+      targetPath: "/t"
+    })
     assert.strictEqual(request.attributes, `{"a":"1"}`)
   })
 
@@ -48,9 +53,9 @@ describe("encodeMountRequest", () => {
 
   it("escapes <>&, control characters, U+2028/U+2029 and sorts keys by UTF-8 bytes", () => {
     const encoded = goJsonStringMap({
-      "é": "ü\u2028\u2029",
+      é: "ü\u2028\u2029",
       "a<b": "x>y&z",
-      ctl: "\u0001\t\n\r\b\f\"\\\u007f",
+      ctl: '\u0001\t\n\r\b\f"\\\u007f',
       Z: "upper",
       "😀": "emoji",
       "｡": "halfwidth"
@@ -58,7 +63,9 @@ describe("encodeMountRequest", () => {
     // UTF-16 order would put "😀" (D83D) before "｡" (FF61); Go's byte order puts EF BD A1 before F0 9F.
     assert.strictEqual(
       encoded,
-      String.raw`{"Z":"upper","a\u003cb":"x\u003ey\u0026z","ctl":"\u0001\t\n\r\b\f\"\\` + "\u007f" + `",` +
+      String.raw`{"Z":"upper","a\u003cb":"x\u003ey\u0026z","ctl":"\u0001\t\n\r\b\f\"\\` +
+        "\u007f" +
+        `",` +
         String.raw`"é":"ü\u2028\u2029","｡":"halfwidth","😀":"emoji"}`
     )
   })
@@ -69,12 +76,12 @@ describe("encodeMountRequest", () => {
 
   it("produces JSON that parses back to the merged map", () => {
     const request = encodeMountRequest({
-      parameters: { "we<ird": "va\"l\u2028ue", n: "ü" },
+      parameters: { "we<ird": 'va"l\u2028ue', n: "ü" },
       volumeContext: { n: "überschrieben" },
       secrets: Redacted.make({ k: "v" }),
       targetPath: "/t"
     })
-    assert.deepStrictEqual(JSON.parse(request.attributes), { "we<ird": "va\"l\u2028ue", n: "überschrieben" })
+    assert.deepStrictEqual(JSON.parse(request.attributes), { "we<ird": 'va"l\u2028ue', n: "überschrieben" })
     assert.deepStrictEqual(JSON.parse(request.secrets), { k: "v" })
   })
 })

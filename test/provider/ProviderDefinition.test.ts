@@ -10,9 +10,15 @@ const v = [{ id: "a", version: "1" }]
 
 describe("checkMountResponse", () => {
   it("counts files without decoding them: a garbage file past the limit gives TooManyFiles, not a parse error", () => {
-    const good = encodeRawMountResponse(v, [{ path: "a", contents: "1" }, { path: "b", contents: "2" }])
+    const good = encodeRawMountResponse(v, [
+      { path: "a", contents: "1" },
+      { path: "b", contents: "2" }
+    ])
     // A third file whose path claims 127 bytes that are not there: the generated decoder cannot read it.
-    const garbage = new BinaryWriter().uint32(26).bytes(new Uint8Array([0x0a, 0x7f])).finish()
+    const garbage = new BinaryWriter()
+      .uint32(26)
+      .bytes(new Uint8Array([0x0a, 0x7f]))
+      .finish()
     const bytes = new Uint8Array([...good, ...garbage])
     assert.throws(() => MountResponse.decode(bytes))
     assert.deepStrictEqual(checkMountResponse(bytes, 2), { _tag: "TooManyFiles", count: 3, limit: 2 })

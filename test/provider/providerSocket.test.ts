@@ -25,32 +25,35 @@ describe("provider names", () => {
 
 describe("findProviderSocket", () => {
   it.live("prefers an additional directory over the provider volume", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const additional = tempDir()
       const volume = tempDir()
       touch(additional, "azure")
       touch(volume, "azure")
       const found = yield* findProviderSocket([additional, volume], "azure")
       assert.strictEqual(Option.getOrThrow(found).path, path.join(additional, "azure.sock"))
-    }))
+    })
+  )
 
   it.live("falls back to the provider volume", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const additional = tempDir()
       const volume = tempDir()
       touch(volume, "vault")
       const found = yield* findProviderSocket([additional, path.join(additional, "missing"), volume], "vault")
       assert.strictEqual(Option.getOrThrow(found).path, path.join(volume, "vault.sock"))
-    }))
+    })
+  )
 
   it.live("is None when no directory has the socket", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const found = yield* findProviderSocket([tempDir(), tempDir()], "gcp")
       assert.isTrue(Option.isNone(found))
-    }))
+    })
+  )
 
   it.live("gives a replaced socket file a different identity", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir()
       touch(dir, "p")
       const before = Option.getOrThrow(yield* findProviderSocket([dir], "p"))
@@ -58,5 +61,6 @@ describe("findProviderSocket", () => {
       touch(dir, "p")
       const after = Option.getOrThrow(yield* findProviderSocket([dir], "p"))
       assert.notStrictEqual(after.identity, before.identity)
-    }))
+    })
+  )
 })

@@ -20,13 +20,15 @@ const counters = (text: string, name: string) =>
 
 describe("Publisher reporting", () => {
   it.live("a failed first publish counts an error with its reason and leaves one Warning Event", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const provider = yield* makeTestProvider()
       provider.onMount(failWith(Status.PERMISSION_DENIED, "denied"))
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         yield* (yield* Publisher).publish(yield* request(tempTarget())).pipe(Effect.flip)
         const events = yield* (yield* EventsInMemory).list
-        expect(events.map((e) => [e.pod.name, e.pod.namespace, e.reason])).toEqual([["pod-1", "default", "ProviderError"]])
+        expect(events.map((e) => [e.pod.name, e.pod.namespace, e.reason])).toEqual([
+          ["pod-1", "default", "ProviderError"]
+        ])
         expect(events[0]?.message).toContain("test")
         const text = yield* (yield* Metrics).render
         expect(counters(text, "node_publish_error_total")).toEqual([
@@ -34,14 +36,15 @@ describe("Publisher reporting", () => {
         ])
         expect(counters(text, "node_publish_total")).toEqual([])
       }).pipe(Effect.provide(publisherWith(provider.dir, [good])))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a masked republish failure is counted, evented, and kubelet still sees success", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const provider = yield* makeTestProvider()
       provider.onMount(files)
       const target = tempTarget()
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         const publisher = yield* Publisher
         yield* publisher.publish(yield* request(target))
         provider.onMount(failWith(Status.UNAVAILABLE, "down"))
@@ -56,15 +59,20 @@ describe("Publisher reporting", () => {
         expect(counters(text, "rotation_reconcile_error_total")).toEqual([
           { provider: "test", error_type: "ProviderUnavailable", os_type: "linux", rotated: "false", value: 1 }
         ])
-      }).pipe(Effect.provide(publisherWith(provider.dir, [good], { enableSecretRotation: true, rotationPollInterval: Duration.zero })))
-    }).pipe(Effect.scoped))
+      }).pipe(
+        Effect.provide(
+          publisherWith(provider.dir, [good], { enableSecretRotation: true, rotationPollInterval: Duration.zero })
+        )
+      )
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a successful refresh counts a rotation; a skipped republish counts a publish only", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const provider = yield* makeTestProvider()
       provider.onMount(files)
       const target = tempTarget()
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         const publisher = yield* Publisher
         yield* publisher.publish(yield* request(target))
         yield* publisher.publish(yield* request(target))
@@ -77,38 +85,60 @@ describe("Publisher reporting", () => {
         yield* publisher.unpublish({ volumeId: "v", targetPath: target })
         const after = yield* (yield* Metrics).render
         expect(counters(after, "node_unpublish_total")).toEqual([{ os_type: "linux", value: 1 }])
-      }).pipe(Effect.provide(publisherWith(provider.dir, [good], { enableSecretRotation: true, rotationPollInterval: Duration.zero })))
-    }).pipe(Effect.scoped))
+      }).pipe(
+        Effect.provide(
+          publisherWith(provider.dir, [good], { enableSecretRotation: true, rotationPollInterval: Duration.zero })
+        )
+      )
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a request refused at the edge counts as a failed publish and warns the pod it names", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const provider = yield* makeTestProvider()
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         const report = yield* PublishReport
-        const context = { "csi.storage.k8s.io/pod.name": "web-1", "csi.storage.k8s.io/pod.namespace": "default", "csi.storage.k8s.io/pod.uid": "u1" }
-        yield* report.publishRejected(context, "relative/path", { reason: "InvalidRequest", message: "Target path is not absolute" })
+        const context = {
+          "csi.storage.k8s.io/pod.name": "web-1",
+          "csi.storage.k8s.io/pod.namespace": "default",
+          "csi.storage.k8s.io/pod.uid": "u1"
+        }
+        yield* report.publishRejected(context, "relative/path", {
+          reason: "InvalidRequest",
+          message: "Target path is not absolute"
+        })
         yield* report.unpublishFailed
         const text = yield* (yield* Metrics).render
         expect(counters(text, "node_publish_error_total")).toEqual([
           { provider: "", error_type: "InvalidRequest", os_type: "linux", value: 1 }
         ])
         expect(counters(text, "node_unpublish_error_total")).toEqual([{ os_type: "linux", value: 1 }])
-        expect((yield* (yield* EventsInMemory).list).map((e) => [e.pod.name, e.reason])).toEqual([["web-1", "InvalidRequest"]])
+        expect((yield* (yield* EventsInMemory).list).map((e) => [e.pod.name, e.reason])).toEqual([
+          ["web-1", "InvalidRequest"]
+        ])
       }).pipe(Effect.provide(publisherWith(provider.dir, [good])))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("the provider label is the SPC's spec.provider, never the pod's providerName attribute", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const provider = yield* makeTestProvider()
       provider.onMount(failWith(Status.PERMISSION_DENIED, "denied"))
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         const publisher = yield* Publisher
         const base = yield* request(tempTarget())
-        const chosen = (name: string, spcName = "my-spc") => ({ ...base.volumeContext, providerName: name, secretProviderClass: spcName })
+        const chosen = (name: string, spcName = "my-spc") => ({
+          ...base.volumeContext,
+          providerName: name,
+          secretProviderClass: spcName
+        })
         // Before the SPC is read (it does not exist): "".
         yield* publisher.publish({ ...base, volumeContext: chosen("pod-chosen-1", "absent") }).pipe(Effect.flip)
         // Refused at the edge: "".
-        yield* (yield* PublishReport).publishRejected(chosen("pod-chosen-2"), "relative/path", { reason: "InvalidRequest", message: "bad" })
+        yield* (yield* PublishReport).publishRejected(chosen("pod-chosen-2"), "relative/path", {
+          reason: "InvalidRequest",
+          message: "bad"
+        })
         // After the SPC is read: its spec.provider.
         yield* publisher.publish({ ...base, volumeContext: chosen("pod-chosen-3") }).pipe(Effect.flip)
         const text = yield* (yield* Metrics).render
@@ -119,5 +149,6 @@ describe("Publisher reporting", () => {
           { provider: "test", error_type: "ProviderError", os_type: "linux", value: 1 }
         ])
       }).pipe(Effect.provide(publisherWith(provider.dir, [good])))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

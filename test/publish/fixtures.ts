@@ -43,7 +43,10 @@ let targets = 0
 export const tempTarget = () =>
   path.join(kubeletRoot, "pods", `uid-${++targets}`, "volumes", "kubernetes.io~csi", "v", "mount")
 
-export const request = (target: string, overrides: Partial<NodePublishVolumeRequest> = {}): Effect.Effect<PublishRequest> =>
+export const request = (
+  target: string,
+  overrides: Partial<NodePublishVolumeRequest> = {}
+): Effect.Effect<PublishRequest> =>
   decodePublish(publishRequest({ targetPath: target, ...overrides }), kubeletRoot).pipe(Effect.orDie)
 
 export const defaultOptions: PublishOptions = {
@@ -60,22 +63,24 @@ export const publisherWith = (
   options: Partial<PublishOptions> = {}
 ) =>
   Layer.merge(Publisher.layer({ ...defaultOptions, ...options }), PublishReport.layer).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      Mounter.layerInMemory,
-      TargetLocks.layer,
-      PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
-      SecretProviderClasses.layerInMemory(classes),
-      PodStatuses.layerInMemory,
-      Events.layerInMemory,
-      Metrics.layer,
-      ProviderClient.layer({
-        providerDirs: [providerDir],
-        maxCallRecvMsgSize: 4 * 1024 * 1024,
-        maxProviderFiles: 10_000,
-        providerTimeout: Duration.millis(500),
-        healthCheck: false,
-        healthCheckInterval: Duration.minutes(2),
-        retryBaseDelay: Duration.millis(10)
-      })
-    ))
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Mounter.layerInMemory,
+        TargetLocks.layer,
+        PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
+        SecretProviderClasses.layerInMemory(classes),
+        PodStatuses.layerInMemory,
+        Events.layerInMemory,
+        Metrics.layer,
+        ProviderClient.layer({
+          providerDirs: [providerDir],
+          maxCallRecvMsgSize: 4 * 1024 * 1024,
+          maxProviderFiles: 10_000,
+          providerTimeout: Duration.millis(500),
+          healthCheck: false,
+          healthCheckInterval: Duration.minutes(2),
+          retryBaseDelay: Duration.millis(10)
+        })
+      )
+    )
   )

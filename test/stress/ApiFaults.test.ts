@@ -24,7 +24,14 @@ import { kubeletRoot, request, tempTarget } from "../publish/fixtures.js"
 import { eventually } from "../support/ChildProcess.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
-import { kubeletPublish, mountsUnder, SPC_NAME, startStressNode, targetFor, type StressNode } from "../support/StressHarness.js"
+import {
+  kubeletPublish,
+  mountsUnder,
+  SPC_NAME,
+  startStressNode,
+  targetFor,
+  type StressNode
+} from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
 
 let node: StressNode
@@ -40,18 +47,27 @@ const spcGet = new RegExp(`/secretproviderclasses/${SPC_NAME}$`)
 /** The SPC get, the cluster-wide list and the watch of the driver's SPC cache. */
 const anySpcRead = /\/secretproviderclasses(\/|$)/
 const statusPath = (uid: string) => new RegExp(`/secretproviderclasspodstatuses/pod-${uid}-default-${SPC_NAME}$`)
-const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const publish = (target: string, uid: string) =>
+  outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
 
 const statusOf = (uid: string) =>
   node.api.store.get(resourceByKind("SecretProviderClassPodStatus")!, "default", `pod-${uid}-default-${SPC_NAME}`) as
-    | { metadata: { labels?: Record<string, string>; ownerReferences?: Array<{ uid: string }> }; status?: Record<string, unknown> }
+    | {
+        metadata: { labels?: Record<string, string>; ownerReferences?: Array<{ uid: string }> }
+        status?: Record<string, unknown>
+      }
     | undefined
 
 const expectCorrectStatus = (uid: string, target: string) => {
   const status = statusOf(uid)
   expect(status?.metadata.labels?.["internal.secrets-store.csi.k8s.io/node-name"]).toBe("node-stress")
   expect(status?.metadata.ownerReferences?.map((o) => o.uid)).toEqual([uid])
-  expect(status?.status).toMatchObject({ mounted: true, targetPath: target, podName: `pod-${uid}`, objects: [{ id: "secret/a", version: "7" }] })
+  expect(status?.status).toMatchObject({
+    mounted: true,
+    targetPath: target,
+    podName: `pod-${uid}`,
+    objects: [{ id: "secret/a", version: "7" }]
+  })
 }
 
 const expectApiFailure = (outcome: Awaited<ReturnType<typeof publish>>) => {
@@ -82,11 +98,15 @@ describe("API server faults through the driver", () => {
     const warm = targetFor(node.kubelet, "warm")
     await eventually(async () => expect(await publish(warm, "warm")).toEqual({ ok: true }), 20_000, 200)
     // The cache is synced once a publish no longer needs its own GET of the SPC.
-    await eventually(async () => {
-      const gets = node.api.requestsMatching({ method: "GET", path: spcGet }).length
-      expect(await publish(warm, "warm")).toEqual({ ok: true })
-      expect(node.api.requestsMatching({ method: "GET", path: spcGet })).toHaveLength(gets)
-    }, 20_000, 200)
+    await eventually(
+      async () => {
+        const gets = node.api.requestsMatching({ method: "GET", path: spcGet }).length
+        expect(await publish(warm, "warm")).toEqual({ ok: true })
+        expect(node.api.requestsMatching({ method: "GET", path: spcGet })).toHaveLength(gets)
+      },
+      20_000,
+      200
+    )
     node.api.failNext({ method: "GET", path: anySpcRead, status: 500, times: 1000 })
     const target = targetFor(node.kubelet, "cached")
     expect(await publish(target, "cached")).toEqual({ ok: true })
@@ -98,7 +118,8 @@ describe("API server faults through the driver", () => {
     const uid = "storm-short"
     const target = targetFor(node.kubelet, uid)
     node.api.seed({
-      apiVersion: "secrets-store.csi.x-k8s.io/v1", kind: "SecretProviderClassPodStatus",
+      apiVersion: "secrets-store.csi.x-k8s.io/v1",
+      kind: "SecretProviderClassPodStatus",
       metadata: { name: `pod-${uid}-default-${SPC_NAME}`, namespace: "default", labels: { team: "blue" } },
       status: { podName: "stale", mounted: false, objects: [{ id: "old", version: "0" }] }
     })
@@ -113,7 +134,8 @@ describe("API server faults through the driver", () => {
     const uid = "storm-long"
     const target = targetFor(node.kubelet, uid)
     node.api.seed({
-      apiVersion: "secrets-store.csi.x-k8s.io/v1", kind: "SecretProviderClassPodStatus",
+      apiVersion: "secrets-store.csi.x-k8s.io/v1",
+      kind: "SecretProviderClassPodStatus",
       metadata: { name: `pod-${uid}-default-${SPC_NAME}`, namespace: "default" },
       status: { podName: "stale", mounted: false }
     })
@@ -141,39 +163,58 @@ describe("API server faults through the driver", () => {
 // The driver builds KubeApi with its default 10 s deadline and has no flag for it, so the deadline is tested
 // on the Publisher with the real Kubernetes layers and a short one (mounter and writer in memory).
 describe("an API server slower than the per-call deadline (Publisher on real Kubernetes layers)", () => {
-  it.live("KubernetesApiError 'timed out' well before the server answers; success once it is fast again", () =>
-    Effect.gen(function*() {
-      const options = { nodeId: "node-a", kubeletRoot, enableSecretRotation: true, rotationPollInterval: Duration.zero }
-      const layer = Publisher.layer(options).pipe(
-        Layer.provideMerge(Layer.mergeAll(
-          Mounter.layerInMemory, TargetLocks.layer, PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
-          SecretProviderClasses.layer, PodStatuses.layer,
-          Events.layerInMemory, Metrics.layer,
-          ProviderClient.layer({
-            providerDirs: [node.provider.dir], maxCallRecvMsgSize: 4 * 1024 * 1024, maxProviderFiles: 10_000, providerTimeout: Duration.seconds(5),
-            healthCheck: false, healthCheckInterval: Duration.minutes(2)
+  it.live(
+    "KubernetesApiError 'timed out' well before the server answers; success once it is fast again",
+    () =>
+      Effect.gen(function* () {
+        const options = {
+          nodeId: "node-a",
+          kubeletRoot,
+          enableSecretRotation: true,
+          rotationPollInterval: Duration.zero
+        }
+        const layer = Publisher.layer(options).pipe(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              Mounter.layerInMemory,
+              TargetLocks.layer,
+              PublishedLayout.layerInMemory.pipe(Layer.provideMerge(AtomicWriter.layerInMemory)),
+              SecretProviderClasses.layer,
+              PodStatuses.layer,
+              Events.layerInMemory,
+              Metrics.layer,
+              ProviderClient.layer({
+                providerDirs: [node.provider.dir],
+                maxCallRecvMsgSize: 4 * 1024 * 1024,
+                maxProviderFiles: 10_000,
+                providerTimeout: Duration.seconds(5),
+                healthCheck: false,
+                healthCheckInterval: Duration.minutes(2)
+              })
+            ).pipe(Layer.provide(KubeApi.layer({ kubeconfig: node.api.kubeconfigPath, timeout: Duration.millis(300) })))
+          )
+        )
+        const target = tempTarget()
+        const req = yield* request(target, { volumeContext: kubeletPublish(target, "slow").volumeContext })
+        yield* Effect.gen(function* () {
+          const publisher = yield* Publisher
+          node.api.delay(8000, { method: "GET", path: anySpcRead })
+          const started = Date.now()
+          const exit = yield* Effect.exit(publisher.publish(req))
+          const elapsed = Date.now() - started
+          node.api.clearFaults()
+          expect(Exit.isFailure(exit)).toBe(true)
+          const failure = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
+          expect(failure?._tag === "Some" ? failure.value : undefined).toMatchObject({
+            reason: "KubernetesApiError",
+            message: expect.stringMatching(/get secretproviderclass default\/stress-spc, error: timed out after/)
           })
-        ).pipe(Layer.provide(KubeApi.layer({ kubeconfig: node.api.kubeconfigPath, timeout: Duration.millis(300) }))))
-      )
-      const target = tempTarget()
-      const req = yield* request(target, { volumeContext: kubeletPublish(target, "slow").volumeContext })
-      yield* Effect.gen(function*() {
-        const publisher = yield* Publisher
-        node.api.delay(8000, { method: "GET", path: anySpcRead })
-        const started = Date.now()
-        const exit = yield* Effect.exit(publisher.publish(req))
-        const elapsed = Date.now() - started
-        node.api.clearFaults()
-        expect(Exit.isFailure(exit)).toBe(true)
-        const failure = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
-        expect(failure?._tag === "Some" ? failure.value : undefined).toMatchObject({
-          reason: "KubernetesApiError",
-          message: expect.stringMatching(/get secretproviderclass default\/stress-spc, error: timed out after/)
-        })
-        expect(elapsed).toBeLessThan(7000)
-        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([])
-        yield* publisher.publish(req)
-        expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([path.resolve(target)])
-      }).pipe(Effect.provide(layer))
-    }), 60_000)
+          expect(elapsed).toBeLessThan(7000)
+          expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([])
+          yield* publisher.publish(req)
+          expect([...(yield* (yield* MounterInMemory).mounted)]).toEqual([path.resolve(target)])
+        }).pipe(Effect.provide(layer))
+      }),
+    60_000
+  )
 })

@@ -57,8 +57,10 @@ describe("SecretProviderClass flood (built driver, the DaemonSet's NODE_OPTIONS)
     await publishAndSync("base-1", watches())
     const without = memory()
 
-    const floodBytes = Array.from({ length: floodCount }, (_, i) => node.api.seed(floodClass(i)))
-      .reduce((sum, o) => sum + JSON.stringify(o).length, 0)
+    const floodBytes = Array.from({ length: floodCount }, (_, i) => node.api.seed(floodClass(i))).reduce(
+      (sum, o) => sum + JSON.stringify(o).length,
+      0
+    )
     // Counted before the restart: the new driver's secret sync may start the SPC cache before the first publish.
     const pagesBefore = listPages()
     await node.stopDriver()
@@ -68,19 +70,23 @@ describe("SecretProviderClass flood (built driver, the DaemonSet's NODE_OPTIONS)
     await node.csi().node.nodePublishVolume(kubeletPublish(target, "flood-2"))
     // A pod of the flooding namespace still gets its (uncached, too large) class, read on demand.
     const own = targetFor(node.kubelet, "flood-own")
-    await node.csi().node.nodePublishVolume(kubeletPublish(own, "flood-own", {
-      volumeContext: {
-        ...kubeletPublish(own, "flood-own").volumeContext,
-        secretProviderClass: "flood-007",
-        "csi.storage.k8s.io/pod.namespace": "flood"
-      }
-    }))
+    await node.csi().node.nodePublishVolume(
+      kubeletPublish(own, "flood-own", {
+        volumeContext: {
+          ...kubeletPublish(own, "flood-own").volumeContext,
+          secretProviderClass: "flood-007",
+          "csi.storage.k8s.io/pod.namespace": "flood"
+        }
+      })
+    )
     expect(fs.readFileSync(path.join(own, "a"), "utf8")).toBe("alpha")
     const withFlood = memory()
     const pages = listPages() - pagesBefore
-    console.info(`SPC flood: ${floodCount} classes, ${(floodBytes / 1024 / 1024).toFixed(1)} MiB of JSON, listed in ` +
-      `${pages} pages; driver RSS without ${without.rssKiB} KiB (peak ${without.peakKiB}), with ` +
-      `${withFlood.rssKiB} KiB (peak ${withFlood.peakKiB}); NODE_OPTIONS=${deployed.nodeOptions}`)
+    console.info(
+      `SPC flood: ${floodCount} classes, ${(floodBytes / 1024 / 1024).toFixed(1)} MiB of JSON, listed in ` +
+        `${pages} pages; driver RSS without ${without.rssKiB} KiB (peak ${without.peakKiB}), with ` +
+        `${withFlood.rssKiB} KiB (peak ${withFlood.peakKiB}); NODE_OPTIONS=${deployed.nodeOptions}`
+    )
     expect(node.driver().child.exitCode).toBeNull()
     expect(pages).toBeGreaterThanOrEqual(floodCount / 5)
     // Generous: the flood's JSON alone is ~80 MiB; the old cache held several times that and ran out of heap.

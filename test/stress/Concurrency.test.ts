@@ -15,8 +15,16 @@ import { respondFiles } from "../support/TestProvider.js"
 
 const TARGETS = 50
 type Op = "P" | "U"
-const firstPairs: ReadonlyArray<readonly [Op, Op]> = [["P", "P"], ["P", "U"], ["U", "P"], ["U", "U"]]
-const lastPairs: ReadonlyArray<readonly [Op, Op]> = [["P", "P"], ["U", "U"]]
+const firstPairs: ReadonlyArray<readonly [Op, Op]> = [
+  ["P", "P"],
+  ["P", "U"],
+  ["U", "P"],
+  ["U", "U"]
+]
+const lastPairs: ReadonlyArray<readonly [Op, Op]> = [
+  ["P", "P"],
+  ["U", "U"]
+]
 
 let node: StressNode
 beforeAll(async () => {
@@ -24,7 +32,10 @@ beforeAll(async () => {
   // Every pod gets a file naming itself, so a write landing in another pod's target would show.
   node.provider.onMount((request, context) => {
     const uid = (JSON.parse(request.attributes) as Record<string, string>)["csi.storage.k8s.io/pod.uid"] ?? "?"
-    return respondFiles([{ path: "who", contents: uid }, { path: "nested/x", contents: `x-${uid}` }])(request, context)
+    return respondFiles([
+      { path: "who", contents: uid },
+      { path: "nested/x", contents: `x-${uid}` }
+    ])(request, context)
   })
 }, 60_000)
 afterAll(async () => {
@@ -40,14 +51,20 @@ describe("concurrent publish/unpublish through the driver", () => {
       return { uid, target: targetFor(node.kubelet, uid), pairs: [pick(firstPairs), pick(lastPairs)] as const }
     })
     const call = (op: Op, target: string, uid: string): Promise<CsiOutcome> =>
-      outcomeOf(op === "P"
-        ? node.csi().node.nodePublishVolume(kubeletPublish(target, uid))
-        : node.csi().node.nodeUnpublishVolume({ volumeId: `csi-${uid}`, targetPath: target }))
-    const outcomes = (await Promise.all(plans.map(async ({ uid, target, pairs }) => {
-      const results: Array<CsiOutcome> = []
-      for (const pair of pairs) results.push(...await Promise.all(pair.map((op) => call(op, target, uid))))
-      return results
-    }))).flat()
+      outcomeOf(
+        op === "P"
+          ? node.csi().node.nodePublishVolume(kubeletPublish(target, uid))
+          : node.csi().node.nodeUnpublishVolume({ volumeId: `csi-${uid}`, targetPath: target })
+      )
+    const outcomes = (
+      await Promise.all(
+        plans.map(async ({ uid, target, pairs }) => {
+          const results: Array<CsiOutcome> = []
+          for (const pair of pairs) results.push(...(await Promise.all(pair.map((op) => call(op, target, uid)))))
+          return results
+        })
+      )
+    ).flat()
 
     expect(outcomes).toHaveLength(200)
     expect(outcomes.filter((o) => !o.ok)).toEqual([])
@@ -72,12 +89,17 @@ describe("connections at once to the built driver", () => {
   it("1,000 clients, each on its own connection, calling Probe and NodeGetCapabilities: none UNAVAILABLE", async () => {
     // grpc-js shares a connection among channels to one address unless each has its own subchannel pool.
     const channels = Array.from({ length: 1_000 }, () =>
-      createChannel(`unix://${path.join(node.base, "csi.sock")}`, undefined, { "grpc.use_local_subchannel_pool": 1 }))
-    const outcomes = await Promise.all(channels.map((channel, i) =>
-      outcomeOf(i % 2 === 0
-        ? createClient(IdentityDefinition, channel).probe({})
-        : createClient(NodeDefinition, channel).nodeGetCapabilities({}))
-    ))
+      createChannel(`unix://${path.join(node.base, "csi.sock")}`, undefined, { "grpc.use_local_subchannel_pool": 1 })
+    )
+    const outcomes = await Promise.all(
+      channels.map((channel, i) =>
+        outcomeOf(
+          i % 2 === 0
+            ? createClient(IdentityDefinition, channel).probe({})
+            : createClient(NodeDefinition, channel).nodeGetCapabilities({})
+        )
+      )
+    )
     for (const channel of channels) channel.close()
     expect(outcomes.filter((o) => !o.ok)).toEqual([])
     expect(node.driver().child.exitCode).toBeNull()

@@ -39,12 +39,14 @@ const cases: ReadonlyArray<Case> = [
   { name: "an unknown method", bytes: "BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n", status: 400 },
   {
     name: "POST to /metrics with a body",
-    bytes: "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", status: 404
+    bytes: "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    status: 404
   },
   { name: "DELETE /healthz", bytes: "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", status: 404 },
   {
     name: "garbage bytes",
-    bytes: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)), status: 400
+    bytes: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)),
+    status: 400
   },
   { name: "NUL bytes", bytes: Buffer.alloc(1024), status: 400 },
   { name: "HTTP/0.9", bytes: "GET /metrics\r\n\r\n", status: 400 },
@@ -58,11 +60,13 @@ const cases: ReadonlyArray<Case> = [
   { name: "a bad Content-Length", bytes: get("/metrics", "Content-Length: abc\r\n"), status: 400 },
   {
     name: "Content-Length and chunked",
-    bytes: `${get("/", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")}0\r\n\r\n`, status: 400
+    bytes: `${get("/", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")}0\r\n\r\n`,
+    status: 400
   },
   {
     name: "a bad chunk",
-    bytes: "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", status: 404
+    bytes: "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    status: 404
   },
   { name: "an upgrade to websocket", bytes: get("/x", "Upgrade: websocket\r\nConnection: Upgrade\r\n"), status: 404 },
   { name: "CONNECT", bytes: "CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n" },
@@ -70,15 +74,20 @@ const cases: ReadonlyArray<Case> = [
   { name: "1,000 pipelined requests", bytes: get("//").repeat(1_000), status: 404 },
   {
     name: "a slow body (1 of 1,000,000 bytes, then silence)",
-    bytes: "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\na", end: false, status: 404
+    bytes: "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\na",
+    end: false,
+    status: 404
   },
   {
     name: "a GET with a 1 TB body announced",
-    bytes: `${get("/x", "Content-Length: 1000000000000\r\n")}a`, end: false, status: 404
+    bytes: `${get("/x", "Content-Length: 1000000000000\r\n")}a`,
+    end: false,
+    status: 404
   },
   {
     name: "slow headers (slowloris: a request line, then silence)",
-    bytes: "GET /metrics HTTP/1.1\r\nHost: x\r\nX-A:", end: false
+    bytes: "GET /metrics HTTP/1.1\r\nHost: x\r\nX-A:",
+    end: false
   },
   { name: "a connection that sends nothing", bytes: "", end: false },
   { name: "a connection closed at once", bytes: "" }
@@ -89,11 +98,13 @@ let port: number
 
 beforeAll(async () => {
   node = await startStressNode()
-  port = Number(await eventually(() => {
-    const match = /metrics server listening.*127\.0\.0\.1:(\d+)/.exec(node.driver().output())
-    if (match === null) throw new Error("no metrics address logged yet")
-    return match[1]
-  }, 30_000))
+  port = Number(
+    await eventually(() => {
+      const match = /metrics server listening.*127\.0\.0\.1:(\d+)/.exec(node.driver().output())
+      if (match === null) throw new Error("no metrics address logged yet")
+      return match[1]
+    }, 30_000)
+  )
 }, 60_000)
 
 afterAll(async () => {

@@ -9,10 +9,28 @@ import { Status } from "nice-grpc"
 import { reasonToCode } from "../../src/csi/toStatus.js"
 import type { FailureReason } from "../../src/domain/FailureReason.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
-import { kubeletPublish, mountsUnder, startStressNode, targetFor, tree, type StressNode } from "../support/StressHarness.js"
-import { crashDuringCall, failWith, hang, respond, respondFiles, type MountBehaviour, type TestFile } from "../support/TestProvider.js"
+import {
+  kubeletPublish,
+  mountsUnder,
+  startStressNode,
+  targetFor,
+  tree,
+  type StressNode
+} from "../support/StressHarness.js"
+import {
+  crashDuringCall,
+  failWith,
+  hang,
+  respond,
+  respondFiles,
+  type MountBehaviour,
+  type TestFile
+} from "../support/TestProvider.js"
 
-const good = respondFiles([{ path: "a", contents: "good-a", mode: 0o600 }, { path: "d/b", contents: "good-b" }])
+const good = respondFiles([
+  { path: "a", contents: "good-a", mode: 0o600 },
+  { path: "d/b", contents: "good-b" }
+])
 const v = [{ id: "x", version: "1" }]
 const withGood = (...files: ReadonlyArray<TestFile>) => respondFiles([{ path: "fresh", contents: "new" }, ...files], v)
 const MiB = 1024 * 1024
@@ -29,13 +47,48 @@ interface Row {
 }
 
 const rows: ReadonlyArray<Row> = [
-  { name: "../x", behaviour: withGood({ path: "../x", contents: "x" }), reason: "InvalidProviderResponse", message: /"\.\.\/x".*'\.\.' element/ },
-  { name: "/abs", behaviour: withGood({ path: "/abs", contents: "x" }), reason: "InvalidProviderResponse", message: /absolute/ },
-  { name: "a/../../x", behaviour: withGood({ path: "a/../../x", contents: "x" }), reason: "InvalidProviderResponse", message: /'\.\.' element/ },
-  { name: "..data/x", behaviour: withGood({ path: "..data/x", contents: "x" }), reason: "InvalidProviderResponse", message: /starts with '\.\.'/ },
-  { name: "..x", behaviour: withGood({ path: "..x", contents: "x" }), reason: "InvalidProviderResponse", message: /starts with '\.\.'/ },
-  { name: "duplicate paths", behaviour: withGood({ path: "a", contents: "1" }, { path: "a", contents: "2" }), reason: "InvalidProviderResponse", message: /duplicate/ },
-  { name: "setuid mode 0o4755", behaviour: withGood({ path: "a", contents: "x", mode: 0o4755 }), reason: "InvalidProviderResponse", message: /mode 2541/ },
+  {
+    name: "../x",
+    behaviour: withGood({ path: "../x", contents: "x" }),
+    reason: "InvalidProviderResponse",
+    message: /"\.\.\/x".*'\.\.' element/
+  },
+  {
+    name: "/abs",
+    behaviour: withGood({ path: "/abs", contents: "x" }),
+    reason: "InvalidProviderResponse",
+    message: /absolute/
+  },
+  {
+    name: "a/../../x",
+    behaviour: withGood({ path: "a/../../x", contents: "x" }),
+    reason: "InvalidProviderResponse",
+    message: /'\.\.' element/
+  },
+  {
+    name: "..data/x",
+    behaviour: withGood({ path: "..data/x", contents: "x" }),
+    reason: "InvalidProviderResponse",
+    message: /starts with '\.\.'/
+  },
+  {
+    name: "..x",
+    behaviour: withGood({ path: "..x", contents: "x" }),
+    reason: "InvalidProviderResponse",
+    message: /starts with '\.\.'/
+  },
+  {
+    name: "duplicate paths",
+    behaviour: withGood({ path: "a", contents: "1" }, { path: "a", contents: "2" }),
+    reason: "InvalidProviderResponse",
+    message: /duplicate/
+  },
+  {
+    name: "setuid mode 0o4755",
+    behaviour: withGood({ path: "a", contents: "x", mode: 0o4755 }),
+    reason: "InvalidProviderResponse",
+    message: /mode 2541/
+  },
   {
     name: "50 MiB over the default 4 MiB receive limit",
     behaviour: withGood({ path: "big", contents: new Uint8Array(50 * MiB).fill(0x61) }),
@@ -43,7 +96,7 @@ const rows: ReadonlyArray<Row> = [
     message: /RESOURCE_EXHAUSTED.*larger than max.*--max-call-recv-msg-size/
   },
   { name: "never answers", behaviour: hang, reason: "ProviderTimeout", message: /did not answer within 5s/ },
-    // The server's forced shutdown resets the stream: grpc-js reports CANCELLED, which is not retried; a
+  // The server's forced shutdown resets the stream: grpc-js reports CANCELLED, which is not retried; a
   // connection that is refused by then is UNAVAILABLE after the retries. Both are typed (as in ProviderClient.test).
   {
     name: "crashes mid-call",
@@ -53,8 +106,18 @@ const rows: ReadonlyArray<Row> = [
     message: /UNAVAILABLE|CANCELLED/,
     crashes: true
   },
-  { name: "gRPC error status", behaviour: failWith(Status.PERMISSION_DENIED, "vault said no"), reason: "ProviderError", message: /PERMISSION_DENIED: vault said no/ },
-  { name: "error code in the response", behaviour: respond({ error: { code: "AccessDenied" }, objectVersion: v }), reason: "ProviderError", message: /provider error code AccessDenied/ },
+  {
+    name: "gRPC error status",
+    behaviour: failWith(Status.PERMISSION_DENIED, "vault said no"),
+    reason: "ProviderError",
+    message: /PERMISSION_DENIED: vault said no/
+  },
+  {
+    name: "error code in the response",
+    behaviour: respond({ error: { code: "AccessDenied" }, objectVersion: v }),
+    reason: "ProviderError",
+    message: /provider error code AccessDenied/
+  },
   {
     name: "1 MiB error code with ANSI escapes and a newline",
     behaviour: respond({ error: { code: `\x1b[31m\nX${"E".repeat(MiB)}` }, objectVersion: v }),
@@ -67,7 +130,12 @@ const rows: ReadonlyArray<Row> = [
     reason: "InvalidProviderResponse",
     message: /10001 files, more than the 10000 --max-provider-files allows/
   },
-  { name: "no object versions", behaviour: respond({ files: [{ path: "a", mode: 0o644, contents: new Uint8Array([1]) }] }), reason: "InvalidProviderResponse", message: /missing object versions/ }
+  {
+    name: "no object versions",
+    behaviour: respond({ files: [{ path: "a", mode: 0o644, contents: new Uint8Array([1]) }] }),
+    reason: "InvalidProviderResponse",
+    message: /missing object versions/
+  }
 ]
 
 let node: StressNode
@@ -83,7 +151,8 @@ const newTarget = () => {
   const uid = `hostile-${++pods}`
   return { uid, target: targetFor(node.kubelet, uid) }
 }
-const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const publish = (target: string, uid: string) =>
+  outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
 const restartProvider = () => Effect.runPromise(node.provider.restart)
 
 /** The listing minus the target itself, which a failed first publish may leave as an empty directory. */
@@ -137,7 +206,8 @@ describe("hostile providers through the driver: a republish over good content", 
 describe("big but legal payloads through the driver", () => {
   it("5,000 files: all written through one ..data, nothing outside the target; a republish replaces them all", async () => {
     const { uid, target } = newTarget()
-    const many = (tag: string) => Array.from({ length: 5000 }, (_, i) => ({ path: `d${i % 50}/f${i}`, contents: `${tag}-${i}` }))
+    const many = (tag: string) =>
+      Array.from({ length: 5000 }, (_, i) => ({ path: `d${i % 50}/f${i}`, contents: `${tag}-${i}` }))
     node.provider.onMount(respondFiles(many("one"), v))
     const before = tree(node.kubelet)
     expect(await publish(target, uid)).toEqual({ ok: true })

@@ -8,13 +8,26 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { reasonToCode } from "../../src/csi/toStatus.js"
 import type { FailureReason } from "../../src/domain/FailureReason.js"
 import { outcomeOf, typedReasonOf, type CsiOutcome } from "../support/CsiOutcome.js"
-import { kubeletPublish, mountsUnder, startStressNode, targetFor, tree, type StressNode } from "../support/StressHarness.js"
+import {
+  kubeletPublish,
+  mountsUnder,
+  startStressNode,
+  targetFor,
+  tree,
+  type StressNode
+} from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
 
 const MiB = 1024 * 1024
 const big = new Uint8Array(50 * MiB).map((_, i) => (i * 31) & 0xff)
 const bigSha = createHash("sha256").update(big).digest("hex")
-const bigPayload = respondFiles([{ path: "big", contents: big, mode: 0o400 }, { path: "small", contents: "s" }], [{ id: "big", version: "1" }])
+const bigPayload = respondFiles(
+  [
+    { path: "big", contents: big, mode: 0o400 },
+    { path: "small", contents: "s" }
+  ],
+  [{ id: "big", version: "1" }]
+)
 
 let node: StressNode
 beforeAll(async () => {
@@ -24,7 +37,8 @@ afterAll(async () => {
   await node?.close()
 }, 60_000)
 
-const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const publish = (target: string, uid: string) =>
+  outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
 
 /** A clean failure: a reason from the closed set leading the message, with the code toStatus maps it to. */
 const expectCleanFailure = (outcome: CsiOutcome) => {

@@ -25,15 +25,20 @@ describe("SIGTERM while a cancelled publish cleans up", () => {
     const target = targetFor(node.kubelet, "shutdown-1")
     const abort = new AbortController()
     const request = kubeletPublish(target, "shutdown-1")
-    const call = outcomeOf(node.csi().node.nodePublishVolume(request, { signal: abort.signal }))
-      .catch((error: unknown) => ({ ok: false, aborted: String(error) }))
+    const call = outcomeOf(node.csi().node.nodePublishVolume(request, { signal: abort.signal })).catch(
+      (error: unknown) => ({ ok: false, aborted: String(error) })
+    )
     // The write has started once the tmpfs holds its data dir.
-    await eventually(() => {
-      const names = fs.existsSync(target) ? fs.readdirSync(target) : []
-      if (!names.some((name) => name.startsWith("..") && name !== "..data")) {
-        throw new Error("the write has not started yet")
-      }
-    }, 30_000, 5)
+    await eventually(
+      () => {
+        const names = fs.existsSync(target) ? fs.readdirSync(target) : []
+        if (!names.some((name) => name.startsWith("..") && name !== "..data")) {
+          throw new Error("the write has not started yet")
+        }
+      },
+      30_000,
+      5
+    )
     abort.abort()
     const exit = await node.driver().stop("SIGTERM")
     expect(exit).toEqual({ code: 0, signal: null })

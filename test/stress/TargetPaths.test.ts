@@ -8,7 +8,14 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { repoRoot } from "../support/ChildProcess.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
-import { kubeletPublish, mountsUnder, startStressNode, targetFor, unmountAllUnder, type StressNode } from "../support/StressHarness.js"
+import {
+  kubeletPublish,
+  mountsUnder,
+  startStressNode,
+  targetFor,
+  unmountAllUnder,
+  type StressNode
+} from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
 
 let node: StressNode
@@ -50,7 +57,9 @@ describe("target paths kubelet never sends", () => {
     const precious = path.join(node.base, "precious")
     fs.mkdirSync(precious)
     fs.writeFileSync(path.join(precious, "data.txt"), "keep me")
-    const outcome = await outcomeOf(node.csi().node.nodeUnpublishVolume({ volumeId: "v", targetPath: relativeTo(precious) }))
+    const outcome = await outcomeOf(
+      node.csi().node.nodeUnpublishVolume({ volumeId: "v", targetPath: relativeTo(precious) })
+    )
     expect(fs.existsSync(path.join(precious, "data.txt")), "unpublish deleted a directory outside any pod").toBe(true)
     expect(outcome).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
   })
@@ -58,8 +67,10 @@ describe("target paths kubelet never sends", () => {
 
 /** A pod's target under the harness's kubelet root (its parent created, as kubelet does). */
 const podTarget = (uid: string) => targetFor(node.kubelet, uid)
-const publish = (target: string, uid: string) => outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
-const unpublish = (target: string) => outcomeOf(node.csi().node.nodeUnpublishVolume({ volumeId: "v", targetPath: target }))
+const publish = (target: string, uid: string) =>
+  outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, uid)))
+const unpublish = (target: string) =>
+  outcomeOf(node.csi().node.nodeUnpublishVolume({ volumeId: "v", targetPath: target }))
 const isMountPoint = (p: string) => mountsUnder(p).some((m) => m.mountPoint === p)
 
 /** A directory outside the pods tree holding a file the driver must never touch. */

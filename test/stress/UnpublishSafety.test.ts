@@ -38,7 +38,9 @@ describe("rotation off, the deployment's heap limit", () => {
     mountTmpfs(target)
     fs.writeFileSync(path.join(target, "someone-elses"), "x")
     const calls = node.provider.mountRequests().length
-    expect(await outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "foreign-tmpfs")))).toEqual({ ok: true })
+    expect(await outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "foreign-tmpfs")))).toEqual({
+      ok: true
+    })
     expect(node.provider.mountRequests().length).toBe(calls + 1)
     expect(fs.readFileSync(path.join(target, "a"), "utf8")).toBe("alpha")
     expect(fs.readlinkSync(path.join(target, "a"))).toBe("..data/a")
@@ -77,7 +79,9 @@ describe("rotation off, the deployment's heap limit", () => {
     expect(fs.readdirSync(target)).toEqual([])
     await node.startDriver()
     node.provider.onMount(respondFiles([{ path: "a", contents: "alpha" }]))
-    expect(await outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "killed-first-publish")))).toEqual({ ok: true })
+    expect(await outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "killed-first-publish")))).toEqual({
+      ok: true
+    })
     expect(fs.readFileSync(path.join(target, "a"), "utf8")).toBe("alpha")
     expect(mountsUnder(target)).toHaveLength(1)
   }, 120_000)

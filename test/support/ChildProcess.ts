@@ -43,8 +43,12 @@ export const startProgram = (
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
-  child.stdout?.on("data", (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr?.on("data", (chunk: Buffer) => { output += chunk.toString() })
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString()
+  })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => resolve({ code, signal }))
   )

@@ -6,7 +6,14 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { expect } from "@effect/vitest"
 import { outcomeOf } from "./CsiOutcome.js"
-import { generation, generationOf, kubeletPublish, readThroughData, targetFor, type StressNode } from "./StressHarness.js"
+import {
+  generation,
+  generationOf,
+  kubeletPublish,
+  readThroughData,
+  targetFor,
+  type StressNode
+} from "./StressHarness.js"
 import { respondFiles } from "./TestProvider.js"
 
 const FILES = 100

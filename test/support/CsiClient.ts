@@ -1,7 +1,12 @@
 // A kubelet-side CSI client over a real unix socket, for tests.
 import * as path from "node:path"
 import { createChannel, createClient, type Channel } from "nice-grpc"
-import { IdentityDefinition, NodeDefinition, VolumeCapability_AccessMode_Mode, type NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
+import {
+  IdentityDefinition,
+  NodeDefinition,
+  VolumeCapability_AccessMode_Mode,
+  type NodePublishVolumeRequest
+} from "../../src/gen/csi/v1/csi.js"
 
 export const connectCsi = (socketPath: string) => {
   const channel: Channel = createChannel(`unix://${path.resolve(socketPath)}`)
@@ -18,7 +23,10 @@ export const publishRequest = (overrides: Partial<NodePublishVolumeRequest> = {}
   publishContext: {},
   stagingTargetPath: "",
   targetPath: "/var/lib/kubelet/pods/uid-1/volumes/kubernetes.io~csi/secrets/mount",
-  volumeCapability: { accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } }, accessMode: { mode: VolumeCapability_AccessMode_Mode.SINGLE_NODE_WRITER } },
+  volumeCapability: {
+    accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } },
+    accessMode: { mode: VolumeCapability_AccessMode_Mode.SINGLE_NODE_WRITER }
+  },
   readonly: true,
   secrets: {},
   volumeContext: {

@@ -29,7 +29,7 @@ export const startCsiServer = (
   edge: CsiEdge = idlePublisher,
   timeouts: Pick<GrpcServerOptions, "drainTimeout" | "cleanupTimeout"> = {}
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* Scope.make()
     yield* serveCsi({
       endpoint: { _tag: "unix", path: socket },

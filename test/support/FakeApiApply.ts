@@ -15,8 +15,8 @@ const shown = (path: string) => `.${path.split(SEP).join(".")}`
 const identity = new Set([
   "apiVersion",
   "kind",
-  ...["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"].map((k) =>
-    `metadata${SEP}${k}`
+  ...["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"].map(
+    (k) => `metadata${SEP}${k}`
   )
 ])
 
@@ -52,7 +52,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 const ownersOf = (store: FakeApiStore, uid: string) => {
   let owners = store.fieldOwners.get(uid)
-  if (owners === undefined) store.fieldOwners.set(uid, owners = new Map())
+  if (owners === undefined) store.fieldOwners.set(uid, (owners = new Map()))
   return owners
 }
 

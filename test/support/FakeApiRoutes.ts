@@ -29,9 +29,19 @@ export interface Reply {
 }
 
 const reasons: Record<number, string> = {
-  400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-  409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
-  500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  409: "Conflict",
+  410: "Expired",
+  415: "UnsupportedMediaType",
+  422: "Invalid",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout"
 }
 
 export const statusBody = (code: number, message: string, reason?: string, details?: Record<string, unknown>) => ({
@@ -45,20 +55,34 @@ export const statusBody = (code: number, message: string, reason?: string, detai
   code
 })
 
-const fail = (code: number, message: string, reason?: string, details?: Record<string, unknown>): Reply =>
-  ({ status: code, body: statusBody(code, message, reason, details) })
+const fail = (code: number, message: string, reason?: string, details?: Record<string, unknown>): Reply => ({
+  status: code,
+  body: statusBody(code, message, reason, details)
+})
 
-const details = (t: Target, name: string) => ({ name, ...(t.resource.group === "" ? {} : { group: t.resource.group }), kind: t.resource.plural })
+const details = (t: Target, name: string) => ({
+  name,
+  ...(t.resource.group === "" ? {} : { group: t.resource.group }),
+  kind: t.resource.plural
+})
 
 const notFound = (t: Target, name: string) =>
   fail(404, `${qualifiedName(t.resource)} "${name}" not found`, "NotFound", details(t, name))
 
 const conflict = (t: Target, name: string) =>
-  fail(409, `Operation cannot be fulfilled on ${qualifiedName(t.resource)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, "Conflict", details(t, name))
+  fail(
+    409,
+    `Operation cannot be fulfilled on ${qualifiedName(t.resource)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    "Conflict",
+    details(t, name)
+  )
 
 /** `/api/v1[/namespaces/{ns}]/{plural}[/{name}]` and `/apis/{group}/{version}[/namespaces/{ns}]/{plural}[/{name}]`. */
 export const parsePath = (pathname: string): Target | undefined => {
-  const parts = pathname.split("/").filter((p) => p !== "").map(decodeURIComponent)
+  const parts = pathname
+    .split("/")
+    .filter((p) => p !== "")
+    .map(decodeURIComponent)
   let group: string, version: string, rest: Array<string>
   if (parts[0] === "api") [group, version, rest] = ["", parts[1] ?? "", parts.slice(2)]
   else if (parts[0] === "apis") [group, version, rest] = [parts[1] ?? "", parts[2] ?? "", parts.slice(3)]
@@ -69,14 +93,21 @@ export const parsePath = (pathname: string): Target | undefined => {
   const resource = resources.find((r) => r.group === group && r.plural === rest[0] && r.versions.includes(version))
   if (resource === undefined || (rest.length >= 2 && namespace === undefined)) return undefined
   const subresource = rest[2]
-  if (subresource !== undefined && !(subresource === "status" && resource.statusSubresource) &&
-    !(subresource === "token" && resource.plural === "serviceaccounts")) return undefined
+  if (
+    subresource !== undefined &&
+    !(subresource === "status" && resource.statusSubresource) &&
+    !(subresource === "token" && resource.plural === "serviceaccounts")
+  )
+    return undefined
   return { resource, version, namespace, name: rest[1], ...(subresource === undefined ? {} : { subresource }) }
 }
 
 /** What a client sees: the apiVersion it asked for (v1alpha1 is served from the same store). */
-export const present = (t: Target, o: KubeObject): KubeObject =>
-  ({ ...o, apiVersion: t.resource.group === "" ? t.version : `${t.resource.group}/${t.version}`, kind: t.resource.kind })
+export const present = (t: Target, o: KubeObject): KubeObject => ({
+  ...o,
+  apiVersion: t.resource.group === "" ? t.version : `${t.resource.group}/${t.version}`,
+  kind: t.resource.kind
+})
 
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 
@@ -84,25 +115,36 @@ const validate = (t: Target, o: KubeObject): Reply | undefined => {
   const name = metaOf(o).name
   if (name === undefined || name === "") {
     if (metaOf(o).generateName !== undefined) return undefined
-    return fail(422, `${t.resource.kind} "" is invalid: metadata.name: Required value: name or generateName is required`)
+    return fail(
+      422,
+      `${t.resource.kind} "" is invalid: metadata.name: Required value: name or generateName is required`
+    )
   }
   if (name.length > 253 || !dnsSubdomain.test(name)) {
-    return fail(422, `${t.resource.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (must be no more than 253 characters)`)
+    return fail(
+      422,
+      `${t.resource.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (must be no more than 253 characters)`
+    )
   }
   return undefined
 }
 
 const asObject = (u: unknown): KubeObject | undefined =>
-  typeof u === "object" && u !== null && !Array.isArray(u) &&
-    typeof (u as { metadata?: unknown }).metadata === "object" && (u as { metadata?: unknown }).metadata !== null
-    ? u as KubeObject
+  typeof u === "object" &&
+  u !== null &&
+  !Array.isArray(u) &&
+  typeof (u as { metadata?: unknown }).metadata === "object" &&
+  (u as { metadata?: unknown }).metadata !== null
+    ? (u as KubeObject)
     : undefined
 
 /** RFC 7386; strategic merge is treated the same (enough for labels, annotations, ownerReferences, data). */
 export const mergePatch = (target: unknown, patch: unknown): unknown => {
   if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch
   const out: Record<string, unknown> =
-    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...target as Record<string, unknown> } : {}
+    typeof target === "object" && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {}
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k]
     else out[k] = mergePatch(out[k], v)
@@ -130,7 +172,8 @@ const decodeContinue = (text: string): ContinueToken | undefined => {
 }
 
 // The real API server's words for a continue token older than its compaction.
-const continueExpired = "The provided continue parameter is too old to display a consistent list result. You can " +
+const continueExpired =
+  "The provided continue parameter is too old to display a consistent list result. You can " +
   "start a new list without the continue parameter."
 
 /**
@@ -149,7 +192,9 @@ const list = (store: FakeApiStore, t: Target, query: URLSearchParams): Reply => 
   const where = (o: KubeObject) =>
     matchesLabels(query.get("labelSelector"), metaOf(o).labels) && matchesFields(query.get("fieldSelector"), o)
   const items = store.list(t.resource, t.namespace, {
-    where, ...(token === undefined ? {} : { after: token.start }), ...(paged ? { limit: limit + 1 } : {})
+    where,
+    ...(token === undefined ? {} : { after: token.start }),
+    ...(paged ? { limit: limit + 1 } : {})
   })
   const more = paged && items.length > limit
   const page = more ? items.slice(0, limit) : items
@@ -191,7 +236,10 @@ const update = (store: FakeApiStore, t: Target, name: string, body: unknown): Re
   if (current === undefined) return notFound(t, name)
   const rv = metaOf(o).resourceVersion
   if ((rv === undefined || rv === "") && t.resource.custom) {
-    return fail(422, `${t.resource.kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`)
+    return fail(
+      422,
+      `${t.resource.kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`
+    )
   }
   if (rv !== undefined && rv !== "" && rv !== metaOf(current).resourceVersion) return conflict(t, name)
   const written = store.replace(t.resource, current, withSubresource(t, current, o))
@@ -199,10 +247,23 @@ const update = (store: FakeApiStore, t: Target, name: string, body: unknown): Re
   return { status: 200, body: present(t, written) }
 }
 
-const patch = (store: FakeApiStore, t: Target, name: string, body: unknown, contentType: string, query: URLSearchParams): Reply => {
+const patch = (
+  store: FakeApiStore,
+  t: Target,
+  name: string,
+  body: unknown,
+  contentType: string,
+  query: URLSearchParams
+): Reply => {
   if (contentType.startsWith("application/apply-patch+yaml")) return applyPatch(store, t, name, body, query)
-  if (!contentType.startsWith("application/merge-patch+json") && !contentType.startsWith("application/strategic-merge-patch+json")) {
-    return fail(415, `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`)
+  if (
+    !contentType.startsWith("application/merge-patch+json") &&
+    !contentType.startsWith("application/strategic-merge-patch+json")
+  ) {
+    return fail(
+      415,
+      `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`
+    )
   }
   const current = store.get(t.resource, t.namespace!, name)
   if (current === undefined) return notFound(t, name)
@@ -221,14 +282,21 @@ const withSubresource = (t: Target, current: KubeObject, next: KubeObject): Kube
   if (t.resource.statusSubresource !== true) return next
   if (t.subresource === "status") return { ...current, status: next["status"] }
   const { status: _ignored, ...rest } = next
-  return current["status"] === undefined ? rest as KubeObject : { ...rest, metadata: next.metadata, status: current["status"] }
+  return current["status"] === undefined
+    ? (rest as KubeObject)
+    : { ...rest, metadata: next.metadata, status: current["status"] }
 }
 
 const applyPatch = (store: FakeApiStore, t: Target, name: string, body: unknown, query: URLSearchParams): Reply => {
   const o = asObject(body)
   const manager = query.get("fieldManager")
-  if (o === undefined || metaOf(o).name !== name) return fail(400, "the name of the object does not match the name on the URL")
-  if (manager === null || manager === "") return fail(422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+  if (o === undefined || metaOf(o).name !== name)
+    return fail(400, "the name of the object does not match the name on the URL")
+  if (manager === null || manager === "")
+    return fail(
+      422,
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+    )
   const invalid = validate(t, o)
   if (invalid !== undefined) return invalid
   const outcome = apply(store, t.resource, t.namespace!, o, manager, query.get("force") === "true")
@@ -247,8 +315,14 @@ const tokenRequest = (store: FakeApiStore, t: Target, name: string, body: unknow
   return {
     status: 201,
     body: {
-      apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", metadata: { name, namespace: t.namespace }, spec,
-      status: { token: `${part({ alg: "none" })}.${part(claims)}.fake`, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") }
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      metadata: { name, namespace: t.namespace },
+      spec,
+      status: {
+        token: `${part({ alg: "none" })}.${part(claims)}.fake`,
+        expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")
+      }
     }
   }
 }
@@ -258,7 +332,13 @@ const remove = (store: FakeApiStore, t: Target, name: string): Reply => {
   if (gone === undefined) return notFound(t, name)
   return {
     status: 200,
-    body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { ...details(t, name), uid: metaOf(gone).uid } }
+    body: {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details: { ...details(t, name), uid: metaOf(gone).uid }
+    }
   }
 }
 
@@ -273,15 +353,18 @@ export const route = (
 ): Reply => {
   const name = t.name
   if (t.subresource === "token" && name !== undefined) {
-    return method === "POST" ? tokenRequest(store, t, name, body) : fail(405, "the server does not allow this method on the requested resource")
+    return method === "POST"
+      ? tokenRequest(store, t, name, body)
+      : fail(405, "the server does not allow this method on the requested resource")
   }
   if (name === undefined) {
     if (method === "GET") return list(store, t, query)
     if (method === "POST") return create(store, t, body)
   } else {
-    if (method === "GET") return store.get(t.resource, t.namespace!, name) === undefined
-      ? notFound(t, name)
-      : { status: 200, body: present(t, store.get(t.resource, t.namespace!, name)!) }
+    if (method === "GET")
+      return store.get(t.resource, t.namespace!, name) === undefined
+        ? notFound(t, name)
+        : { status: 200, body: present(t, store.get(t.resource, t.namespace!, name)!) }
     if (method === "PUT") return update(store, t, name, body)
     if (method === "PATCH") return patch(store, t, name, body, contentType, query)
     if (method === "DELETE") return remove(store, t, name)

@@ -39,10 +39,16 @@ const status = (name: string, labels: Record<string, string> = {}) => ({
 })
 
 const apiError = async (p: Promise<unknown>) => {
-  const e = await p.then(() => undefined, (e: unknown) => e)
+  const e = await p.then(
+    () => undefined,
+    (e: unknown) => e
+  )
   expect(e).toBeInstanceOf(ApiException)
   const ae = e as ApiException<unknown>
-  return { code: ae.code, body: (typeof ae.body === "string" ? JSON.parse(ae.body) : ae.body) as Record<string, unknown> }
+  return {
+    code: ae.code,
+    body: (typeof ae.body === "string" ? JSON.parse(ae.body) : ae.body) as Record<string, unknown>
+  }
 }
 
 describe("FakeApiServer through client-node", () => {
@@ -60,7 +66,10 @@ describe("FakeApiServer through client-node", () => {
     const missing = await apiError(custom.getNamespacedCustomObject({ ...spcps, name: "nope" }))
     expect(missing.code).toBe(404)
     expect(missing.body).toMatchObject({
-      kind: "Status", status: "Failure", reason: "NotFound", code: 404,
+      kind: "Status",
+      status: "Failure",
+      reason: "NotFound",
+      code: 404,
       message: `secretproviderclasspodstatuses.${group} "nope" not found`
     })
     await custom.createNamespacedCustomObject({ ...spcps, body: status("dup") })
@@ -72,7 +81,9 @@ describe("FakeApiServer through client-node", () => {
   it("rejects an update with a stale resourceVersion (409 Conflict) and accepts the current one", async () => {
     const created = await custom.createNamespacedCustomObject({ ...spcps, body: status("upd") })
     const first = await custom.replaceNamespacedCustomObject({
-      ...spcps, name: "upd", body: { ...created, status: { ...created.status, podName: "q" } }
+      ...spcps,
+      name: "upd",
+      body: { ...created, status: { ...created.status, podName: "q" } }
     })
     expect(Number(first.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion))
     const stale = await apiError(custom.replaceNamespacedCustomObject({ ...spcps, name: "upd", body: created }))
@@ -109,11 +120,21 @@ describe("FakeApiServer through client-node", () => {
   })
 
   it("deleting a pod garbage-collects what it owns, like the real GC", async () => {
-    const pod = server.seed({ kind: "Pod", metadata: { name: "owner", namespace: "default" }, spec: { nodeName: "n1" } })
+    const pod = server.seed({
+      kind: "Pod",
+      metadata: { name: "owner", namespace: "default" },
+      spec: { nodeName: "n1" }
+    })
     const owned = status("owned-by-pod")
     await custom.createNamespacedCustomObject({
       ...spcps,
-      body: { ...owned, metadata: { ...owned.metadata, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: "owner", uid: pod.metadata["uid"] }] } }
+      body: {
+        ...owned,
+        metadata: {
+          ...owned.metadata,
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: "owner", uid: pod.metadata["uid"] }]
+        }
+      }
     })
     await core.deleteNamespacedPod({ name: "owner", namespace: "default" })
     expect((await apiError(custom.getNamespacedCustomObject({ ...spcps, name: "owned-by-pod" }))).code).toBe(404)
@@ -148,31 +169,59 @@ const watchFor = (path: string, query: Record<string, string>, count: number) =>
   new Promise<{ events: Array<Seen>; error: unknown }>((resolve) => {
     const events: Array<Seen> = []
     let controller: AbortController | undefined
-    void new Watch(kc).watch(path, query, (type, obj: { metadata: { name: string; resourceVersion: string } }) => {
-      events.push({ type, name: obj.metadata?.name, rv: obj.metadata?.resourceVersion })
-      if (events.length >= count) controller?.abort()
-    }, (error) => resolve({ events, error })).then((c) => (controller = c))
+    void new Watch(kc)
+      .watch(
+        path,
+        query,
+        (type, obj: { metadata: { name: string; resourceVersion: string } }) => {
+          events.push({ type, name: obj.metadata?.name, rv: obj.metadata?.resourceVersion })
+          if (events.length >= count) controller?.abort()
+        },
+        (error) => resolve({ events, error })
+      )
+      .then((c) => (controller = c))
   })
 
 describe("FakeApiServer list pages through client-node", () => {
   const spcs = { group, version: "v1", plural: "secretproviderclasses" }
-  type Page = { metadata: { resourceVersion: string; continue?: string }; items: Array<{ metadata: { namespace: string; name: string } }> }
-  const page = async (query: { limit?: number; _continue?: string }) => (await custom.listClusterCustomObject({ ...spcs, ...query })) as Page
+  type Page = {
+    metadata: { resourceVersion: string; continue?: string }
+    items: Array<{ metadata: { namespace: string; name: string } }>
+  }
+  const page = async (query: { limit?: number; _continue?: string }) =>
+    (await custom.listClusterCustomObject({ ...spcs, ...query })) as Page
 
   it("pages with limit/continue in namespace/name order at one resourceVersion; an expired token is 410", async () => {
-    for (const [ns, name] of [["pg-b", "x"], ["pg-a", "z"], ["pg-a", "y"]]) {
-      server.seed({ apiVersion: `${group}/v1`, kind: "SecretProviderClass", metadata: { name, namespace: ns }, spec: {} })
+    for (const [ns, name] of [
+      ["pg-b", "x"],
+      ["pg-a", "z"],
+      ["pg-a", "y"]
+    ]) {
+      server.seed({
+        apiVersion: `${group}/v1`,
+        kind: "SecretProviderClass",
+        metadata: { name, namespace: ns },
+        spec: {}
+      })
     }
     const first = await page({ limit: 2 })
     const second = await page({ limit: 2, _continue: first.metadata.continue! })
-    const third = second.metadata.continue === undefined ? undefined : await page({ limit: 2, _continue: second.metadata.continue })
-    const seen = [first, second, ...(third === undefined ? [] : [third])].flatMap((p) => p.items)
-      .map((o) => `${o.metadata.namespace}/${o.metadata.name}`).filter((k) => k.startsWith("pg-"))
+    const third =
+      second.metadata.continue === undefined ? undefined : await page({ limit: 2, _continue: second.metadata.continue })
+    const seen = [first, second, ...(third === undefined ? [] : [third])]
+      .flatMap((p) => p.items)
+      .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
+      .filter((k) => k.startsWith("pg-"))
     expect(seen).toEqual(["pg-a/y", "pg-a/z", "pg-b/x"])
     expect(first.items).toHaveLength(2)
     expect(second.metadata.resourceVersion).toBe(first.metadata.resourceVersion)
     expect((await page({})).metadata.continue).toBeUndefined()
-    server.seed({ apiVersion: `${group}/v1`, kind: "SecretProviderClass", metadata: { name: "w", namespace: "pg-c" }, spec: {} })
+    server.seed({
+      apiVersion: `${group}/v1`,
+      kind: "SecretProviderClass",
+      metadata: { name: "w", namespace: "pg-c" },
+      spec: {}
+    })
     server.store.compact()
     const expired = await page({ limit: 2, _continue: first.metadata.continue! }).catch((e: unknown) => e)
     expect((expired as ApiException<unknown>).code).toBe(410)
@@ -199,7 +248,8 @@ describe("FakeApiServer watches through client-node", () => {
 
   it("drops connections after K events; the client resumes without losing any", async () => {
     const start = String(server.store.resourceVersion)
-    for (const n of ["d1", "d2", "d3"]) await custom.createNamespacedCustomObject({ ...spcps, namespace: "watch-ns", body: wStatus(n) })
+    for (const n of ["d1", "d2", "d3"])
+      await custom.createNamespacedCustomObject({ ...spcps, namespace: "watch-ns", body: wStatus(n) })
     server.watch.dropAfter = 2
     try {
       const first = await watchFor(path, { resourceVersion: start }, 10)

@@ -157,8 +157,12 @@ export class FakeApiServer {
     const contentType = req.headers["content-type"]
     const query = Object.fromEntries(url.searchParams)
     this.requests.push({
-      method, path: url.pathname, query, contentType,
-      authorization: req.headers.authorization, body
+      method,
+      path: url.pathname,
+      query,
+      contentType,
+      authorization: req.headers.authorization,
+      body
     })
     const delay = this.delays.find((d) => matches(d, method, url.pathname, query))
     if (delay !== undefined) await new Promise((r) => setTimeout(r, delay.ms))
@@ -166,14 +170,20 @@ export class FakeApiServer {
     if (fault !== undefined) {
       fault.remaining--
       if (fault.rawBody !== undefined) return void res.writeHead(fault.status).end(fault.rawBody)
-      return void sendJson(res, fault.status, statusBody(fault.status, fault.message ?? "injected failure", fault.reason))
+      return void sendJson(
+        res,
+        fault.status,
+        statusBody(fault.status, fault.message ?? "injected failure", fault.reason)
+      )
     }
     if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
       return void sendJson(res, 401, statusBody(401, "Unauthorized"))
     }
     const target = parsePath(url.pathname)
-    if (target === undefined) return void sendJson(res, 404, statusBody(404, "the server could not find the requested resource"))
-    if (typeof body === "string") return void sendJson(res, 400, statusBody(400, "the body of the request was not valid JSON"))
+    if (target === undefined)
+      return void sendJson(res, 404, statusBody(404, "the server could not find the requested resource"))
+    if (typeof body === "string")
+      return void sendJson(res, 400, statusBody(400, "the body of the request was not valid JSON"))
     if (method === "GET" && url.searchParams.get("watch") === "true" && target.name === undefined) {
       return serveWatch(this.store, target, url.searchParams, res, this.watch)
     }
@@ -187,14 +197,18 @@ export class FakeApiServer {
  * 2.0.1), so that is what the kubeconfig says. JSON is valid YAML, so no YAML writer is needed.
  */
 export const kubeconfigFor = (server: string, token: string): string =>
-  JSON.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "fake", cluster: { server, "insecure-skip-tls-verify": true } }],
-    users: [{ name: "fake", user: { token } }],
-    contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: "default" } }],
-    "current-context": "fake"
-  }, null, 2)
+  JSON.stringify(
+    {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "fake", cluster: { server, "insecure-skip-tls-verify": true } }],
+      users: [{ name: "fake", user: { token } }],
+      contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: "default" } }],
+      "current-context": "fake"
+    },
+    null,
+    2
+  )
 
 /** The fake API server as a scoped resource: stopped (connections closed, kubeconfig removed) with its scope. */
 export const fakeApiServer = (options: FakeApiServerOptions = {}) =>

@@ -19,12 +19,28 @@ export const resources: ReadonlyArray<ResourceDef> = [
   { group: "", versions: ["v1"], plural: "pods", kind: "Pod", custom: false },
   { group: "", versions: ["v1"], plural: "secrets", kind: "Secret", custom: false },
   { group: "", versions: ["v1"], plural: "events", kind: "Event", custom: false },
-  { group: csiGroup, versions: ["v1", "v1alpha1"], plural: "secretproviderclasses", kind: "SecretProviderClass", custom: true },
-  { group: csiGroup, versions: ["v1", "v1alpha1"], plural: "secretproviderclasspodstatuses", kind: "SecretProviderClassPodStatus", custom: true },
+  {
+    group: csiGroup,
+    versions: ["v1", "v1alpha1"],
+    plural: "secretproviderclasses",
+    kind: "SecretProviderClass",
+    custom: true
+  },
+  {
+    group: csiGroup,
+    versions: ["v1", "v1alpha1"],
+    plural: "secretproviderclasspodstatuses",
+    kind: "SecretProviderClassPodStatus",
+    custom: true
+  },
   { group: "", versions: ["v1"], plural: "serviceaccounts", kind: "ServiceAccount", custom: false },
   { group: "coordination.k8s.io", versions: ["v1"], plural: "leases", kind: "Lease", custom: false },
   {
-    group: "secret-sync.x-k8s.io", versions: ["v1alpha1"], plural: "secretsyncs", kind: "SecretSync", custom: true,
+    group: "secret-sync.x-k8s.io",
+    versions: ["v1alpha1"],
+    plural: "secretsyncs",
+    kind: "SecretSync",
+    custom: true,
     statusSubresource: true
   }
 ]
@@ -44,15 +60,16 @@ export interface StoredEvent {
   readonly object: KubeObject
 }
 
-export const metaOf = (o: KubeObject) => o.metadata as {
-  name?: string
-  namespace?: string
-  resourceVersion?: string
-  uid?: string
-  labels?: Record<string, string>
-  ownerReferences?: Array<{ uid?: string }>
-  generateName?: string
-}
+export const metaOf = (o: KubeObject) =>
+  o.metadata as {
+    name?: string
+    namespace?: string
+    resourceVersion?: string
+    uid?: string
+    labels?: Record<string, string>
+    ownerReferences?: Array<{ uid?: string }>
+    generateName?: string
+  }
 
 /** A window of a list, in the API server's order (by namespace, then name). */
 export interface ListPage {
@@ -112,7 +129,11 @@ export class FakeApiStore {
       ...clone(body),
       kind: r.kind,
       metadata: {
-        ...clone(body.metadata), name, namespace, uid: randomUUID(), creationTimestamp: now(),
+        ...clone(body.metadata),
+        name,
+        namespace,
+        uid: randomUUID(),
+        creationTimestamp: now(),
         ...(r.custom ? { generation: 1 } : {})
       }
     }
@@ -124,7 +145,8 @@ export class FakeApiStore {
     const keep = metaOf(current)
     // Like the API server, a custom resource's generation counts changes of everything but metadata (and status,
     // when it is a subresource).
-    const content = (o: KubeObject) => JSON.stringify({ ...o, metadata: undefined, ...(r.statusSubresource ? { status: undefined } : {}) })
+    const content = (o: KubeObject) =>
+      JSON.stringify({ ...o, metadata: undefined, ...(r.statusSubresource ? { status: undefined } : {}) })
     const generation = Number(current.metadata["generation"] ?? 1) + (content(current) === content(next) ? 0 : 1)
     const object: KubeObject = {
       ...clone(next),
@@ -146,7 +168,10 @@ export class FakeApiStore {
     const current = this.objects.get(key(r, namespace, name))
     if (current === undefined) return undefined
     this.objects.delete(key(r, namespace, name))
-    const gone = this.emit("DELETED", r, { ...current, metadata: { ...current.metadata, resourceVersion: String(++this.revision) } })
+    const gone = this.emit("DELETED", r, {
+      ...current,
+      metadata: { ...current.metadata, resourceVersion: String(++this.revision) }
+    })
     const uid = metaOf(current).uid
     if (uid !== undefined) this.fieldOwners.delete(uid)
     for (const dependent of [...this.objects.values()]) {
@@ -201,23 +226,31 @@ export class FakeApiStore {
 
 /** `k=v,k2==v2,k3!=v3,k4,!k5`: the label selector forms controllers use. */
 export const matchesLabels = (selector: string | null, labels: Record<string, string> | undefined): boolean =>
-  (selector ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "").every((term) => {
-    const l = labels ?? {}
-    const ne = term.split("!=")
-    if (ne.length === 2) return l[ne[0]!.trim()] !== ne[1]!.trim()
-    const eq = term.split(/==?/)
-    if (eq.length === 2) return l[eq[0]!.trim()] === eq[1]!.trim()
-    if (term.startsWith("!")) return !(term.slice(1) in l)
-    return term in l
-  })
+  (selector ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .every((term) => {
+      const l = labels ?? {}
+      const ne = term.split("!=")
+      if (ne.length === 2) return l[ne[0]!.trim()] !== ne[1]!.trim()
+      const eq = term.split(/==?/)
+      if (eq.length === 2) return l[eq[0]!.trim()] === eq[1]!.trim()
+      if (term.startsWith("!")) return !(term.slice(1) in l)
+      return term in l
+    })
 
 /** `spec.nodeName=x,metadata.name=y` (equality and inequality on dotted paths). */
 export const matchesFields = (selector: string | null, object: KubeObject): boolean =>
-  (selector ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "").every((term) => {
-    const negate = term.includes("!=")
-    const [path, value] = term.split(/!=|==?/).map((s) => s.trim())
-    let current: unknown = object
-    for (const part of (path ?? "").split(".")) current = (current as Record<string, unknown> | undefined)?.[part]
-    const actual = current === undefined || current === null ? "" : String(current)
-    return negate ? actual !== value : actual === value
-  })
+  (selector ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .every((term) => {
+      const negate = term.includes("!=")
+      const [path, value] = term.split(/!=|==?/).map((s) => s.trim())
+      let current: unknown = object
+      for (const part of (path ?? "").split(".")) current = (current as Record<string, unknown> | undefined)?.[part]
+      const actual = current === undefined || current === null ? "" : String(current)
+      return negate ? actual !== value : actual === value
+    })

@@ -33,11 +33,15 @@ export const serveWatch = (
   const rvParam = query.get("resourceVersion") ?? ""
   const from = /^\d+$/.test(rvParam) ? Number(rvParam) : 0
   // "" and "0" mean "the current state, then changes": synthetic ADDED events for what exists now.
-  const backlog: ReadonlyArray<StoredEvent> | undefined = from === 0
-    ? store.list(t.resource, t.namespace).map((object) => ({
-      rv: Number(metaOf(object).resourceVersion), type: "ADDED" as const, resource: t.resource, object
-    }))
-    : store.eventsSince(from)
+  const backlog: ReadonlyArray<StoredEvent> | undefined =
+    from === 0
+      ? store.list(t.resource, t.namespace).map((object) => ({
+          rv: Number(metaOf(object).resourceVersion),
+          type: "ADDED" as const,
+          resource: t.resource,
+          object
+        }))
+      : store.eventsSince(from)
 
   if (backlog === undefined && behaviour.expiredAs === "status") {
     const body = JSON.stringify(statusBody(410, expiredMessage(from, store), "Expired"))

@@ -22,7 +22,9 @@ export interface MemoryUsage {
 
 /** Full GC in the inspected process, then its memoryUsage() (bytes). */
 export const collectAndMeasure = async (port: number): Promise<MemoryUsage> => {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as Array<{ webSocketDebuggerUrl: string }>
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
+    webSocketDebuggerUrl: string
+  }>
   const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl)
   await new Promise((resolve, reject) => {
     socket.onopen = resolve
@@ -42,7 +44,10 @@ export const collectAndMeasure = async (port: number): Promise<MemoryUsage> => {
     })
   try {
     await send("HeapProfiler.collectGarbage")
-    const result = await send("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true })
+    const result = await send("Runtime.evaluate", {
+      expression: "JSON.stringify(process.memoryUsage())",
+      returnByValue: true
+    })
     return JSON.parse((result as { result: { value: string } }).result.value) as MemoryUsage
   } finally {
     socket.close()

@@ -4,7 +4,7 @@
 /** Evaluates `expression` (it must produce JSON text) in the inspected process's main context. */
 export const evaluateIn = async (port: number, expression: string): Promise<unknown> => {
   const list = await fetch(`http://127.0.0.1:${port}/json/list`)
-  const targets = await list.json() as Array<{ webSocketDebuggerUrl: string }>
+  const targets = (await list.json()) as Array<{ webSocketDebuggerUrl: string }>
   const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl)
   await new Promise((resolve, reject) => {
     socket.onopen = resolve
@@ -35,11 +35,14 @@ export interface RuntimeFacts {
 }
 
 export const runtimeFacts = (port: number): Promise<RuntimeFacts> =>
-  evaluateIn(port, `JSON.stringify({
+  evaluateIn(
+    port,
+    `JSON.stringify({
     pid: process.pid,
     heapLimitMiB: process.getBuiltinModule("node:v8").getHeapStatistics().heap_size_limit / 1048576,
     jitless: typeof WebAssembly === "undefined",
     execArgv: process.execArgv,
     nodeOptions: process.env.NODE_OPTIONS ?? null,
     tuningMarker: process.env.SECRETS_STORE_OPERATOR_NODE_OPTIONS ?? null
-  })`) as Promise<RuntimeFacts>
+  })`
+  ) as Promise<RuntimeFacts>

@@ -24,7 +24,9 @@ export const rawExchange = (
       socket.destroy()
       resolve({ data, closed: false })
     }, options.timeoutMs ?? 60_000)
-    socket.on("data", (chunk: Buffer) => { data += chunk.toString("latin1") })
+    socket.on("data", (chunk: Buffer) => {
+      data += chunk.toString("latin1")
+    })
     // A reset after the server's answer (it closed while we were still writing) counts as a close.
     socket.on("error", () => {})
     socket.on("close", () => {

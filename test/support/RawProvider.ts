@@ -26,10 +26,15 @@ export const encodeRawMountResponse = (
   const writer = new BinaryWriter()
   for (const v of versions) writer.uint32(10).fork().uint32(10).string(v.id).uint32(18).string(v.version).join()
   for (const f of files) {
-    writer.uint32(26).fork()
-      .uint32(10).bytes(bytesOf(f.path))
-      .uint32(16).int32(f.mode ?? 0o644)
-      .uint32(26).bytes(bytesOf(f.contents))
+    writer
+      .uint32(26)
+      .fork()
+      .uint32(10)
+      .bytes(bytesOf(f.path))
+      .uint32(16)
+      .int32(f.mode ?? 0o644)
+      .uint32(26)
+      .bytes(bytesOf(f.contents))
       .join()
   }
   return writer.finish()
@@ -55,7 +60,7 @@ export interface RawProvider {
 
 /** Serves `<temp dir>/<name>.sock` until the scope closes. */
 export const makeRawProvider = (name = "raw"): Effect.Effect<RawProvider, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const dir = yield* Effect.acquireRelease(
       Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "raw-provider-"))),
       (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))

@@ -31,7 +31,12 @@ export const runSoak = async (
   sampleEvery: number,
   inspectorPort?: number
 ): Promise<ReadonlyArray<SoakSample>> => {
-  node.provider.onMount(respondFiles([{ path: "a", contents: "alpha" }, { path: "d/b", contents: "beta".repeat(256) }]))
+  node.provider.onMount(
+    respondFiles([
+      { path: "a", contents: "alpha" },
+      { path: "d/b", contents: "beta".repeat(256) }
+    ])
+  )
   const target = targetFor(node.kubelet, "soak")
   const pid = node.driver().child.pid!
   const started = Date.now()
@@ -43,7 +48,8 @@ export const runSoak = async (
       expect.fail(`cycle ${cycle}: the target or its tmpfs survived the unpublish`)
     }
     if (cycle % sampleEvery === 0 || cycle === 1) {
-      const heap = inspectorPort === undefined ? undefined : Math.round((await collectAndMeasure(inspectorPort)).heapUsed / 1024)
+      const heap =
+        inspectorPort === undefined ? undefined : Math.round((await collectAndMeasure(inspectorPort)).heapUsed / 1024)
       const memory = { rssKiB: statusKiB(pid, "VmRSS"), peakKiB: statusKiB(pid, "VmHWM") }
       const sample = { cycle, ...memory, fds: openFds(pid), elapsedMs: Date.now() - started }
       samples.push(heap === undefined ? sample : { ...sample, heapKiB: heap })

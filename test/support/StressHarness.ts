@@ -73,7 +73,9 @@ export const startStressNode = async (options: StressNodeOptions = {}): Promise<
   const api = await FakeApiServer.start()
   api.seed(stressSpc)
   const scope = Effect.runSync(Scope.make())
-  const provider = await Effect.runPromise(makeTestProvider({ dir: providerDir, name: "test" }).pipe(Scope.provide(scope)))
+  const provider = await Effect.runPromise(
+    makeTestProvider({ dir: providerDir, name: "test" }).pipe(Scope.provide(scope))
+  )
   const flags = driverFlags(base, api, providerDir, options.driverArgs ?? [])
   let driver: RunningProcess | undefined
   let csi: ReturnType<typeof connectCsi> | undefined
@@ -88,7 +90,10 @@ export const startStressNode = async (options: StressNodeOptions = {}): Promise<
   }
   await start()
   return {
-    base, kubelet, api, provider,
+    base,
+    kubelet,
+    api,
+    provider,
     driver: () => driver!,
     csi: () => csi!,
     stopDriver: stop,
@@ -164,7 +169,8 @@ export const tree = (root: string): Record<string, TreeEntry> => {
       const rel = path.relative(root, abs)
       const basic = { mode: st.mode & 0o7777, ino: st.ino }
       if (st.isSymbolicLink()) out[rel] = { kind: "link", ...basic, link: fs.readlinkSync(abs) }
-      else if (st.isFile()) out[rel] = { kind: "file", ...basic, sha: createHash("sha256").update(fs.readFileSync(abs)).digest("hex") }
+      else if (st.isFile())
+        out[rel] = { kind: "file", ...basic, sha: createHash("sha256").update(fs.readFileSync(abs)).digest("hex") }
       else if (st.isDirectory()) {
         out[rel] = { kind: "dir", ...basic }
         walk(abs)
@@ -195,7 +201,11 @@ export const readThroughData = (target: string): Record<string, string> => {
 export const generation = (n: number, count: number, size = 64): ReadonlyArray<TestFile> =>
   Array.from({ length: count }, (_, i) => {
     const head = `gen-${n}:${i}:`
-    return { path: i % 2 === 0 ? `f${i}` : `dir/f${i}`, contents: head.padEnd(Math.max(size, head.length), "."), mode: 0o640 }
+    return {
+      path: i % 2 === 0 ? `f${i}` : `dir/f${i}`,
+      contents: head.padEnd(Math.max(size, head.length), "."),
+      mode: 0o640
+    }
   })
 
 /** The generation a file's text names. */
@@ -203,4 +213,7 @@ export const generationOf = (text: string): number => Number(/^gen-(\d+):/.exec(
 
 /** A memory line of /proc/<pid>/status in KiB: VmRSS (now) or VmHWM (peak RSS so far). */
 export const statusKiB = (pid: number, field: "VmRSS" | "VmHWM"): number =>
-  Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN)
+  Number(
+    new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ??
+      Number.NaN
+  )

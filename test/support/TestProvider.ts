@@ -34,26 +34,32 @@ export interface TestFile {
 }
 
 /** Answers these files, one ObjectVersion `secret/<path>` = `v1` per file unless versions are given. */
-export const respondFiles = (
-  files: ReadonlyArray<TestFile>,
-  versions?: ReadonlyArray<{ readonly id: string; readonly version: string }>
-): MountBehaviour =>
-async () => ({
-  objectVersion: [...(versions ?? files.map((f) => ({ id: `secret/${f.path}`, version: "v1" })))],
-  files: files.map((f) => ({
-    path: f.path,
-    mode: f.mode ?? 0o644,
-    contents: typeof f.contents === "string" ? new Uint8Array(Buffer.from(f.contents)) : f.contents
-  }))
-})
+export const respondFiles =
+  (
+    files: ReadonlyArray<TestFile>,
+    versions?: ReadonlyArray<{ readonly id: string; readonly version: string }>
+  ): MountBehaviour =>
+  async () => ({
+    objectVersion: [...(versions ?? files.map((f) => ({ id: `secret/${f.path}`, version: "v1" })))],
+    files: files.map((f) => ({
+      path: f.path,
+      mode: f.mode ?? 0o644,
+      contents: typeof f.contents === "string" ? new Uint8Array(Buffer.from(f.contents)) : f.contents
+    }))
+  })
 
 /** Answers exactly this response. */
-export const respond = (response: DeepPartial<MountResponse>): MountBehaviour => async () => response
+export const respond =
+  (response: DeepPartial<MountResponse>): MountBehaviour =>
+  async () =>
+    response
 
 /** Fails the call with a gRPC status. */
-export const failWith = (status: Status, details: string): MountBehaviour => async () => {
-  throw new ServerError(status, details)
-}
+export const failWith =
+  (status: Status, details: string): MountBehaviour =>
+  async () => {
+    throw new ServerError(status, details)
+  }
 
 /** Never answers (until the client gives up and cancels). */
 export const hang: MountBehaviour = (_request, { signal }) =>
@@ -62,10 +68,12 @@ export const hang: MountBehaviour = (_request, { signal }) =>
   )
 
 /** Waits, then behaves like `then`. */
-export const delay = (ms: number, then: MountBehaviour): MountBehaviour => async (request, context) => {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-  return then(request, context)
-}
+export const delay =
+  (ms: number, then: MountBehaviour): MountBehaviour =>
+  async (request, context) => {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return then(request, context)
+  }
 
 /** Crashes the server in the middle of the call. */
 export const crashDuringCall: MountBehaviour = async (_request, { crash }) => {
@@ -115,7 +123,13 @@ const makeTempDir = Effect.acquireRelease(
 
 const waitUntilGone = async (path: string) => {
   for (let i = 0; i < 200; i++) {
-    if (!(await fs.stat(path).then(() => true, () => false))) return
+    if (
+      !(await fs.stat(path).then(
+        () => true,
+        () => false
+      ))
+    )
+      return
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
@@ -124,7 +138,7 @@ const waitUntilGone = async (path: string) => {
 export const makeTestProvider = (
   options: TestProviderOptions = {}
 ): Effect.Effect<TestProvider, ProviderServerError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const dir = options.dir ?? (yield* makeTempDir)
     const name = options.name ?? "test"
     const path = socketPath(dir, name)
@@ -163,17 +177,22 @@ export const makeTestProvider = (
       }
     }
 
-    const start = Effect.gen(function*() {
+    const start = Effect.gen(function* () {
       const scope = yield* Scope.make()
       const server = yield* serveProvider({
         socketPath: path,
         implementation,
         drainTimeout: "1 second",
-        interceptors: [(_method, call) => {
-          hosts.push(call.getHost())
-          return call
-        }]
-      }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+        interceptors: [
+          (_method, call) => {
+            hosts.push(call.getHost())
+            return call
+          }
+        ]
+      }).pipe(
+        Scope.provide(scope),
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
       running = { scope, server }
       crashing = undefined
     })

@@ -8,7 +8,7 @@ const failed = {
   _tag: "Failed",
   reason: "ProviderError",
   condition: "ProviderError",
-  message: "provider \"x\": boom"
+  message: 'provider "x": boom'
 } as const
 const byType = (cs: ReadonlyArray<Condition>) => Object.fromEntries(cs.map((c) => [c.type, c]))
 
@@ -33,7 +33,7 @@ describe("SecretSync conditions", () => {
     expect(c["SecretCreated"]).toMatchObject({
       status: "False",
       reason: "ProviderError",
-      message: "ProviderError: provider \"x\": boom"
+      message: 'ProviderError: provider "x": boom'
     })
     expect(c["SecretUpdated"]).toMatchObject({ status: "Unknown", reason: "NoUpdatesAttemptedYet" })
   })

@@ -16,11 +16,14 @@ import { fakeApiServer } from "../support/FakeApiServer.js"
 import { resourceByKind } from "../support/FakeApiStore.js"
 import { ns, secretSync, spc } from "./world.js"
 
-const files = [{ path: "username", mode: 0o644, contents: Buffer.from("app") }, {
-  path: "password",
-  mode: 0o644,
-  contents: Buffer.from("pw")
-}]
+const files = [
+  { path: "username", mode: 0o644, contents: Buffer.from("app") },
+  {
+    path: "password",
+    mode: 0o644,
+    contents: Buffer.from("pw")
+  }
+]
 
 const setup = Effect.gen(function* () {
   const server = yield* fakeApiServer()
@@ -51,69 +54,75 @@ const setup = Effect.gen(function* () {
 
 describe("SecretSync reconcile", () => {
   it.live("sends upstream's Mount request: pod keys, tokens by audience, secrets {}, permission 420, dummy path", () =>
-    Effect.scoped(Effect.gen(function* () {
-      const { ss, reconcile, context } = yield* setup
-      const result = yield* reconcile(ss)
-      assert.isTrue(result.ok)
-      const [call] = yield* Context.get(context, ProviderClientInMemory).requests
-      assert.strictEqual(call!.provider, "reference")
-      const { request } = call!
-      assert.strictEqual(request.secrets, "{}")
-      assert.strictEqual(request.permission, "420")
-      assert.strictEqual(request.targetPath, "/mnt/secrets-store")
-      const attributes = JSON.parse(request.attributes) as Record<string, string>
-      assert.strictEqual(attributes["csi.storage.k8s.io/pod.name"], "ssc-0")
-      assert.strictEqual(attributes["csi.storage.k8s.io/pod.uid"], "ssc-uid")
-      assert.strictEqual(attributes["csi.storage.k8s.io/pod.namespace"], ns)
-      assert.strictEqual(attributes["csi.storage.k8s.io/serviceAccount.name"], "app")
-      assert.isString(attributes["objects"])
-      const tokens = JSON.parse(attributes["csi.storage.k8s.io/serviceAccount.tokens"]!) as Record<
-        string,
-        { token: string; expirationTimestamp: string }
-      >
-      assert.deepStrictEqual(Object.keys(tokens), ["aud-a", "aud-b"])
-      const claims = JSON.parse(Buffer.from(tokens["aud-b"]!.token.split(".")[1]!, "base64url").toString()) as {
-        aud: Array<string>
-      }
-      assert.deepStrictEqual(claims.aud, ["aud-b"])
-    })))
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { ss, reconcile, context } = yield* setup
+        const result = yield* reconcile(ss)
+        assert.isTrue(result.ok)
+        const [call] = yield* Context.get(context, ProviderClientInMemory).requests
+        assert.strictEqual(call!.provider, "reference")
+        const { request } = call!
+        assert.strictEqual(request.secrets, "{}")
+        assert.strictEqual(request.permission, "420")
+        assert.strictEqual(request.targetPath, "/mnt/secrets-store")
+        const attributes = JSON.parse(request.attributes) as Record<string, string>
+        assert.strictEqual(attributes["csi.storage.k8s.io/pod.name"], "ssc-0")
+        assert.strictEqual(attributes["csi.storage.k8s.io/pod.uid"], "ssc-uid")
+        assert.strictEqual(attributes["csi.storage.k8s.io/pod.namespace"], ns)
+        assert.strictEqual(attributes["csi.storage.k8s.io/serviceAccount.name"], "app")
+        assert.isString(attributes["objects"])
+        const tokens = JSON.parse(attributes["csi.storage.k8s.io/serviceAccount.tokens"]!) as Record<
+          string,
+          { token: string; expirationTimestamp: string }
+        >
+        assert.deepStrictEqual(Object.keys(tokens), ["aud-a", "aud-b"])
+        const claims = JSON.parse(Buffer.from(tokens["aud-b"]!.token.split(".")[1]!, "base64url").toString()) as {
+          aud: Array<string>
+        }
+        assert.deepStrictEqual(claims.aud, ["aud-b"])
+      })
+    )
+  )
 
   it.live("never takes over a foreign Secret of the same name: a typed ControllerPatchError, the Secret intact", () =>
-    Effect.scoped(Effect.gen(function* () {
-      const { server, ss, reconcile, context } = yield* setup
-      // Someone else's Secret, written by another field manager through server-side apply.
-      const foreign = {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "db", namespace: ns },
-        data: { user: "Zm9yZWlnbg==" }
-      }
-      const { route } = yield* Effect.promise(() => import("../support/FakeApiRoutes.js"))
-      route(
-        server.store,
-        "PATCH",
-        { resource: resourceByKind("Secret")!, version: "v1", namespace: ns, name: "db" },
-        new URLSearchParams({ fieldManager: "someone" }),
-        foreign,
-        "application/apply-patch+yaml"
-      )
-      const result = yield* reconcile(ss)
-      assert.isFalse(result.ok)
-      if (result.ok) return
-      assert.strictEqual(result.failure.condition, "ControllerPatchError")
-      assert.strictEqual(result.failure.reason, "KubernetesApiError")
-      const secret = server.store.get(resourceByKind("Secret")!, ns, "db")!
-      assert.deepStrictEqual(secret["data"], { user: "Zm9yZWlnbg==" })
-      assert.isUndefined(secret.metadata["ownerReferences"])
-      // No force was tried: this process never applied that Secret.
-      assert.deepStrictEqual(
-        server.requestsMatching({ method: "PATCH", path: `/api/v1/namespaces/${ns}/secrets/db` }).map((r) =>
-          r.query["force"]
-        ),
-        [undefined]
-      )
-      const events = yield* Context.get(context, EventsInMemory).list
-      assert.strictEqual(events[0]!.reason, "ControllerPatchError")
-      assert.match(events[0]!.message, /^KubernetesApiError: failed to apply secret apps\/db/)
-    })))
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { server, ss, reconcile, context } = yield* setup
+        // Someone else's Secret, written by another field manager through server-side apply.
+        const foreign = {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "db", namespace: ns },
+          data: { user: "Zm9yZWlnbg==" }
+        }
+        const { route } = yield* Effect.promise(() => import("../support/FakeApiRoutes.js"))
+        route(
+          server.store,
+          "PATCH",
+          { resource: resourceByKind("Secret")!, version: "v1", namespace: ns, name: "db" },
+          new URLSearchParams({ fieldManager: "someone" }),
+          foreign,
+          "application/apply-patch+yaml"
+        )
+        const result = yield* reconcile(ss)
+        assert.isFalse(result.ok)
+        if (result.ok) return
+        assert.strictEqual(result.failure.condition, "ControllerPatchError")
+        assert.strictEqual(result.failure.reason, "KubernetesApiError")
+        const secret = server.store.get(resourceByKind("Secret")!, ns, "db")!
+        assert.deepStrictEqual(secret["data"], { user: "Zm9yZWlnbg==" })
+        assert.isUndefined(secret.metadata["ownerReferences"])
+        // No force was tried: this process never applied that Secret.
+        assert.deepStrictEqual(
+          server
+            .requestsMatching({ method: "PATCH", path: `/api/v1/namespaces/${ns}/secrets/db` })
+            .map((r) => r.query["force"]),
+          [undefined]
+        )
+        const events = yield* Context.get(context, EventsInMemory).list
+        assert.strictEqual(events[0]!.reason, "ControllerPatchError")
+        assert.match(events[0]!.message, /^KubernetesApiError: failed to apply secret apps\/db/)
+      })
+    )
+  )
 })

@@ -59,7 +59,14 @@ describe("SecretSync CRD rules", () => {
   it("data: at least one item, targetKey unique; names are DNS subdomains", () => {
     expect(secretSyncProblems(ss({ data: [] }))).toEqual(["spec.secretObject.data: must hold at least 1 item"])
     expect(
-      secretSyncProblems(ss({ data: [{ sourcePath: "a", targetKey: "k" }, { sourcePath: "b", targetKey: "k" }] }))[0]
+      secretSyncProblems(
+        ss({
+          data: [
+            { sourcePath: "a", targetKey: "k" },
+            { sourcePath: "b", targetKey: "k" }
+          ]
+        })
+      )[0]
     ).toMatch(/duplicate targetKey/)
     expect(secretSyncProblems(ss({}, { secretProviderClassName: "Bad_Name" }))[0]).toMatch(/secretProviderClassName/)
   })

@@ -39,7 +39,7 @@ const editSpec = (w: World, patch: Record<string, unknown>) =>
 
 describe("secrets-store-sync-controller failures (built, end to end)", () => {
   it("missing sourcePath, provider error, missing SPC, dead provider: typed condition, Event, Secret kept", async () => {
-    const w = world = await startWorld()
+    const w = (world = await startWorld())
     w.api.seed(spc())
     w.api.seed(secretSync("db"))
     await w.startController()
@@ -48,7 +48,10 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
     const untouched = () =>
       expect(secretOf(w.api, "db")!.metadata["resourceVersion"]).toBe(first.metadata["resourceVersion"])
 
-    const data = [{ sourcePath: "username", targetKey: "user" }, { sourcePath: "nope", targetKey: "pass" }]
+    const data = [
+      { sourcePath: "username", targetKey: "user" },
+      { sourcePath: "nope", targetKey: "pass" }
+    ]
     editSpec(w, { secretObject: { type: "Opaque", labels: { team: "payments" }, data } })
     const missing = await failedWith(w, "RemoteSecretStoreFetchFailed", "InvalidRequest")
     expect(missing["message"]).toContain("sourcePath nope")
@@ -64,12 +67,10 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
     await eventually(() => expect(conditionOf(w.api, "db", "SecretUpdated")?.["status"]).toBe("True"), 20_000)
     const rewritten = secretOf(w.api, "db")!
 
-    editObject(
-      w.api,
-      "SecretProviderClass",
-      "ref",
-      (o) => ({ ...o, spec: { provider: "reference", parameters: { objects: "- objectName: absent\n" } } })
-    )
+    editObject(w.api, "SecretProviderClass", "ref", (o) => ({
+      ...o,
+      spec: { provider: "reference", parameters: { objects: "- objectName: absent\n" } }
+    }))
     await failedWith(w, "ProviderError", "ProviderError")
     expect(secretOf(w.api, "db")!.metadata["resourceVersion"]).toBe(rewritten.metadata["resourceVersion"])
 
@@ -90,14 +91,16 @@ describe("secrets-store-sync-controller failures (built, end to end)", () => {
   })
 
   it("a SecretSync of type kubernetes.io/service-account-token is refused and writes no Secret", async () => {
-    const w = world = await startWorld()
+    const w = (world = await startWorld())
     w.api.seed(spc())
-    w.api.seed(secretSync("db", {
-      secretObject: {
-        type: "kubernetes.io/service-account-token",
-        data: [{ sourcePath: "username", targetKey: "token" }]
-      }
-    }))
+    w.api.seed(
+      secretSync("db", {
+        secretObject: {
+          type: "kubernetes.io/service-account-token",
+          data: [{ sourcePath: "username", targetKey: "token" }]
+        }
+      })
+    )
     await w.startController()
     const condition = await eventually(() => {
       const c = conditionOf(w.api, "db", "SecretCreated")

@@ -16,7 +16,7 @@ const leader = async (c: Parameters<typeof metricsOf>[0]) => metricSum(await met
 
 describe("secrets-store-sync-controller leader election (built, end to end)", () => {
   it("only the Lease holder syncs; the standby takes over when the holder stops", async () => {
-    const w = world = await startWorld()
+    const w = (world = await startWorld())
     w.api.seed(spc())
     w.api.seed(secretSync("db"))
     const a = await w.startController(election)

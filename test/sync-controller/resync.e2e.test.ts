@@ -33,8 +33,8 @@ const waitFor = <A>(what: string, check: () => A | undefined) =>
 
 describe("secrets-store-sync-controller re-syncs (built, end to end)", () => {
   it("SPC edit and forceSynchronization each re-sync once; deleted and hand-edited Secrets come back", async () => {
-    const w = world = await startWorld()
-    fs.writeFileSync(w.storePath, storeYaml("pw1", "db-password-v2:\n  contents: pw2\n  version: \"1\"\n"))
+    const w = (world = await startWorld())
+    fs.writeFileSync(w.storePath, storeYaml("pw1", 'db-password-v2:\n  contents: pw2\n  version: "1"\n'))
     w.api.seed(spc())
     w.api.seed(secretSync("db"))
     const c = await w.startController()
@@ -82,12 +82,10 @@ describe("secrets-store-sync-controller re-syncs (built, end to end)", () => {
 
     // forceSynchronization: one more provider call and a new hash.
     const hashBefore = (getObject(w.api, "SecretSync", "db")!["status"] as { syncHash: string }).syncHash
-    editObject(
-      w.api,
-      "SecretSync",
-      "db",
-      (o) => ({ ...o, spec: { ...(o["spec"] as object), forceSynchronization: "2024-01-02" } })
-    )
+    editObject(w.api, "SecretSync", "db", (o) => ({
+      ...o,
+      spec: { ...(o["spec"] as object), forceSynchronization: "2024-01-02" }
+    }))
     await eventually(async () => expect(await providerCalls(c)).toBe(3), 20_000)
     await waitFor(
       "a new hash",
@@ -97,14 +95,15 @@ describe("secrets-store-sync-controller re-syncs (built, end to end)", () => {
     // Metrics are recorded just after the writes the test saw: wait for them.
     await eventually(async () => {
       const metrics = await metricsOf(c)
-      expect(metricSum(metrics, "secretsync_secret_apply_total", `trigger="reapply"`, `result="changed"`))
-        .toBeGreaterThanOrEqual(2)
+      expect(
+        metricSum(metrics, "secretsync_secret_apply_total", `trigger="reapply"`, `result="changed"`)
+      ).toBeGreaterThanOrEqual(2)
       expect(metricSum(metrics, "secretsync_sync_total", `result="success"`)).toBe(3)
     }, 20_000)
   })
 
   it("the poll picks up a store change; a deleted SecretSync's Secret goes with it and is not re-applied", async () => {
-    const w = world = await startWorld()
+    const w = (world = await startWorld())
     w.api.seed(spc())
     w.api.seed(secretSync("db"))
     const c = await w.startController(["--rotation-poll-interval=2s"])

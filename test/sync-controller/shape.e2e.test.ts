@@ -12,7 +12,7 @@ afterEach(async () => {
 
 describe("secrets-store-sync-controller (built, end to end)", () => {
   it("a SecretSync produces its Secret: name, type, data, label, one owner, SSA field manager, tokens", async () => {
-    const w = world = await startWorld()
+    const w = (world = await startWorld())
     w.api.seed(spc())
     const ss = w.api.seed(secretSync("db"))
     await w.startController()

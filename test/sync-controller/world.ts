@@ -35,7 +35,10 @@ export const secretSync = (
     secretObject: {
       type: "Opaque",
       labels: { team: "payments" },
-      data: [{ sourcePath: "username", targetKey: "user" }, { sourcePath: "password", targetKey: "pass" }]
+      data: [
+        { sourcePath: "username", targetKey: "user" },
+        { sourcePath: "password", targetKey: "pass" }
+      ]
     },
     ...spec
   }
@@ -58,14 +61,16 @@ export const getObject = (api: FakeApiServer, kind: string, name: string) => api
 export const secretOf = (api: FakeApiServer, name: string) => getObject(api, "Secret", name)
 export const decodedData = (secret: KubeObject | undefined) =>
   Object.fromEntries(
-    Object.entries((secret?.["data"] ?? {}) as Record<string, string>).map((
-      [k, v]
-    ) => [k, Buffer.from(v, "base64").toString()])
+    Object.entries((secret?.["data"] ?? {}) as Record<string, string>).map(([k, v]) => [
+      k,
+      Buffer.from(v, "base64").toString()
+    ])
   )
 export const conditionOf = (api: FakeApiServer, name: string, type: string) =>
-  ((getObject(api, "SecretSync", name)?.["status"] as { conditions?: Array<Record<string, string>> } | undefined)
-    ?.conditions ?? [])
-    .find((c) => c["type"] === type)
+  (
+    (getObject(api, "SecretSync", name)?.["status"] as { conditions?: Array<Record<string, string>> } | undefined)
+      ?.conditions ?? []
+  ).find((c) => c["type"] === type)
 export const eventsFor = (api: FakeApiServer, name: string) =>
   api.store.list(r("Event"), ns).filter((e) => (e["involvedObject"] as { name?: string; kind?: string }).name === name)
 
@@ -87,7 +92,9 @@ export const metricsOf = async (controller: RunningProcess): Promise<string> => 
 
 /** The sum of a metric's samples whose label text contains every fragment. */
 export const metricSum = (text: string, name: string, ...fragments: ReadonlyArray<string>) =>
-  text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+  text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
     .filter((l) => fragments.every((f) => l.includes(f)))
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)
 
@@ -124,21 +131,25 @@ export const startWorld = async (): Promise<World> => {
     provider: await startProvider(),
     startProvider,
     startController: async (extra = []) => {
-      const c = startProgram("sync-controller/main.js", [
-        `--kubeconfig=${api.kubeconfigPath}`,
-        `--provider-volume=${providers}`,
-        "--metrics-bind-address=127.0.0.1:0",
-        "--health-probe-bind-address=127.0.0.1:0",
-        "--rotation-poll-interval=0",
-        "--secret-reapply-interval=1s",
-        "--provider-timeout=20s",
-        "--token-request-audience=aud-all, reference=aud-ref, other=aud-other",
-        ...extra
-      ], {
-        SYNC_CONTROLLER_POD_NAME: "ssc-0",
-        SYNC_CONTROLLER_POD_UID: "ssc-uid",
-        SYNC_CONTROLLER_POD_NAMESPACE: "kube-system"
-      })
+      const c = startProgram(
+        "sync-controller/main.js",
+        [
+          `--kubeconfig=${api.kubeconfigPath}`,
+          `--provider-volume=${providers}`,
+          "--metrics-bind-address=127.0.0.1:0",
+          "--health-probe-bind-address=127.0.0.1:0",
+          "--rotation-poll-interval=0",
+          "--secret-reapply-interval=1s",
+          "--provider-timeout=20s",
+          "--token-request-audience=aud-all, reference=aud-ref, other=aud-other",
+          ...extra
+        ],
+        {
+          SYNC_CONTROLLER_POD_NAME: "ssc-0",
+          SYNC_CONTROLLER_POD_UID: "ssc-uid",
+          SYNC_CONTROLLER_POD_NAMESPACE: "kube-system"
+        }
+      )
       controllers.push(c)
       await eventually(() => {
         if (!/sync controller started|attempting to acquire/.test(c.output())) {

@@ -58,7 +58,10 @@ describe("checkTargetPath (CVE-2020-8568)", () => {
   const refused: ReadonlyArray<readonly [string, string]> = [
     ["another pod's uid", `/var/lib/kubelet/pods/0000/volumes/kubernetes.io~csi/store/mount`],
     ["another volume of the pod", `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~csi/cfg/mount`],
-    ["the other driver's volume naming the same SPC", `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~csi/other-driver/mount`],
+    [
+      "the other driver's volume naming the same SPC",
+      `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~csi/other-driver/mount`
+    ],
     ["a subdirectory of the mount", `/var/lib/kubelet${tail}/sub`],
     ["a parent of the mount", `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~csi/store`],
     [".. escaping into another pod", `/var/lib/kubelet/pods/x/../..${tail}`],
@@ -80,9 +83,12 @@ describe("checkTargetPath (CVE-2020-8568)", () => {
     ["another namespace", status(`${root}${tail}`, "spc1", { namespace: "ns2" })],
     ["no owner reference", status(`${root}${tail}`, "spc1", { owners: [] })],
     ["an owner reference to another uid", status(`${root}${tail}`, "spc1", { owners: [{ ...podOwner, uid: "0" }] })],
-    ["an owner that is not a Pod", status(`${root}${tail}`, "spc1", {
-      owners: [{ ...podOwner, kind: "ReplicaSet", apiVersion: "apps/v1" }]
-    })]
+    [
+      "an owner that is not a Pod",
+      status(`${root}${tail}`, "spc1", {
+        owners: [{ ...podOwner, kind: "ReplicaSet", apiVersion: "apps/v1" }]
+      })
+    ]
   ]
   for (const [name, s] of strangers) {
     it(`refuses a status naming ${name}`, () => {
@@ -100,7 +106,10 @@ describe("checkTargetPath (CVE-2020-8568)", () => {
     assert.isTrue(Result.isFailure(result))
     if (Result.isFailure(result)) {
       assert.strictEqual(result.failure.reason, "InvalidRequest")
-      assert.include(result.failure.message, "pod ns1/web has no secrets-store.csi.k8s.io volume for secretproviderclass spc2")
+      assert.include(
+        result.failure.message,
+        "pod ns1/web has no secrets-store.csi.k8s.io volume for secretproviderclass spc2"
+      )
     }
   })
 })
@@ -118,42 +127,80 @@ describe("pod helpers", () => {
     const rs = { apiVersion: "apps/v1", kind: "ReplicaSet", name: "rs", uid: "rs-uid" }
     const withController = { ...rs, controller: true, blockOwnerDeletion: true } as typeof rs
     assert.deepStrictEqual(ownersFor(pod({ ownerReferences: [withController] }), status("")), [rs])
-    assert.deepStrictEqual(ownersFor(pod(), status("")), [{
-      apiVersion: "secrets-store.csi.x-k8s.io/v1", kind: "SecretProviderClassPodStatus", name: "web-ns1-spc1", uid: "spcps-uid"
-    }])
+    assert.deepStrictEqual(ownersFor(pod(), status("")), [
+      {
+        apiVersion: "secrets-store.csi.x-k8s.io/v1",
+        kind: "SecretProviderClassPodStatus",
+        name: "web-ns1-spc1",
+        uid: "spcps-uid"
+      }
+    ])
   })
 })
 
 describe("buildSecrets", () => {
-  const files = new Map([["a", { contents: Buffer.from("A-VALUE") }], ["d/b", { contents: Buffer.from("B") }]])
+  const files = new Map([
+    ["a", { contents: Buffer.from("A-VALUE") }],
+    ["d/b", { contents: Buffer.from("B") }]
+  ])
   const spc = { namespace: "ns1", name: "spc1" }
   const good = { secretName: " s1 ", type: "Opaque", data: [{ objectName: " a ", key: " k " }] }
 
   it("builds valid entries and reports each invalid one, with upstream's wording and no contents", () => {
-    const built = buildSecrets(spc, [
-      good,
-      { secretName: "", type: "Opaque", data: [{ objectName: "a", key: "k" }] },
-      { secretName: "s3", type: "", data: [{ objectName: "a", key: "k" }] },
-      { secretName: "s4", type: "Opaque", data: [] },
-      { secretName: "s5", type: "Opaque", data: [{ objectName: " ", key: "k" }] },
-      { secretName: "s6", type: "Opaque", data: [{ objectName: "a", key: "" }] },
-      { secretName: "s7", type: "Opaque", data: [{ objectName: "missing", key: "k" }] },
-      { secretName: "s8", type: "kubernetes.io/tls", data: [{ objectName: "a", key: "tls.key" }] },
-      { secretName: "s9", type: "Opaque", labels: { [managedLabel]: "false", x: "y" }, annotations: { n: "v" }, data: [{ objectName: "d/b", key: "b" }] }
-    ], files)
+    const built = buildSecrets(
+      spc,
+      [
+        good,
+        { secretName: "", type: "Opaque", data: [{ objectName: "a", key: "k" }] },
+        { secretName: "s3", type: "", data: [{ objectName: "a", key: "k" }] },
+        { secretName: "s4", type: "Opaque", data: [] },
+        { secretName: "s5", type: "Opaque", data: [{ objectName: " ", key: "k" }] },
+        { secretName: "s6", type: "Opaque", data: [{ objectName: "a", key: "" }] },
+        { secretName: "s7", type: "Opaque", data: [{ objectName: "missing", key: "k" }] },
+        { secretName: "s8", type: "kubernetes.io/tls", data: [{ objectName: "a", key: "tls.key" }] },
+        {
+          secretName: "s9",
+          type: "Opaque",
+          labels: { [managedLabel]: "false", x: "y" },
+          annotations: { n: "v" },
+          data: [{ objectName: "d/b", key: "b" }]
+        }
+      ],
+      files
+    )
     assert.deepStrictEqual(built.secrets, [
-      { name: "s1", namespace: "ns1", type: "Opaque", data: { k: "QS1WQUxVRQ==" }, labels: { [managedLabel]: "true" }, annotations: {} },
-      { name: "s9", namespace: "ns1", type: "Opaque", data: { b: "Qg==" }, labels: { x: "y", [managedLabel]: "true" }, annotations: { n: "v" } }
+      {
+        name: "s1",
+        namespace: "ns1",
+        type: "Opaque",
+        data: { k: "QS1WQUxVRQ==" },
+        labels: { [managedLabel]: "true" },
+        annotations: {}
+      },
+      {
+        name: "s9",
+        namespace: "ns1",
+        type: "Opaque",
+        data: { b: "Qg==" },
+        labels: { x: "y", [managedLabel]: "true" },
+        annotations: { n: "v" }
+      }
     ])
     const messages = built.errors.map((e) => e.message)
-    assert.deepStrictEqual(built.errors.map((e) => e.reason), Array(7).fill("InvalidSecretProviderClass"))
+    assert.deepStrictEqual(
+      built.errors.map((e) => e.reason),
+      Array(7).fill("InvalidSecretProviderClass")
+    )
     assert.include(messages[0]!, "secretproviderclass ns1/spc1: secretName is empty")
     assert.include(messages[1]!, "secret ns1/s3 of secretproviderclass ns1/spc1: type is empty")
     assert.include(messages[2]!, "secret ns1/s4 of secretproviderclass ns1/spc1: data is empty")
     assert.include(messages[3]!, "objectName in secretObjects.data is empty")
     assert.include(messages[4]!, "key in secretObjects.data is empty")
     assert.include(messages[5]!, "file matching objectName missing not found in the pod")
-    assert.include(messages[6]!, "secret ns1/s8 of secretproviderclass ns1/spc1 key tls.key: no PEM private key block found")
+    assert.include(
+      messages[6]!,
+      "secret ns1/s8 of secretproviderclass ns1/spc1 key tls.key: no PEM private key block found"
+    )
     for (const m of messages) assert.notInclude(m, "A-VALUE")
   })
 })

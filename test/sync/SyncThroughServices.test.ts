@@ -12,21 +12,24 @@ import { decoded, eventually, secretOf, seedPod, seedSpc, seedStatus, targetPath
 
 describe("SecretSync reads through its services", () => {
   it.live("builds the Secret from the in-memory writer's files at a target the in-memory Mounter mounted", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const w = yield* world
-      const pod = seedPod(w.server, "web-0")
-      const secretObject = { secretName: "app-secret", type: "Opaque", data: [{ objectName: "user", key: "u" }] }
-      seedSpc(w.server, "spc1", [secretObject])
-      const target = targetPathFor(w.root, uidOf(pod))
-      const volumes = yield* Layer.build(Layer.mergeAll(Mounter.layerInMemory, AtomicWriter.layerInMemory))
-      yield* Effect.promise(() => fs.mkdir(target, { recursive: true }))
-      yield* Context.get(volumes, Mounter).mountTmpfs(target)
-      const payload = yield* validatePayload([{ path: "user", mode: 0o644, contents: Buffer.from("in-memory") }])
-      yield* Context.get(volumes, AtomicWriter).write(target, payload)
-      seedStatus(w.server, pod, "spc1", target)
-      yield* w.start({}, Layer.succeedContext(volumes))
-      const secret = yield* eventually("the secret", () => secretOf(w.server, "app-secret"))
-      assert.strictEqual(decoded(secret, "u"), "in-memory")
-      assert.deepStrictEqual(w.failures, [])
-    })))
+    Effect.scoped(
+      Effect.gen(function* () {
+        const w = yield* world
+        const pod = seedPod(w.server, "web-0")
+        const secretObject = { secretName: "app-secret", type: "Opaque", data: [{ objectName: "user", key: "u" }] }
+        seedSpc(w.server, "spc1", [secretObject])
+        const target = targetPathFor(w.root, uidOf(pod))
+        const volumes = yield* Layer.build(Layer.mergeAll(Mounter.layerInMemory, AtomicWriter.layerInMemory))
+        yield* Effect.promise(() => fs.mkdir(target, { recursive: true }))
+        yield* Context.get(volumes, Mounter).mountTmpfs(target)
+        const payload = yield* validatePayload([{ path: "user", mode: 0o644, contents: Buffer.from("in-memory") }])
+        yield* Context.get(volumes, AtomicWriter).write(target, payload)
+        seedStatus(w.server, pod, "spc1", target)
+        yield* w.start({}, Layer.succeedContext(volumes))
+        const secret = yield* eventually("the secret", () => secretOf(w.server, "app-secret"))
+        assert.strictEqual(decoded(secret, "u"), "in-memory")
+        assert.deepStrictEqual(w.failures, [])
+      })
+    )
+  )
 })

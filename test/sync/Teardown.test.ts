@@ -33,31 +33,46 @@ const detachLeftovers = (dir: string) => {
 
 describe("sync fixtures teardown", () => {
   it.live("a mount busy at teardown is retried until its reader is done; every mount goes, then the directory", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let root = ""
-      const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
-        root = yield* tempRoot
-        const { handle } = yield* busyPair(root)
-        // The reader finishes a little after the test body: the first unmount attempts find the mount busy.
-        setTimeout(() => void handle.close(), 300)
-      })))
+      const exit = yield* Effect.exit(
+        Effect.scoped(
+          Effect.gen(function* () {
+            root = yield* tempRoot
+            const { handle } = yield* busyPair(root)
+            // The reader finishes a little after the test body: the first unmount attempts find the mount busy.
+            setTimeout(() => void handle.close(), 300)
+          })
+        )
+      )
       detachLeftovers(root)
       assert.isTrue(Exit.isSuccess(exit), String(exit))
       assert.deepStrictEqual(mountsUnder(root), [])
-      assert.isFalse(yield* Effect.promise(() => fs.access(root).then(() => true, () => false)))
-    }))
+      assert.isFalse(
+        yield* Effect.promise(() =>
+          fs.access(root).then(
+            () => true,
+            () => false
+          )
+        )
+      )
+    })
+  )
 
   it.live("unmountAll: a mount busy for good is detached lazily, and the others are still unmounted", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const root = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp("/tmp/sync-teardown-")),
-        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-      )
-      yield* Effect.addFinalizer(() => Effect.sync(() => detachLeftovers(root)))
-      const { outer, inner, handle } = yield* busyPair(root)
-      const report = yield* Effect.promise(() => unmountAll(root, 200))
-      yield* Effect.promise(() => handle.close())
-      assert.deepStrictEqual(Object.fromEntries(report), { [inner]: "lazy", [outer]: "unmounted" })
-      assert.deepStrictEqual(mountsUnder(root), [])
-    })))
+    Effect.scoped(
+      Effect.gen(function* () {
+        const root = yield* Effect.acquireRelease(
+          Effect.promise(() => fs.mkdtemp("/tmp/sync-teardown-")),
+          (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => detachLeftovers(root)))
+        const { outer, inner, handle } = yield* busyPair(root)
+        const report = yield* Effect.promise(() => unmountAll(root, 200))
+        yield* Effect.promise(() => handle.close())
+        assert.deepStrictEqual(Object.fromEntries(report), { [inner]: "lazy", [outer]: "unmounted" })
+        assert.deepStrictEqual(mountsUnder(root), [])
+      })
+    )
+  )
 })

@@ -33,7 +33,11 @@ const rsaCert = certificatePem("rsa.example", rsa, rsa)
 const ecCert = certificatePem("ec.example", ec, ec)
 
 const sameKey = (pem: string, key: KeyObject) =>
-  assert.isTrue(createPrivateKey(pem).export({ type: "pkcs8", format: "der" }).equals(key.export({ type: "pkcs8", format: "der" })))
+  assert.isTrue(
+    createPrivateKey(pem)
+      .export({ type: "pkcs8", format: "der" })
+      .equals(key.export({ type: "pkcs8", format: "der" }))
+  )
 
 describe("tlsPart", () => {
   it("the generated certificates are real X.509 (the fixture itself works)", () => {
@@ -98,7 +102,10 @@ describe("tlsPart", () => {
 
   it("a block that is no key in any encoding fails, naming its label", () => {
     const junk = encodePem("PRIVATE KEY", Buffer.from("not a key at all, just some bytes"))
-    assert.include(failure("tls.key", rsaCert + junk), "the PRIVATE KEY block is not a PKCS#1, PKCS#8 or SEC1 private key")
+    assert.include(
+      failure("tls.key", rsaCert + junk),
+      "the PRIVATE KEY block is not a PKCS#1, PKCS#8 or SEC1 private key"
+    )
   })
 
   it("an Ed25519 key is refused: only RSA and EC keys are supported", () => {
@@ -113,6 +120,9 @@ describe("tlsPart", () => {
   it("encodePem wraps base64 at 64 columns like Go's pem.EncodeToMemory", () => {
     const pem = encodePem("X", Buffer.alloc(100, 1))
     const lines = pem.split("\n")
-    assert.deepStrictEqual(lines.map((l) => l.length), [17, 64, 64, 8, 15, 0])
+    assert.deepStrictEqual(
+      lines.map((l) => l.length),
+      [17, 64, 64, 8, 15, 0]
+    )
   })
 })

@@ -35,8 +35,13 @@ const signatureAlgorithm = (key: KeyObject) =>
 export const certificatePem = (cn: string, subjectKey: KeyObject, issuerKey: KeyObject, issuer = cn): string => {
   const spki = createPublicKey(subjectKey).export({ type: "spki", format: "der" })
   const tbs = seq(
-    tlv(0xa0, int(2)), int(1), signatureAlgorithm(issuerKey), name(issuer),
-    seq(utcTime("250101000000Z"), utcTime("350101000000Z")), name(cn), spki
+    tlv(0xa0, int(2)),
+    int(1),
+    signatureAlgorithm(issuerKey),
+    name(issuer),
+    seq(utcTime("250101000000Z"), utcTime("350101000000Z")),
+    name(cn),
+    spki
   )
   const signature = sign("sha256", tbs, issuerKey)
   const der = seq(tbs, signatureAlgorithm(issuerKey), bitString(signature))

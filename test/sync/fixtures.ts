@@ -52,7 +52,14 @@ export const seedPod = (server: FakeApiServer, name: string, o: PodOptions = {})
       nodeName: nodeId,
       volumes: [
         { name: "token", projected: { sources: [] } },
-        { name: volumeName, csi: { driver: o.driver ?? driverName, readOnly: true, volumeAttributes: { secretProviderClass: o.spc ?? "spc1" } } }
+        {
+          name: volumeName,
+          csi: {
+            driver: o.driver ?? driverName,
+            readOnly: true,
+            volumeAttributes: { secretProviderClass: o.spc ?? "spc1" }
+          }
+        }
       ]
     },
     status: { phase: o.phase ?? "Running" }
@@ -86,17 +93,22 @@ export const seedStatus = (server: FakeApiServer, pod: KubeObject, spc: string, 
 /** A change of the status object the watch must deliver (what a republish's PodStatuses.upsert does). */
 export const touchStatus = (server: FakeApiServer, name: string) => {
   const current = server.store.get(statusResource, ns, name)!
-  const next = { ...current, status: { ...(current["status"] as object), objects: [{ id: "o", version: String(Date.now()) }] } }
+  const next = {
+    ...current,
+    status: { ...(current["status"] as object), objects: [{ id: "o", version: String(Date.now()) }] }
+  }
   return server.store.replace(statusResource, current, next)
 }
 
 export const secretOf = (server: FakeApiServer, name: string) => server.store.get(secretsResource, ns, name)
 export const decoded = (secret: KubeObject | undefined, key: string) =>
-  Buffer.from(String((secret?.["data"] as Record<string, string> | undefined)?.[key] ?? ""), "base64").toString("latin1")
+  Buffer.from(String((secret?.["data"] as Record<string, string> | undefined)?.[key] ?? ""), "base64").toString(
+    "latin1"
+  )
 
 /** Mounts `files` in `target` on a real tmpfs through the real AtomicWriter, as a publish would. */
 export const writeFiles = (target: string, files: Record<string, string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     yield* Effect.promise(() => fs.mkdir(target, { recursive: true }))
     const device = yield* Effect.promise(() => tmpfsMountDevice(target))
     if (device === undefined) execFileSync("mount", ["-t", "tmpfs", "tmpfs", target])
@@ -109,15 +121,20 @@ export const writeFiles = (target: string, files: Record<string, string>) =>
 
 /** Mount points under `dir`, deepest first (octal escapes of /proc/self/mountinfo decoded). */
 export const mountsUnder = (dir: string) =>
-  readFileSync("/proc/self/mountinfo", "utf8").split("\n")
-    .map((line) => line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+  readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) =>
+      line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)))
+    )
     .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length)
 
 const umount = (args: ReadonlyArray<string>) =>
   new Promise<string | undefined>((resolve) =>
     execFile("umount", args, (error, _stdout, stderr) =>
-      resolve(error === null ? undefined : stderr.trim() || error.message)))
+      resolve(error === null ? undefined : stderr.trim() || error.message)
+    )
+  )
 
 /** How each mount under `dir` went away: "unmounted", "lazy" (still busy at the deadline) or why it could not. */
 export type UnmountReport = ReadonlyMap<string, string>
@@ -150,21 +167,22 @@ export const unmountAll = async (dir: string, busyMillis = 15_000): Promise<Unmo
  */
 export const tempRoot = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "secret-sync-"))),
-  (dir) => Effect.promise(async () => {
-    const report = await unmountAll(dir)
-    const lazy = [...report].filter(([, how]) => how === "lazy").map(([mount]) => mount)
-    const failed = [...report].filter(([, how]) => how !== "lazy" && how !== "unmounted")
-    if (lazy.length > 0) console.warn(`teardown: busy mounts detached with umount -l: ${lazy.join(", ")}`)
-    if (failed.length > 0) {
-      throw new Error(`teardown: mounts left: ${failed.map(([m, how]) => `${m} (${how})`).join(", ")}`)
-    }
-    await fs.rm(dir, { recursive: true, force: true })
-  })
+  (dir) =>
+    Effect.promise(async () => {
+      const report = await unmountAll(dir)
+      const lazy = [...report].filter(([, how]) => how === "lazy").map(([mount]) => mount)
+      const failed = [...report].filter(([, how]) => how !== "lazy" && how !== "unmounted")
+      if (lazy.length > 0) console.warn(`teardown: busy mounts detached with umount -l: ${lazy.join(", ")}`)
+      if (failed.length > 0) {
+        throw new Error(`teardown: mounts left: ${failed.map(([m, how]) => `${m} (${how})`).join(", ")}`)
+      }
+      await fs.rm(dir, { recursive: true, force: true })
+    })
 )
 
 /** Polls `check` until it returns a value (real time). */
 export const eventually = <A>(what: string, check: () => A | undefined | false, timeoutMillis = 15_000) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const deadline = Date.now() + timeoutMillis
     for (;;) {
       const value = check()
@@ -186,7 +204,7 @@ export interface World {
   ) => Effect.Effect<SecretSyncShape>
 }
 
-export const world = Effect.gen(function*() {
+export const world = Effect.gen(function* () {
   const server = yield* fakeApiServer()
   const root = yield* tempRoot
   const synced: Array<SyncedInfo> = []

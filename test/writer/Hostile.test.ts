@@ -10,12 +10,12 @@ import { hostile, listing, payload, providerFile, SECRET, tempDir } from "./fixt
 describe("hostile payloads end to end", () => {
   for (const [name, files] of hostile) {
     it.live(`${name}: rejected, previous content intact, nothing new inside or outside`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const root = yield* tempDir()
         const target = path.join(root, "pod", "volumes", "target")
         yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.mkdir(target, { recursive: true })))
         const writer = yield* AtomicWriter
-        yield* writer.write(target, payload({ "a": "good", "x": "good", "dir/b": ["good", 0o600] }))
+        yield* writer.write(target, payload({ a: "good", x: "good", "dir/b": ["good", 0o600] }))
         const before = yield* Effect.promise(() => listing(root))
 
         // A good file first: validation is total, so it must not be written either.
@@ -28,6 +28,7 @@ describe("hostile payloads end to end", () => {
         assert.strictEqual(error.reason, "InvalidProviderResponse")
         assert.notInclude(error.message, SECRET)
         assert.deepStrictEqual(yield* Effect.promise(() => listing(root)), before)
-      }).pipe(Effect.provide(AtomicWriter.layer)))
+      }).pipe(Effect.provide(AtomicWriter.layer))
+    )
   }
 })

@@ -24,7 +24,10 @@ interface Tally {
 const readPair = async (target: string): Promise<readonly [string, string] | undefined> => {
   try {
     const dir = await fs.realpath(path.join(target, "..data"))
-    const [x, y] = await Promise.all([fs.readFile(path.join(dir, "x"), "utf8"), fs.readFile(path.join(dir, "y"), "utf8")])
+    const [x, y] = await Promise.all([
+      fs.readFile(path.join(dir, "x"), "utf8"),
+      fs.readFile(path.join(dir, "y"), "utf8")
+    ])
     return [x, y]
   } catch (cause) {
     if (errnoCode(cause) === "ENOENT") return undefined // the old dir was deleted after resolution
@@ -46,7 +49,7 @@ const readUntil = async (target: string, done: () => boolean, tally: Tally): Pro
 
 describe("old-or-new", () => {
   it.live(`${REWRITES} rewrites: every pair read is all A or all B`, () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* tempDir()
       const writer = yield* AtomicWriter
       yield* writer.write(target, A)
@@ -54,7 +57,14 @@ describe("old-or-new", () => {
       const rewrites = yield* Effect.forEach(
         Array.from({ length: REWRITES }, (_, i) => (i % 2 === 0 ? B : A)),
         (next) => writer.write(target, next).pipe(Effect.tap(() => Effect.yieldNow))
-      ).pipe(Effect.ensuring(Effect.sync(() => { done = true })), Effect.forkChild)
+      ).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            done = true
+          })
+        ),
+        Effect.forkChild
+      )
 
       const direct: Tally = { pairs: 0, mixed: 0, retried: 0, seen: new Set() }
       const viaReadTarget: Tally = { pairs: 0, mixed: 0, retried: 0, seen: new Set() }
@@ -81,6 +91,10 @@ describe("old-or-new", () => {
       assert.deepStrictEqual([...direct.seen].sort(), ["A", "B"], stats)
       assert.deepStrictEqual([...viaReadTarget.seen].sort(), ["A", "B"])
       const dataDir = yield* Effect.promise(() => fs.readlink(path.join(target, "..data")))
-      assert.deepStrictEqual((yield* Effect.promise(() => fs.readdir(target))).sort(), ["..data", dataDir, "x", "y"].sort())
-    }).pipe(Effect.provide(AtomicWriter.layer)))
+      assert.deepStrictEqual(
+        (yield* Effect.promise(() => fs.readdir(target))).sort(),
+        ["..data", dataDir, "x", "y"].sort()
+      )
+    }).pipe(Effect.provide(AtomicWriter.layer))
+  )
 })

@@ -54,7 +54,8 @@ describe("validatePayload", () => {
   it("lists every directory once, parents before children, for writeTree", () => {
     const result = validatePayloadResult([file("d/e/f"), file("d/a"), file("x/y/z/w"), file("d/e/g/h"), file("top")])
     assert.isTrue(Result.isSuccess(result))
-    if (Result.isSuccess(result)) assert.deepStrictEqual(result.success.dirs, ["d", "d/e", "x", "x/y", "x/y/z", "d/e/g"])
+    if (Result.isSuccess(result))
+      assert.deepStrictEqual(result.success.dirs, ["d", "d/e", "x", "x/y", "x/y/z", "d/e/g"])
   })
 
   it(`refuses a payload that needs more than ${MAX_DIRECTORIES} directories, naming the file that crossed the line`, () => {
@@ -74,7 +75,7 @@ describe("validatePayload", () => {
   it("quotes odd bytes and cuts very long paths in messages", () => {
     const odd = validatePayloadResult([file("a\nb/../c")])
     assert.isTrue(Result.isFailure(odd))
-    if (Result.isFailure(odd)) assert.include(odd.failure.message, "\"a\\nb/../c\"")
+    if (Result.isFailure(odd)) assert.include(odd.failure.message, '"a\\nb/../c"')
     const long = validatePayloadResult([file(`${path4096}q`)])
     assert.isTrue(Result.isFailure(long))
     if (Result.isFailure(long)) {
@@ -85,11 +86,12 @@ describe("validatePayload", () => {
   })
 
   it.effect("the Effect form fails with the same PayloadError", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const error = yield* Effect.flip(validatePayload([file("ok"), file("../x")]))
       assert.strictEqual(error._tag, "PayloadError")
       assert.strictEqual(error.path, "../x")
       const ok = yield* validatePayload([file("ok")])
       assert.deepStrictEqual(ok.topLevel, ["ok"])
-    }))
+    })
+  )
 })

@@ -19,7 +19,7 @@ export const tempDir = (prefix = "writer-test-"): Effect.Effect<string, never, S
 
 /** A tmpfs of `size` bytes mounted on a fresh temp dir (we run as root), unmounted with the scope. */
 export const tinyTmpfs = (size: number): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const dir = yield* tempDir("writer-tmpfs-")
     return yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -100,7 +100,11 @@ export const visible = async (target: string): Promise<Record<string, readonly [
 
 /** The contents of every test file; it must never appear in an error message. */
 export const SECRET = "s3cr3t-value-never-in-messages"
-export const providerFile = (path: string, mode = 0o644): ProviderFile => ({ path, mode, contents: new TextEncoder().encode(SECRET) })
+export const providerFile = (path: string, mode = 0o644): ProviderFile => ({
+  path,
+  mode,
+  contents: new TextEncoder().encode(SECRET)
+})
 
 // 17 elements of 240 bytes and 16 slashes: exactly 4096 bytes, every element legal.
 export const path4096 = Array.from({ length: 17 }, () => "p".repeat(240)).join("/")
