@@ -108,7 +108,8 @@ export const measureFloor = async (rig: Rig, driver: Driver, counts: BenchCounts
     )
   )
 
-  const spcUrl = `${rig.api.url}/apis/secrets-store.csi.x-k8s.io/v1/namespaces/default/secretproviderclasses/bench-small`
+  const spcs = "/apis/secrets-store.csi.x-k8s.io/v1/namespaces/default/secretproviderclasses"
+  const spcUrl = `${rig.api.url}${spcs}/bench-small`
   const apiGet = await sampleMs({ samples, warmup }, async () => {
     const response = await fetch(spcUrl, { headers: { authorization: "Bearer fake-token" } })
     await response.json()

@@ -1,8 +1,9 @@
 // `npm run bench`: one run of every figure against the built driver as shipped (its bin entry, no NODE_OPTIONS),
 // the V8 flag matrix and start-up under the DaemonSet's CPU limit, printed as a table and
 // written to bench/results/<ISO date>.json. The driver is src/ compiled afresh into bench/.build/snapshot
-// (BENCH_REF=<git ref> builds a commit instead; BENCH_USE_DIST=1 runs the repository's dist/ as it is). Every tmpfs it mounts and every child it starts
-// is cleaned up in a finally (and on SIGINT/SIGTERM). BENCH_QUICK=1 for a smoke run; see config.ts.
+// (BENCH_REF=<git ref> builds a commit instead; BENCH_USE_DIST=1 runs the repository's dist/ as it is). Every tmpfs
+// it mounts and every child it starts is cleaned up in a finally (and on SIGINT/SIGTERM). BENCH_QUICK=1 for a smoke
+// run; see config.ts.
 import * as path from "node:path"
 import { benchCounts, profileEnabled } from "./config.js"
 import { measureFlagMatrix } from "./flagMatrix.js"
@@ -28,7 +29,10 @@ import { nowMs } from "./stats.js"
 const apiCallsPer = (r: Rig, publishes: number): Record<string, number> => {
   const out: Record<string, number> = {}
   for (const q of r.api.requests) {
-    const key = `${q.method} ${q.path.replace(/\/namespaces\/[^/]+/, "/namespaces/*").replace(/\/(secretproviderclasses|secretproviderclasspodstatuses|pods|events)\/[^/]+$/, "/$1/*")}`
+    const route = q.path
+      .replace(/\/namespaces\/[^/]+/, "/namespaces/*")
+      .replace(/\/(secretproviderclasses|secretproviderclasspodstatuses|pods|events)\/[^/]+$/, "/$1/*")
+    const key = `${q.method} ${route}`
     out[key] = (out[key] ?? 0) + 1
   }
   return Object.fromEntries(Object.entries(out).map(([k, n]) => [k, Math.round((n / publishes) * 100) / 100]))

@@ -109,7 +109,8 @@ export const measureMemory = async (
     const first = trace[0]!
     const last = trace[trace.length - 1]!
     log(
-      `  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`
+      `  ${config}: ${done} cycles (${cyclesPerSecond.toFixed(0)}/s), ` +
+        `RSS ${first.rssMiB.toFixed(1)} -> ${last.rssMiB.toFixed(1)} MiB`
     )
     return {
       config,

@@ -38,7 +38,10 @@ export interface ProfileSummary {
   readonly totalMs: number
   readonly topFunctions: ReadonlyArray<SelfTime>
   readonly byPackage: ReadonlyArray<SelfTime>
-  /** Time with a frame of this dist/ file on the stack (synchronous stacks only: an Effect fiber resumed by I/O shows the runtime, not its caller). */
+  /**
+   * Time with a frame of this dist/ file on the stack (synchronous stacks only: an Effect fiber resumed by I/O shows
+   * the runtime, not its caller).
+   */
   readonly inclusiveByDriverFile: ReadonlyArray<SelfTime>
   readonly file: string
 }

@@ -130,7 +130,8 @@ export const judgeGoals = (r: Results): Array<Goal> => {
 
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 3 : 1) : "n/a")
 const row = (name: string, s: Summary, note = "") =>
-  `${name.padEnd(44)} ${String(s.n).padStart(6)} ${ms(s.min).padStart(9)} ${ms(s.median).padStart(9)} ${ms(s.p99).padStart(9)}  ${note}`
+  `${name.padEnd(44)} ${String(s.n).padStart(6)} ` +
+  `${ms(s.min).padStart(9)} ${ms(s.median).padStart(9)} ${ms(s.p99).padStart(9)}  ${note}`
 
 export const renderTable = (r: Results): string => {
   const lines: Array<string> = []
@@ -138,7 +139,8 @@ export const renderTable = (r: Results): string => {
   lines.push(`machine: ${JSON.stringify(r.machine)}`)
   lines.push("")
   lines.push(
-    `${"latency (ms)".padEnd(44)} ${"n".padStart(6)} ${"min".padStart(9)} ${"median".padStart(9)} ${"p99".padStart(9)}  note`
+    `${"latency (ms)".padEnd(44)} ${"n".padStart(6)} ` +
+      `${"min".padStart(9)} ${"median".padStart(9)} ${"p99".padStart(9)}  note`
   )
   const f = r.floor
   if (f !== undefined) {
@@ -169,12 +171,13 @@ export const renderTable = (r: Results): string => {
     lines.push(`  API server calls per first publish: ${calls}`)
   }
   if (r.noop !== undefined) {
+    const vsFloor =
+      f === undefined ? "" : `p50 = ${(r.noop.latency.median / f.driverNodeGetInfo.median).toFixed(2)}x empty RT; `
     lines.push(
       row(
         "no-op republish (within poll interval)",
         r.noop.latency,
-        `${f === undefined ? "" : `p50 = ${(r.noop.latency.median / f.driverNodeGetInfo.median).toFixed(2)}x empty RT; `}` +
-          `driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)`
+        `${vsFloor}driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)`
       )
     )
   }
@@ -203,12 +206,15 @@ export const renderTable = (r: Results): string => {
   if (r.throughput !== undefined) {
     lines.push("")
     lines.push(
-      `${"throughput (distinct targets)".padEnd(30)} ${"publishes".padStart(9)} ${"seconds".padStart(8)} ${"per s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`
+      `${"throughput (distinct targets)".padEnd(30)} ${"publishes".padStart(9)} ${"seconds".padStart(8)} ` +
+        `${"per s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`
     )
     const one = r.throughput.find((l) => l.concurrency === 1)
     for (const l of r.throughput) {
       lines.push(
-        `${`concurrency ${l.concurrency}`.padEnd(30)} ${String(l.publishes).padStart(9)} ${l.seconds.toFixed(2).padStart(8)} ${l.perSecond.toFixed(1).padStart(8)} ${ms(l.latency.median).padStart(8)} ${ms(l.latency.p99).padStart(8)}` +
+        `${`concurrency ${l.concurrency}`.padEnd(30)} ${String(l.publishes).padStart(9)} ` +
+          `${l.seconds.toFixed(2).padStart(8)} ${l.perSecond.toFixed(1).padStart(8)} ` +
+          `${ms(l.latency.median).padStart(8)} ${ms(l.latency.p99).padStart(8)}` +
           (one === undefined ? "" : `  ${(l.perSecond / one.perSecond).toFixed(2)}x c=1`)
       )
     }
@@ -220,15 +226,18 @@ export const renderTable = (r: Results): string => {
       p.heapUsedMiB === undefined ? "n/a" : p.heapUsedMiB.toFixed(1)
     for (const p of [m.idle, m.withVolumes, ...m.trace]) {
       lines.push(
-        `  ${p.label.padEnd(28)} RSS ${p.rssMiB.toFixed(1).padStart(6)} MiB   heap used after GC ${heap(p).padStart(6)} MiB`
+        `  ${p.label.padEnd(28)} RSS ${p.rssMiB.toFixed(1).padStart(6)} MiB   ` +
+          `heap used after GC ${heap(p).padStart(6)} MiB`
       )
     }
     lines.push(
-      `  no-op republish with ${m.volumes} mounted: p50 ${ms(m.noopWithVolumes.median)} ms, p99 ${ms(m.noopWithVolumes.p99)} ms (n=${m.noopWithVolumes.n})`
+      `  no-op republish with ${m.volumes} mounted: p50 ${ms(m.noopWithVolumes.median)} ms, ` +
+        `p99 ${ms(m.noopWithVolumes.p99)} ms (n=${m.noopWithVolumes.n})`
     )
     lines.push(`  ${m.cycles} publish/unpublish cycles (16 in flight) at ${m.cyclesPerSecond.toFixed(0)} cycles/s`)
     lines.push(
-      `  RSS growth after warm-up -> end: ${m.growthPercent.toFixed(1)}%; heap growth: ${m.heapGrowthPercent?.toFixed(1) ?? "n/a"}%; peak RSS (VmHWM) ${m.peakRssMiB.toFixed(1)} MiB`
+      `  RSS growth after warm-up -> end: ${m.growthPercent.toFixed(1)}%; ` +
+        `heap growth: ${m.heapGrowthPercent?.toFixed(1) ?? "n/a"}%; peak RSS (VmHWM) ${m.peakRssMiB.toFixed(1)} MiB`
     )
   }
   if (r.matrix !== undefined) {
@@ -265,7 +274,8 @@ export const renderTable = (r: Results): string => {
     if ("error" in r.profile) lines.push(`cpu profile: failed: ${r.profile.error}`)
     else {
       lines.push(
-        `driver CPU profile (inspector, after warm-up) over ${r.profile.publishes} sequential first publishes: ${r.profile.totalMs.toFixed(0)} ms sampled (idle excluded)`
+        `driver CPU profile (inspector, after warm-up) over ${r.profile.publishes} sequential first publishes: ` +
+          `${r.profile.totalMs.toFixed(0)} ms sampled (idle excluded)`
       )
       lines.push("  self time by package:")
       for (const p of r.profile.byPackage.slice(0, 10))

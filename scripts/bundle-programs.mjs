@@ -1,7 +1,7 @@
-// Builds the shipped programs from src/: per program (driver, CLI, reference provider, sync controller) one tree-shaken, minified,
-// ASCII-only ESM bundle, dist/bin/<bin name>.bundle.js, with its source map, and the bin entry dist/bin/<bin name>.js:
-// a ~2 KB launcher that applies the program's runtime tuning (src/platform/RuntimeTuning.ts), then imports the bundle.
-// package.json's bin entries point at the launchers.
+// Builds the shipped programs from src/: per program (driver, CLI, reference provider, sync controller) one
+// tree-shaken, minified, ASCII-only ESM bundle, dist/bin/<bin name>.bundle.js, with its source map, and the bin entry
+// dist/bin/<bin name>.js: a ~2 KB launcher that applies the program's runtime tuning (src/platform/RuntimeTuning.ts),
+// then imports the bundle. package.json's bin entries point at the launchers.
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { build } from "rolldown"

@@ -100,7 +100,8 @@ const main = async () => {
   ensureBuilt()
   if (process.getuid?.() !== 0) {
     console.log(
-      "note: not root, so the driver cannot mount tmpfs; `secrets-store mount` without --endpoint still works over a plain directory"
+      "note: not root, so the driver cannot mount tmpfs; " +
+        "`secrets-store mount` without --endpoint still works over a plain directory"
     )
   }
   fs.mkdirSync(providerDir, { recursive: true })

@@ -34,8 +34,8 @@ const describeMount = (target: string) =>
 export const headerLines = (mount: ResolvedMount, via: string) =>
   describeMount(mount.request.targetPath).pipe(
     Effect.map((fsType) => [
-      `mounted ${mount.spc.metadata.namespace}/${mount.spc.metadata.name} (provider ${mount.spc.spec.provider ?? ""}) ` +
-        `at ${mount.request.targetPath} (${fsType}) via ${via}`,
+      `mounted ${mount.spc.metadata.namespace}/${mount.spc.metadata.name} ` +
+        `(provider ${mount.spc.spec.provider ?? ""}) at ${mount.request.targetPath} (${fsType}) via ${via}`,
       `pod ${mount.pod.namespace}/${mount.pod.name} uid ${mount.pod.uid} service account ${mount.pod.serviceAccount}`
     ])
   )

@@ -55,7 +55,8 @@ const checkProvider = (spec: Json): Array<Problem> => {
     : [
         problem(
           ["spec", "provider"],
-          `spec.provider ${JSON.stringify(provider)} must match ^[a-zA-Z0-9_-]{0,30}$ (it names the socket <provider>.sock)`
+          `spec.provider ${JSON.stringify(provider)} must match ^[a-zA-Z0-9_-]{0,30}$ ` +
+            "(it names the socket <provider>.sock)"
         )
       ]
 }
@@ -137,7 +138,8 @@ const checkData = (
         ? [
             problem(
               [...here, "objectName"],
-              `${describe(here)}.objectName ${JSON.stringify(objectName)} is not a file the "objects" parameter mounts (${[...files].join(", ")})`
+              `${describe(here)}.objectName ${JSON.stringify(objectName)} ` +
+                `is not a file the "objects" parameter mounts (${[...files].join(", ")})`
             )
           ]
         : [])
@@ -171,7 +173,8 @@ const checkSecretObjects = (spec: Json): Array<Problem> => {
           : [
               problem(
                 [...at, "type"],
-                `${describe(at)}.type ${JSON.stringify(type)} is not a Secret type the driver syncs (${secretTypes.join(", ")})`
+                `${describe(at)}.type ${JSON.stringify(type)} ` +
+                  `is not a Secret type the driver syncs (${secretTypes.join(", ")})`
               )
             ]),
       ...checkData(at, type, entry["data"], files)

@@ -117,7 +117,8 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     type: "string",
     default: "",
     usage:
-      "Standalone mode, without a cluster: read SecretProviderClasses from the YAML files in this directory, keep pod statuses in memory, never contact an API server (empty: off)"
+      "Standalone mode, without a cluster: read SecretProviderClasses from the YAML files in this directory, " +
+      "keep pod statuses in memory, never contact an API server (empty: off)"
   },
   verbosity: { name: "v", type: "level", default: "0", usage: "number for the log level verbosity" }
 }
@@ -191,7 +192,8 @@ const describe = (flag: FlagSpec): string => {
 export const helpText = (program: string): string =>
   [
     `Usage of ${program}:`,
-    "Flags use Go syntax: -name=value, --name=value, -name value or --name value; bool flags as --name or --name=false.",
+    "Flags use Go syntax: -name=value, --name=value, -name value or --name value; " +
+      "bool flags as --name or --name=false.",
     "Durations are Go durations (300ms, 30s, 2m, 1h30m).",
     "",
     ...[...Object.values(driverFlags), versionFlag].map(describe),

@@ -1,5 +1,6 @@
-// Decoding of kubelet's Node requests at the edge: upstream's argument checks (docs/upstream.md#publish-argument-checks,
-// #unpublish), in upstream's order (the first failing check wins), into domain values.
+// Decoding of kubelet's Node requests at the edge: upstream's argument checks
+// (docs/upstream.md#publish-argument-checks, #unpublish), in upstream's order (the first failing check wins), into
+// domain values.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"

@@ -80,9 +80,10 @@ export const forceSynchronizationPattern = /^[A-Za-z0-9]([-A-Za-z0-9]+([-._a-zA-
 
 // The CEL messages of the CRD, word for word.
 export const labelSizeMessage = "Labels should have < 63 characters for both keys and values."
-export const labelReservedMessage = `Labels should not contain ${reservedKey}. This key is reserved for the controller.`
+const reservedNote = "This key is reserved for the controller."
+export const labelReservedMessage = `Labels should not contain ${reservedKey}. ${reservedNote}`
 export const annotationSizeMessage = "Annotations should have < 253 characters for both keys and values."
-export const annotationReservedMessage = `Annotations should not contain ${reservedKey}. This key is reserved for the controller.`
+export const annotationReservedMessage = `Annotations should not contain ${reservedKey}. ${reservedNote}`
 
 const lengthBetween = (text: string, min: number, max: number) => text.length >= min && text.length <= max
 

@@ -46,7 +46,9 @@ const decodeFrom = (namespace: string, name: string) => (body: unknown) =>
       (cause) =>
         new KubernetesError({
           reason: "KubernetesApiError",
-          message: `failed to ${description(namespace, name)}, error: the object does not decode as a SecretProviderClass`,
+          message:
+            `failed to ${description(namespace, name)}, error: ` +
+            "the object does not decode as a SecretProviderClass",
           cause
         })
     )

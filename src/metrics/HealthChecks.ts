@@ -15,10 +15,12 @@ export type CsiEndpoint = Endpoint
 const PROBE_TIMEOUT: Duration.Input = "3 seconds"
 
 /** nice-grpc wants `unix://` + an absolute path; a server listening on every interface is reached on loopback. */
-export const channelAddress = (endpoint: CsiEndpoint): string =>
-  endpoint._tag === "unix"
-    ? `unix://${path.resolve(endpoint.path)}`
-    : `${endpoint.host === "" || endpoint.host === "0.0.0.0" ? "127.0.0.1" : endpoint.host === "::" ? "[::1]" : endpoint.host}:${endpoint.port}`
+export const channelAddress = (endpoint: CsiEndpoint): string => {
+  if (endpoint._tag === "unix") return `unix://${path.resolve(endpoint.path)}`
+  const host =
+    endpoint.host === "" || endpoint.host === "0.0.0.0" ? "127.0.0.1" : endpoint.host === "::" ? "[::1]" : endpoint.host
+  return `${host}:${endpoint.port}`
+}
 
 /** First line only; grpc-js appends an empty "Resolution note:" to connect failures. */
 const describeError = (cause: unknown) =>

@@ -74,7 +74,10 @@ const mountEntryAt = (resolved: string) =>
     Effect.map((text) => findMountInText(text, resolved))
   )
 
-/** realpath, or None when the path does not exist; an unresolvable path (stale mount) falls back to its absolute form. */
+/**
+ * realpath, or None when the path does not exist; an unresolvable path (stale mount) falls back to its absolute
+ * form.
+ */
 const resolvePath = (path: string) =>
   Effect.tryPromise(() => fs.realpath(path)).pipe(
     Effect.map(Option.some),
@@ -191,8 +194,8 @@ const unmountAll = (path: string) =>
       if (entry.value.fsType !== "tmpfs") {
         return yield* Effect.fail(
           mountFailed(
-            `target ${path} is a ${entry.value.fsType} mount (source ${entry.value.source}), not this driver's tmpfs: ` +
-              "refusing to unmount it or delete anything in it"
+            `target ${path} is a ${entry.value.fsType} mount (source ${entry.value.source}), ` +
+              "not this driver's tmpfs: refusing to unmount it or delete anything in it"
           )
         )
       }

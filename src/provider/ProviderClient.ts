@@ -74,7 +74,8 @@ export interface ProviderClientOptions {
   readonly retryBaseDelay?: Duration.Input
 }
 
-// A Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced (docs/upstream.md#mount-response-handling).
+// A Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced
+// (docs/upstream.md#mount-response-handling).
 const SECRET_SIZE_LIMIT = 1024 * 1024
 // Upstream's health check gives each Version call 5 seconds.
 const HEALTH_CHECK_TIMEOUT = Duration.seconds(5)

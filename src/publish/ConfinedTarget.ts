@@ -26,13 +26,10 @@ export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.E
     const confinement = yield* Effect.tryPromise(() => checkConfinement(target)).pipe(
       Effect.catch((error) => {
         const failedAt = (error.cause as { path?: unknown } | undefined)?.path
+        const code = errnoCode(error.cause) ?? "error"
         return failedAt === target.path
           ? Effect.succeed({ _tag: "Confined" } as const)
-          : Effect.fail(
-              refused(
-                `target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${errnoCode(error.cause) ?? "error"}`
-              )
-            )
+          : Effect.fail(refused(`target path ${target.path}: cannot check ${String(failedAt ?? "a parent")}: ${code}`))
       })
     )
     if (confinement._tag === "Refused") {

@@ -73,7 +73,8 @@ export const checkTargetPath = (
   if (!namesPod(pod, status)) return fail(`${spcps} does not belong to pod ${podRef} (name, namespace or owner uid)`)
   if (volumes.length === 0) {
     return fail(
-      `pod ${podRef} has no ${driverName} volume for secretproviderclass ${status.status.secretProviderClassName} (${spcps})`
+      `pod ${podRef} has no ${driverName} volume ` +
+        `for secretproviderclass ${status.status.secretProviderClassName} (${spcps})`
     )
   }
   const target = status.status.targetPath

@@ -58,7 +58,8 @@ export interface ReconcilerDeps {
 
 /** Upstream's hint for a 403 on Secrets: the opt-in RBAC that lets the driver write them is missing. */
 export const forbiddenHint =
-  "ensure the secret-sync RBAC is installed (the secret-sync component of the manifests, or syncSecret.enabled=true in Helm)"
+  "ensure the secret-sync RBAC is installed " +
+  "(the secret-sync component of the manifests, or syncSecret.enabled=true in Helm)"
 
 const podPath = (namespace: string, name: string) =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`

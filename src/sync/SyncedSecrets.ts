@@ -9,8 +9,10 @@ import { isAlreadyExists, isConflict, isNotFound, type KubernetesError } from ".
 import type { DesiredSecret } from "./SecretBuilder.js"
 import { asRecord, type Json } from "../k8s/KubeResponses.js"
 
-export const secretsPath = (namespace: string, name?: string) =>
-  `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets${name === undefined ? "" : `/${encodeURIComponent(name)}`}`
+export const secretsPath = (namespace: string, name?: string) => {
+  const secrets = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`
+  return name === undefined ? secrets : `${secrets}/${encodeURIComponent(name)}`
+}
 
 export type SecretOutcome = "created" | "patched" | "unchanged"
 

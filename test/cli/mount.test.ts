@@ -182,7 +182,7 @@ describe("secrets-store mount / unmount", () => {
 })
 
 describe("secrets-store watch", () => {
-  it("republishes on the interval, prints paths and versions that changed (never values), unmounts on SIGINT", async () => {
+  it("republishes on the interval, prints changed paths and versions (never values), unmounts on SIGINT", async () => {
     const target = vol("w")
     const watch = startProgram("cli/main.js", [
       "watch",

@@ -33,16 +33,21 @@ interface Case {
 const cases: ReadonlyArray<Case> = [
   {
     name: "wrong apiVersion, no provider, no parameters",
-    yaml: 'apiVersion: secrets-store.csi.x-k8s.io/v2\nkind: SecretProviderClass\nmetadata:\n  name: app\nspec:\n  provider: ""\n',
+    yaml:
+      "apiVersion: secrets-store.csi.x-k8s.io/v2\nkind: SecretProviderClass\n" +
+      'metadata:\n  name: app\nspec:\n  provider: ""\n',
     expected: [
-      '1: apiVersion "secrets-store.csi.x-k8s.io/v2" is not one of secrets-store.csi.x-k8s.io/v1, secrets-store.csi.x-k8s.io/v1alpha1',
+      '1: apiVersion "secrets-store.csi.x-k8s.io/v2" is not one of ' +
+        "secrets-store.csi.x-k8s.io/v1, secrets-store.csi.x-k8s.io/v1alpha1",
       '5: spec.parameters is empty: the mount fails with "parameters not set"',
       '6: spec.provider is not set: the mount fails with "provider not set"'
     ]
   },
   {
     name: "misspelt kind, provider name that is not a socket name, unquoted parameter",
-    yaml: "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderclass\nmetadata:\n  name: app\nspec:\n  provider: azure/kv\n  parameters:\n    port: 8200\n",
+    yaml:
+      "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderclass\nmetadata:\n  name: app\n" +
+      "spec:\n  provider: azure/kv\n  parameters:\n    port: 8200\n",
     expected: [
       "2: kind must be SecretProviderClass",
       '6: spec.provider "azure/kv" must match ^[a-zA-Z0-9_-]{0,30}$ (it names the socket <provider>.sock)',
@@ -51,10 +56,18 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "secretObjects: unknown type, missing secretName, empty key, object the parameters do not mount",
-    yaml: `${header}spec:\n  provider: reference\n${objects}  secretObjects:\n    - secretName: creds\n      type: Opak\n      data:\n        - objectName: db-username\n          key: username\n        - objectName: username\n          key: ""\n    - type: Opaque\n      data: []\n`,
+    yaml:
+      `${header}spec:\n  provider: reference\n${objects}  secretObjects:\n` +
+      "    - secretName: creds\n      type: Opak\n      data:\n" +
+      "        - objectName: db-username\n          key: username\n" +
+      '        - objectName: username\n          key: ""\n' +
+      "    - type: Opaque\n      data: []\n",
     expected: [
-      '14: spec.secretObjects[0].type "Opak" is not a Secret type the driver syncs (Opaque, kubernetes.io/basic-auth, bootstrap.kubernetes.io/token, kubernetes.io/dockerconfigjson, kubernetes.io/dockercfg, kubernetes.io/ssh-auth, kubernetes.io/service-account-token, kubernetes.io/tls)',
-      '16: spec.secretObjects[0].data[0].objectName "db-username" is not a file the "objects" parameter mounts (username, tls)',
+      '14: spec.secretObjects[0].type "Opak" is not a Secret type the driver syncs (Opaque, ' +
+        "kubernetes.io/basic-auth, bootstrap.kubernetes.io/token, kubernetes.io/dockerconfigjson, " +
+        "kubernetes.io/dockercfg, kubernetes.io/ssh-auth, kubernetes.io/service-account-token, kubernetes.io/tls)",
+      '16: spec.secretObjects[0].data[0].objectName "db-username" ' +
+        'is not a file the "objects" parameter mounts (username, tls)',
       "19: spec.secretObjects[0].data[1].key is not set",
       "20: spec.secretObjects[1].secretName is not set",
       "21: spec.secretObjects[1].data is empty: the Secret would have no keys"
@@ -62,14 +75,20 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "kubernetes.io/tls with a key other than tls.crt/tls.key (indentless lists)",
-    yaml: `${header}spec:\n  provider: reference\n${objects}  secretObjects:\n  - secretName: tls\n    type: kubernetes.io/tls\n    data:\n    - objectName: tls\n      key: tls.crt\n    - objectName: tls\n      key: cert.pem\n`,
+    yaml:
+      `${header}spec:\n  provider: reference\n${objects}  secretObjects:\n` +
+      "  - secretName: tls\n    type: kubernetes.io/tls\n    data:\n" +
+      "    - objectName: tls\n      key: tls.crt\n    - objectName: tls\n      key: cert.pem\n",
     expected: [
       '19: spec.secretObjects[0].data[1].key "cert.pem": a kubernetes.io/tls Secret takes only tls.crt and tls.key'
     ]
   },
   {
     name: "the second document of a stream is broken; the Pod between is skipped",
-    yaml: `${header}spec:\n  provider: reference\n${objects}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n---\n# second class\n${header}spec:\n  provider: reference\n`,
+    yaml:
+      `${header}spec:\n  provider: reference\n${objects}---\n` +
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n---\n" +
+      `# second class\n${header}spec:\n  provider: reference\n`,
     expected: [
       "1: ok default/app (provider reference)",
       "13: skipped Pod default/app",

@@ -5,7 +5,10 @@ import { admit, EventRateLimit, isFull, rateLimitKey, refill } from "../../src/k
 
 const options = { burst: 3, refillMillis: 1_000 }
 
-/** Feeds `steps` (time, key) to one limiter and renders each answer: "pass", "pass+N" (N suppressed before) or "drop". */
+/**
+ * Feeds `steps` (time, key) to one limiter and renders each answer: "pass", "pass+N" (N suppressed before) or
+ * "drop".
+ */
 const run = (steps: ReadonlyArray<readonly [number, string]>) => {
   const limiter = new EventRateLimit(options)
   return steps.map(([now, key]) => {

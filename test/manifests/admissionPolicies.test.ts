@@ -109,8 +109,8 @@ describe("Secret writes by the controller", () => {
     expect(token.allowed).toBe(false)
     expect(token.denials[0]).toBe(
       `${policyNames[0]}: secrets-store-sync-controller has failed to CREATE secret with ` +
-        "kubernetes.io/service-account-token type in the team-a namespace. The controller is not allowed to create or " +
-        "update secrets with this type."
+        "kubernetes.io/service-account-token type in the team-a namespace. " +
+        "The controller is not allowed to create or update secrets with this type."
     )
     expect(admit(secretRequest("CREATE", secret({ type: "example.com/custom" }))).allowed).toBe(false)
   })

@@ -1,5 +1,5 @@
-// The CRDs as upstream v1.6.0 ships them (docs/upstream.md#crds), held to the structural-schema rules, and field for field
-// the same as the driver's own Schema (src/domain/SecretProviderClass.ts), so the two cannot drift apart.
+// The CRDs as upstream v1.6.0 ships them (docs/upstream.md#crds), held to the structural-schema rules, and field for
+// field the same as the driver's own Schema (src/domain/SecretProviderClass.ts), so the two cannot drift apart.
 import type * as SchemaAST from "effect/SchemaAST"
 import { describe, expect, it } from "vitest"
 import {

@@ -54,7 +54,10 @@ const walk = (value: unknown, file: string, path: string, out: Array<string>): v
   }
 }
 
-/** The unknown fields of `object`, as paths, checked against the model at e.g. `kubernetes-models/apps/v1/DaemonSet`. */
+/**
+ * The unknown fields of `object`, as paths, checked against the model at e.g.
+ * `kubernetes-models/apps/v1/DaemonSet`.
+ */
 export const unknownFields = (object: unknown, model: string): ReadonlyArray<string> => {
   const out: Array<string> = []
   walk(object, join(repoRoot, "node_modules", `${model}.d.ts`), "", out)

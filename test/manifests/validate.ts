@@ -1,7 +1,9 @@
 // OpenAPI validation of rendered objects with kubernetes-models (validators generated from the Kubernetes
 // OpenAPI schema). One entry per kind we ship: a kind without an entry fails, so nothing goes unvalidated.
-import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"
-import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding"
+import {
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding
+} from "kubernetes-models/admissionregistration.k8s.io/v1"
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition"
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet"
 import { Deployment } from "kubernetes-models/apps/v1/Deployment"

@@ -20,7 +20,8 @@ describe("encodeMountRequest", () => {
     assert.strictEqual(
       request.attributes,
       String.raw`{"csi.storage.k8s.io/pod.name":"web-0",` +
-        String.raw`"csi.storage.k8s.io/serviceAccount.tokens":"{\"aud\":{\"token\":\"t\",\"expirationTimestamp\":\"x\"}}",` +
+        String.raw`"csi.storage.k8s.io/serviceAccount.tokens":` +
+        String.raw`"{\"aud\":{\"token\":\"t\",\"expirationTimestamp\":\"x\"}}",` +
         String.raw`"keyvaultName":"override","objects":"array:\n- |\n  objectName: foo",` +
         String.raw`"secretProviderClass":"spc","usePodIdentity":"false"}`
     )

@@ -56,7 +56,10 @@ export const defaultOptions: PublishOptions = {
   rotationPollInterval: Duration.minutes(2)
 }
 
-/** The Publisher (and the report the CSI edge shares with it) on in-memory neighbours (exposed with their test handles) and a real provider client. */
+/**
+ * The Publisher (and the report the CSI edge shares with it) on in-memory neighbours (exposed with their test handles)
+ * and a real provider client.
+ */
 export const publisherWith = (
   providerDir: string,
   classes: ReadonlyArray<SecretProviderClass>,

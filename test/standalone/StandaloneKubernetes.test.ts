@@ -76,7 +76,9 @@ describe("StandaloneKubernetes: classes", () => {
           const error = yield* Effect.flip(classes.get(namespace, name))
           expect(error.reason).toBe("SecretProviderClassNotFound")
           expect(error.message).toBe(
-            `failed to get secretproviderclass ${namespace}/${name}, error: secretproviderclasses.secrets-store.csi.x-k8s.io "${name}" not found (standalone: no such SecretProviderClass in ${dir})`
+            `failed to get secretproviderclass ${namespace}/${name}, error: ` +
+              `secretproviderclasses.secrets-store.csi.x-k8s.io "${name}" not found ` +
+              `(standalone: no such SecretProviderClass in ${dir})`
           )
         }
       })
@@ -128,7 +130,8 @@ describe("secret sync in standalone mode", () => {
     fs.writeFileSync(
       path.join(dir, "spc.yaml"),
       `${spcYaml("app", "default")}  secretObjects:\n` +
-        "    - secretName: app-creds\n      type: Opaque\n      data:\n        - objectName: password\n          key: pw\n"
+        "    - secretName: app-creds\n      type: Opaque\n" +
+        "      data:\n        - objectName: password\n          key: pw\n"
     )
     return Effect.gen(function* () {
       const target = fs.mkdtempSync(path.join(os.tmpdir(), "standalone-target-"))
@@ -164,7 +167,8 @@ describe("secret sync in standalone mode", () => {
     fs.writeFileSync(
       path.join(dir, "spc.yaml"),
       `${spcYaml("app", "default")}  secretObjects:\n` +
-        "    - secretName: app-creds\n      type: Opaque\n      data:\n        - objectName: password\n          key: pw\n"
+        "    - secretName: app-creds\n      type: Opaque\n" +
+        "      data:\n        - objectName: password\n          key: pw\n"
     )
     // Never on disk: only the in-memory writer holds the target's files.
     const target = path.join(dir, "no-such-target")

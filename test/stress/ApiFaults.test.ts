@@ -1,6 +1,7 @@
-// Kubernetes API faults (fake API server): 500s on the SPC reads (cold and warm SPC cache), a get slower than the per-call deadline, and
-// 409 storms on the SecretProviderClassPodStatus update. Each failure is KubernetesApiError (UNAVAILABLE at the
-// CSI edge), nothing stays mounted, and once the fault clears the publish succeeds with a correct SPCPS.
+// Kubernetes API faults (fake API server): 500s on the SPC reads (cold and warm SPC cache), a get slower than the
+// per-call deadline, and 409 storms on the SecretProviderClassPodStatus update. Each failure is KubernetesApiError
+// (UNAVAILABLE at the CSI edge), nothing stays mounted, and once the fault clears the publish succeeds with a correct
+// SPCPS.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -76,7 +77,7 @@ const expectApiFailure = (outcome: Awaited<ReturnType<typeof publish>>) => {
 }
 
 describe("API server faults through the driver", () => {
-  it("500s on every SPC read (list, watch, get): KubernetesApiError (UNAVAILABLE), nothing mounted; success once cleared", async () => {
+  it("500s on all SPC reads (list, watch, get): KubernetesApiError (UNAVAILABLE), no mount; then success", async () => {
     // A fresh driver: its SPC cache (one list/watch, started by the first lookup) has not synced yet.
     await node.stopDriver()
     await node.startDriver()
@@ -114,7 +115,7 @@ describe("API server faults through the driver", () => {
     expectCorrectStatus("cached", target)
   }, 60_000)
 
-  it("a 409 storm shorter than the retries: the publish succeeds and the SPCPS is correct, foreign labels kept", async () => {
+  it("a 409 storm shorter than the retries: the publish succeeds, a correct SPCPS, foreign labels kept", async () => {
     const uid = "storm-short"
     const target = targetFor(node.kubelet, uid)
     node.api.seed({
@@ -130,7 +131,7 @@ describe("API server faults through the driver", () => {
     expect(statusOf(uid)?.metadata.labels?.["team"]).toBe("blue")
   }, 60_000)
 
-  it("a 409 storm longer than the retries: KubernetesApiError, nothing mounted; success and a correct SPCPS after", async () => {
+  it("a 409 storm longer than the retries: KubernetesApiError, no mount; then success, a correct SPCPS", async () => {
     const uid = "storm-long"
     const target = targetFor(node.kubelet, uid)
     node.api.seed({

@@ -163,7 +163,8 @@ const withoutTarget = (listing: ReturnType<typeof tree>, target: string) => {
 
 describe("hostile providers through the driver: a first publish", () => {
   for (const row of rows) {
-    it(`${row.name} -> ${row.reason} (${Status[reasonToCode[row.reason]]}), nothing written, nothing mounted`, async () => {
+    const code = Status[reasonToCode[row.reason]]
+    it(`${row.name} -> ${row.reason} (${code}), nothing written, nothing mounted`, async () => {
       const { uid, target } = newTarget()
       node.provider.onMount(row.behaviour)
       const before = tree(node.kubelet)
@@ -204,7 +205,7 @@ describe("hostile providers through the driver: a republish over good content", 
 })
 
 describe("big but legal payloads through the driver", () => {
-  it("5,000 files: all written through one ..data, nothing outside the target; a republish replaces them all", async () => {
+  it("5,000 files: all written through one ..data, none outside the target; a republish replaces all", async () => {
     const { uid, target } = newTarget()
     const many = (tag: string) =>
       Array.from({ length: 5000 }, (_, i) => ({ path: `d${i % 50}/f${i}`, contents: `${tag}-${i}` }))

@@ -48,7 +48,7 @@ describe("target paths kubelet never sends", () => {
     await publishRefused(relativeTo(resolved), resolved)
   })
 
-  it("publish: an absolute path with '..' climbing out of the pods dir is refused; nothing is created or mounted", async () => {
+  it("publish: a path whose '..' climbs out of the pods dir is refused; nothing is created or mounted", async () => {
     const climbing = `${node.kubelet}/pods/p1/volumes/../../../escape-dots/mount`
     await publishRefused(climbing, path.join(node.kubelet, "escape-dots", "mount"))
   })
@@ -83,7 +83,7 @@ const precious = (name: string) => {
 const kept = (dir: string) => fs.readFileSync(path.join(dir, "data.txt"), "utf8") === "keep me"
 
 describe("targets are confined to the kubelet root's pods tree, with no symlink on the way", () => {
-  it("unpublish of a directory outside the pods tree (a decoy) is refused and the directory keeps its files", async () => {
+  it("unpublish of a directory outside the pods tree (a decoy) is refused; the directory keeps its files", async () => {
     const decoy = precious("decoy")
     expect(await unpublish(decoy)).toMatchObject({ ok: false, codeName: "INVALID_ARGUMENT" })
     expect(kept(decoy), "unpublish deleted a directory outside any pod").toBe(true)
@@ -103,7 +103,7 @@ describe("targets are confined to the kubelet root's pods tree, with no symlink 
     }
   })
 
-  it("a symlinked parent (the pod's dir): publish is refused and nothing is mounted outside the pods tree", async () => {
+  it("a symlinked parent (the pod's dir): publish is refused, nothing is mounted outside the pods tree", async () => {
     const elsewhere = path.join(node.base, "symlinked-parent")
     fs.mkdirSync(path.join(elsewhere, "volumes", "kubernetes.io~csi", "secrets"), { recursive: true })
     const podDir = path.join(node.kubelet, "pods", "symlinked-parent")
@@ -119,7 +119,7 @@ describe("targets are confined to the kubelet root's pods tree, with no symlink 
     }
   })
 
-  it("a bind mount of a host directory at the target: unpublish refuses (MountFailed) and the host files stay", async () => {
+  it("a host directory bind-mounted at the target: unpublish refuses (MountFailed), the host files stay", async () => {
     const host = precious("bind-host")
     const target = podTarget("bind")
     fs.mkdirSync(target)

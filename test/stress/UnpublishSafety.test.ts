@@ -33,7 +33,7 @@ const mountTmpfs = (target: string) => {
 }
 
 describe("rotation off, the deployment's heap limit", () => {
-  it("a foreign tmpfs at the target is not 'already published': the provider is called and the files written", async () => {
+  it("a foreign tmpfs at the target is not 'already published': the provider is called, files written", async () => {
     const target = targetFor(node.kubelet, "foreign-tmpfs")
     mountTmpfs(target)
     fs.writeFileSync(path.join(target, "someone-elses"), "x")
@@ -67,7 +67,7 @@ describe("rotation off, the deployment's heap limit", () => {
     await node.csi().identity.probe({})
   }, 120_000)
 
-  it("kill -9 after a first publish's mount (provider still answering): after the restart the publish writes the files", async () => {
+  it("kill -9 after a first publish's mount (provider still busy): the restarted driver writes the files", async () => {
     const target = targetFor(node.kubelet, "killed-first-publish")
     node.provider.onMount(hang)
     const pending = outcomeOf(node.csi().node.nodePublishVolume(kubeletPublish(target, "killed-first-publish")))

@@ -72,7 +72,8 @@ const notFound = (t: Target, name: string) =>
 const conflict = (t: Target, name: string) =>
   fail(
     409,
-    `Operation cannot be fulfilled on ${qualifiedName(t.resource)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    `Operation cannot be fulfilled on ${qualifiedName(t.resource)} "${name}": the object has been modified; ` +
+      "please apply your changes to the latest version and try again",
     "Conflict",
     details(t, name)
   )
@@ -123,7 +124,9 @@ const validate = (t: Target, o: KubeObject): Reply | undefined => {
   if (name.length > 253 || !dnsSubdomain.test(name)) {
     return fail(
       422,
-      `${t.resource.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (must be no more than 253 characters)`
+      `${t.resource.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": ` +
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', " +
+        "and must start and end with an alphanumeric character (must be no more than 253 characters)"
     )
   }
   return undefined
@@ -238,7 +241,8 @@ const update = (store: FakeApiStore, t: Target, name: string, body: unknown): Re
   if ((rv === undefined || rv === "") && t.resource.custom) {
     return fail(
       422,
-      `${t.resource.kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`
+      `${t.resource.kind} "${name}" is invalid: ` +
+        "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
     )
   }
   if (rv !== undefined && rv !== "" && rv !== metaOf(current).resourceVersion) return conflict(t, name)
@@ -262,7 +266,8 @@ const patch = (
   ) {
     return fail(
       415,
-      `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`
+      "the body of the request was in an unknown format - accepted media types include: " +
+        "application/merge-patch+json, application/strategic-merge-patch+json"
     )
   }
   const current = store.get(t.resource, t.namespace!, name)

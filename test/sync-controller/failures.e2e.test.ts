@@ -38,7 +38,7 @@ const editSpec = (w: World, patch: Record<string, unknown>) =>
   editObject(w.api, "SecretSync", "db", (o) => ({ ...o, spec: { ...(o["spec"] as object), ...patch } }))
 
 describe("secrets-store-sync-controller failures (built, end to end)", () => {
-  it("missing sourcePath, provider error, missing SPC, dead provider: typed condition, Event, Secret kept", async () => {
+  it("missing sourcePath, provider error, no SPC, dead provider: typed condition, Event, Secret kept", async () => {
     const w = (world = await startWorld())
     w.api.seed(spc())
     w.api.seed(secretSync("db"))

@@ -218,7 +218,9 @@ describe("SecretSync (live, fake API server, real files)", () => {
           path: secretsPath,
           status: 403,
           reason: "Forbidden",
-          message: `secrets is forbidden: User "system:serviceaccount:kube-system:secrets-store-csi-driver" cannot create resource "secrets"`
+          message:
+            'secrets is forbidden: User "system:serviceaccount:kube-system:secrets-store-csi-driver" ' +
+            'cannot create resource "secrets"'
         })
         const pod = seedPod(w.server, "web-5")
         seedSpc(w.server, "spc1", [opaque])
@@ -240,7 +242,8 @@ describe("SecretSync (live, fake API server, real files)", () => {
   )
 
   it.live(
-    "CVE-2020-8568: a targetPath of another pod (or a foreign volume, with .., or not our mount) => onFailure, no Secret",
+    "CVE-2020-8568: a targetPath of another pod (or a foreign volume, with .., or not our mount) " +
+      "=> onFailure, no Secret",
     () =>
       Effect.scoped(
         Effect.gen(function* () {
@@ -251,9 +254,9 @@ describe("SecretSync (live, fake API server, real files)", () => {
           const attacker = seedPod(w.server, "attacker")
           seedSpc(w.server, "spc1", [opaque])
           const own = targetPathFor(w.root, uidOf(attacker))
-          // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): the right tail, but
-          // not the path of its volume under the kubelet root, so nothing is read from it (SyncConfinement.test.ts has
-          // the variants with links to the victim's tmpfs).
+          // A look-alike of the attacker's own path inside a directory it controls (an emptyDir, say): the right
+          // tail, but not the path of its volume under the kubelet root, so nothing is read from it
+          // (SyncConfinement.test.ts has the variants with links to the victim's tmpfs).
           const lookAlikeRoot = `${w.root}/emptydir`
           const lookAlike = targetPathFor(lookAlikeRoot, uidOf(attacker))
           yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.mkdir(lookAlike, { recursive: true })))

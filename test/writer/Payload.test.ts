@@ -58,7 +58,7 @@ describe("validatePayload", () => {
       assert.deepStrictEqual(result.success.dirs, ["d", "d/e", "x", "x/y", "x/y/z", "d/e/g"])
   })
 
-  it(`refuses a payload that needs more than ${MAX_DIRECTORIES} directories, naming the file that crossed the line`, () => {
+  it(`refuses a payload of more than ${MAX_DIRECTORIES} directories, naming the file that crossed the line`, () => {
     // 999 directories per file (`b<i>` and 998 `a`s below it), shared by none: the 11th file crosses 10,000.
     const deep = (i: number) => `${"a/".repeat(999)}f`.replace(/^a/, `b${i}`)
     const result = validatePayloadResult(Array.from({ length: 16 }, (_, i) => file(deep(i))))
