@@ -82,7 +82,8 @@ describe("csiProbe", () => {
       const started = Date.now()
       const error = yield* Effect.flip(csiProbe({ _tag: "unix", path: socket }, "300 millis"))
       expect(error).toBe("CSI probe timed out after 300ms")
-      expect(Date.now() - started).toBeLessThan(2_000)
+      // The server never answers: only the 300 ms timeout can end the probe (the bound leaves room for a loaded machine).
+      expect(Date.now() - started).toBeLessThan(10_000)
     })
   )
 

@@ -152,8 +152,10 @@ describe("ProviderClient against a real provider", () => {
       const elapsed = Date.now() - started
       assert.strictEqual(error.reason, "ProviderTimeout")
       assert.include(error.message, '"test"')
+      // Never before the deadline; the upper bound only proves the hang was cut (the provider never answers), with a
+      // margin a loaded machine keeps.
       assert.isAtLeast(elapsed, 290)
-      assert.isBelow(elapsed, 1500)
+      assert.isBelow(elapsed, 15_000)
     })
   )
 
