@@ -82,7 +82,7 @@ describe("csiProbe", () => {
       const started = Date.now()
       const error = yield* Effect.flip(csiProbe({ _tag: "unix", path: socket }, "300 millis"))
       expect(error).toBe("CSI probe timed out after 300ms")
-      // The server never answers: only the 300 ms timeout can end the probe (the bound leaves room for a loaded machine).
+      // The server never answers: only the 300 ms timeout can end the probe (the bound leaves room for a busy machine).
       expect(Date.now() - started).toBeLessThan(10_000)
     })
   )
