@@ -6,20 +6,19 @@ import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import type { ProviderFile } from "../domain/ProviderFile.js"
 import { errnoCode } from "../platform/errno.js"
 import type { ValidatedPayload } from "./Payload.js"
-import { quotePath, sameBytes } from "./Payload.js"
+import { diff } from "./TargetDiff.js"
 import {
   currentDataDir,
   DATA_LINK,
   DATA_LINK_TMP,
   dataDirName,
   isDataDirName,
-  listFiles,
-  TargetFilesError,
+  type TargetFilesError,
   visibleLinkTarget
 } from "./TargetFiles.js"
+import { eachBounded, removeQuietly, step } from "./WriteSteps.js"
 
 /** What a write did. `changed` is true when any visible byte, mode, file or legacy entry changed. */
 export interface WriteOutcome {
@@ -37,60 +36,7 @@ export interface WriteOutcome {
 }
 
 const DIR_MODE = 0o755
-const WRITE_CONCURRENCY = 16
 const MKDIR_ATTEMPTS = 5
-
-const writeFailure = (target: string, rel: string, what: string, cause: unknown): TargetFilesError =>
-  new TargetFilesError({
-    reason: "FileWriteError",
-    target,
-    path: rel,
-    message: `cannot ${what} ${quotePath(rel)} in target ${target}: ${errnoCode(cause) ?? "unexpected error"}`,
-    cause
-  })
-
-const step = <A>(
-  target: string,
-  rel: string,
-  what: string,
-  run: () => Promise<A>
-): Effect.Effect<A, TargetFilesError> =>
-  Effect.tryPromise({ try: run, catch: (cause) => writeFailure(target, rel, what, cause) })
-
-/**
- * Runs `run` over `items` with at most WRITE_CONCURRENCY in flight, as promise workers inside one effect: no fiber
- * or effect per item, so 10,000 files cost 16 workers. The first failure stops the workers and names its item.
- */
-const eachBounded = <A>(
-  target: string,
-  what: string,
-  items: ReadonlyArray<A>,
-  relOf: (item: A) => string,
-  run: (item: A) => Promise<void>
-): Effect.Effect<void, TargetFilesError> =>
-  Effect.tryPromise({
-    try: async (signal) => {
-      let next = 0
-      let failure: TargetFilesError | undefined
-      const worker = async () => {
-        while (failure === undefined && !signal.aborted && next < items.length) {
-          const item = items[next++]!
-          try {
-            await run(item)
-          } catch (cause) {
-            failure ??= writeFailure(target, relOf(item), what, cause)
-          }
-        }
-      }
-      await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, worker))
-      if (failure !== undefined) throw failure
-    },
-    catch: (cause) => (cause instanceof TargetFilesError ? cause : writeFailure(target, ".", what, cause))
-  })
-
-/** Best-effort removal for cleanup paths; a leftover is healed by the next write. */
-const removeQuietly = (...paths: ReadonlyArray<string>): Effect.Effect<void> =>
-  Effect.promise(() => Promise.all(paths.map((p) => fs.rm(p, { recursive: true, force: true }).catch(() => undefined))))
 
 /** Deletes what would break or confuse the layout: legacy non-links, foreign links, orphans, a bad `..data`. */
 const heal = Effect.fn("AtomicWriter.heal")(function* (
@@ -122,54 +68,6 @@ const heal = Effect.fn("AtomicWriter.heal")(function* (
     }
   )
   return doomed
-})
-
-const SAME = 0
-const WRITTEN = 1
-const CHMODDED = 2
-
-/**
- * Compares the payload with the current data dir: bytes decide a rewrite, modes a chmod. `chmodded` holds the
- * payload's files (same bytes, new mode), so their modes are at hand.
- */
-const diff = Effect.fn("AtomicWriter.diff")(function* (
-  target: string,
-  current: string | undefined,
-  payload: ValidatedPayload
-) {
-  const files = payload.files
-  const written: Array<string> = []
-  const chmodded: Array<ProviderFile> = []
-  const removed: Array<string> = []
-  if (current === undefined) return { written: files.map((f) => f.path), chmodded, removed }
-  const dir = path.join(target, current)
-  const old = yield* listFiles(target, dir)
-  // One byte per file, by index: the lists below keep the payload's order whatever order the reads finish in.
-  const kinds = new Uint8Array(files.length)
-  const toRead: Array<number> = []
-  files.forEach((file, i) => {
-    const prev = old.get(file.path)
-    if (prev === undefined || prev.size !== file.contents.byteLength) kinds[i] = WRITTEN
-    else toRead.push(i)
-  })
-  yield* eachBounded(
-    target,
-    "read",
-    toRead,
-    (i) => files[i]!.path,
-    async (i) => {
-      const file = files[i]!
-      const bytes = await fs.readFile(path.join(dir, file.path))
-      const sameMode = old.get(file.path)!.mode === file.mode
-      kinds[i] = !sameBytes(file.contents, bytes) ? WRITTEN : sameMode ? SAME : CHMODDED
-    }
-  )
-  files.forEach((file, i) => {
-    if (kinds[i] === WRITTEN) written.push(file.path)
-    else if (kinds[i] === CHMODDED) chmodded.push(file)
-  })
-  for (const p of old.keys()) if (!payload.paths.has(p)) removed.push(p)
-  return { written, chmodded, removed: removed.sort() }
 })
 
 /** Creates `..<timestamp>.<random>` with mode 0755; the random suffix is retried on a name clash. */
