@@ -16,10 +16,18 @@ let exited: Promise<number | null>
 const csiSocket = () => path.join(cwd, "run", "csi.sock")
 const providerSocket = () => path.join(cwd, "run", "providers", "reference.sock")
 
-/** Runs one printed line in a shell in the repo, as the user would paste it. */
+/**
+ * Runs one printed line in a shell in the repo, as the user would paste it. npx's first run in a checkout installs the
+ * package into its cache and runs its install and prepare scripts in the checkout itself (node-gyp rebuild, the build):
+ * `npm ci` already did both, and redoing them would rewrite the addon and dist/ under the tests running beside this one.
+ */
 const shell = (line: string) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn("sh", ["-c", line], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn("sh", ["-c", line], {
+      cwd: repoRoot,
+      env: { ...process.env, npm_config_ignore_scripts: "true" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let text = ""
     child.stdout.on("data", (chunk: Buffer) => {
       text += chunk.toString()

@@ -115,7 +115,8 @@ describe("the driver's runtime tuning", () => {
 
   it("is tuned when started with npx", async () => {
     const { socket, args } = driverArgs()
-    const env: NodeJS.ProcessEnv = { ...process.env, ...withNode24 }
+    // Without scripts: npx's first run in a checkout would rebuild the addon and dist/ under the tests beside this one.
+    const env: NodeJS.ProcessEnv = { ...process.env, ...withNode24, npm_config_ignore_scripts: "true" }
     delete env["NODE_OPTIONS"]
     delete env[operatorNodeOptionsVariable]
     const child = spawn("npx", ["--no-install", "secrets-store-csi-driver", ...args], {
