@@ -17,9 +17,9 @@ const csiSocket = () => path.join(cwd, "run", "csi.sock")
 const providerSocket = () => path.join(cwd, "run", "providers", "reference.sock")
 
 /**
- * Runs one printed line in a shell in the repo, as the user would paste it. npx's first run in a checkout installs the
- * package into its cache and runs its install and prepare scripts in the checkout itself (node-gyp rebuild, the build):
- * `npm ci` already did both, and redoing them would rewrite the addon and dist/ under the tests running beside this one.
+ * Runs one printed line in a shell in the repo, as the user would paste it. npx's first run in a checkout installs
+ * the package into its cache and runs its install and prepare scripts in the checkout itself (node-gyp rebuild, the
+ * build): `npm ci` did both, and redoing them would rewrite the addon and dist/ under the tests running beside it.
  */
 const shell = (line: string) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
