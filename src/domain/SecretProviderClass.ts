@@ -16,6 +16,8 @@ const ObjectMeta = Schema.Struct({
   namespace: Schema.String,
   resourceVersion: Schema.optionalKey(Schema.String),
   uid: Schema.optionalKey(Schema.String),
+  /** The spec's version: the API server bumps it on every spec change (not on metadata-only changes). */
+  generation: Schema.optionalKey(Schema.Number),
   labels: Schema.optionalKey(StringMap),
   annotations: Schema.optionalKey(StringMap)
 })

@@ -17,10 +17,21 @@ const pick = (u: unknown, keys: ReadonlyArray<string>): unknown => {
   return out
 }
 
+/** The prefix of the annotations the driver itself reads (restart on rotation, node cache staleness). */
+export const driverAnnotationPrefix = "secrets-store.csi.k8s.io/"
+
+/** Only the annotations under the driver's prefix: kubectl's last-applied-configuration would double an object. */
+const driverAnnotations = (u: unknown): unknown => {
+  if (!isRecord(u)) return u
+  const out: Json = {}
+  for (const [k, v] of Object.entries(u)) if (k.startsWith(driverAnnotationPrefix)) out[k] = v
+  return out
+}
+
 /**
  * The publisher reads spec.provider and spec.parameters, secret sync spec.secretObjects and metadata
- * name/namespace; resourceVersion and uid identify the version read. Labels, annotations (kubectl's
- * last-applied-configuration doubles an object), managedFields and status are never read, so never kept.
+ * name/namespace; resourceVersion and uid identify the version read, generation the version of the spec. Of the
+ * annotations only the driver's own are kept; labels, managedFields and status are never read, so never kept.
  */
 export const keptFields = (raw: unknown): unknown => {
   if (!isRecord(raw)) return raw
@@ -28,7 +39,12 @@ export const keptFields = (raw: unknown): unknown => {
   if (Object.hasOwn(raw, "apiVersion")) out["apiVersion"] = raw["apiVersion"]
   if (Object.hasOwn(raw, "kind")) out["kind"] = raw["kind"]
   if (Object.hasOwn(raw, "metadata")) {
-    out["metadata"] = pick(raw["metadata"], ["name", "namespace", "resourceVersion", "uid"])
+    const metadata = pick(raw["metadata"], ["name", "namespace", "resourceVersion", "uid", "generation"])
+    if (isRecord(metadata) && isRecord(raw["metadata"]) && Object.hasOwn(raw["metadata"], "annotations")) {
+      const annotations = driverAnnotations(raw["metadata"]["annotations"])
+      if (!isRecord(annotations) || Object.keys(annotations).length > 0) metadata["annotations"] = annotations
+    }
+    out["metadata"] = metadata
   }
   if (Object.hasOwn(raw, "spec")) out["spec"] = pick(raw["spec"], ["provider", "parameters", "secretObjects"])
   return out
