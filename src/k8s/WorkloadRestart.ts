@@ -60,6 +60,8 @@ interface WorkloadState {
   restartedAt: number | undefined
   /** A worker fiber runs for this workload. */
   busy: boolean
+  /** The pending digest already met a rollout under way (counted once, however often it is looked at). */
+  waited: boolean
 }
 
 const patchBody = (digest: string) => ({
@@ -146,7 +148,8 @@ const makeLive = Effect.fnUntraced(function* (options: WorkloadRestartOptions) {
         )
         if (result === "restarted") state.restartedAt = yield* Clock.currentTimeMillis
         if (result === "restarted" || result === "unchanged") state.applied = request.digest
-        yield* finish(workload, request, result)
+        if (result !== "progressing" || !state.waited) yield* finish(workload, request, result)
+        state.waited = result === "progressing"
         if (result === "progressing") {
           state.pending ??= request
           yield* Effect.sleep(recheck)
@@ -158,12 +161,19 @@ const makeLive = Effect.fnUntraced(function* (options: WorkloadRestartOptions) {
   const submit = (workload: Workload, request: RestartRequest) =>
     Effect.gen(function* () {
       const key = `${workload.kind}/${workload.namespace}/${workload.name}`
-      const state = states.get(key) ?? { pending: undefined, applied: undefined, restartedAt: undefined, busy: false }
+      const state = states.get(key) ?? {
+        pending: undefined,
+        applied: undefined,
+        restartedAt: undefined,
+        busy: false,
+        waited: false
+      }
       states.set(key, state)
       // Another pod of the same workload on this node, with the same rotation: already done or on its way.
       if (state.applied === request.digest || state.pending?.digest === request.digest)
         return yield* options.onResult(workload.kind, "unchanged")
       state.pending = request
+      state.waited = false
       const now = yield* Clock.currentTimeMillis
       if (state.restartedAt !== undefined && now - state.restartedAt < cooldownMillis) {
         yield* Effect.logInfo("restart deferred by --restart-cooldown", {
