@@ -33,6 +33,11 @@ export interface MetricsShape {
   readonly rotationFailed: (provider: string, reason: FailureReason) => Effect.Effect<void>
   /** The Prometheus text exposition (format 0.0.4) of the driver's and the process's metrics. */
   readonly render: Effect.Effect<string>
+  /**
+   * One restart request after a rotation: `kind` the pod's controller (Deployment, StatefulSet, DaemonSet, Pod,
+   * Job, …), `result` restarted, unchanged, deferred (by the cooldown), progressing, failed or unsupported.
+   */
+  readonly rotationRestart: (kind: string, result: string) => Effect.Effect<void>
 }
 
 const makeInstruments = () => ({
@@ -69,7 +74,12 @@ const makeInstruments = () => ({
     "Distribution of how long it took to rotate secrets-store content for pods",
     ["os_type"],
     DURATION_BUCKETS
-  )
+  ),
+  rotationRestart: counter("rotation_restart_total", "Total number of workload restarts asked for by a rotation", [
+    "kind",
+    "result",
+    "os_type"
+  ])
 })
 
 const make = Effect.gen(function* () {
@@ -98,7 +108,8 @@ const make = Effect.gen(function* () {
       const text = renderFamilies([...driverFamilies, ...processMetrics.families])
       processMetrics.afterScrape()
       return text
-    })
+    }),
+    rotationRestart: (kind, result) => Effect.sync(() => m.rotationRestart.inc({ kind, result, os_type }))
   })
 })
 

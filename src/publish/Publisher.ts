@@ -19,6 +19,7 @@ import { confineTarget, PublishError } from "./ConfinedTarget.js"
 import { PublishedLayout } from "./PublishedLayout.js"
 import { PublishReport, type PublishOutcome } from "./PublishReport.js"
 import { RefreshTimes } from "./RefreshTimes.js"
+import { RotationReport } from "./RotationReport.js"
 import { decideRepublish, type RotationSettings } from "./RotationPolicy.js"
 import { labelled, type LabelledFailure, type RefreshDeps, refreshSecrets } from "./SecretRefresh.js"
 
@@ -142,7 +143,8 @@ const make = (options: PublishOptions) =>
       writer: yield* AtomicWriter,
       statuses: yield* PodStatuses,
       layout: yield* PublishedLayout,
-      times: yield* RefreshTimes
+      times: yield* RefreshTimes,
+      rotations: yield* RotationReport
     }
 
     const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
@@ -167,7 +169,9 @@ const make = (options: PublishOptions) =>
   })
 
 export class Publisher extends Context.Service<Publisher, PublisherShape>()("Publisher") {
-  /** The live use case on its neighbours' layers; its report and refresh times come with it. */
+  /** The live use case on its neighbours' layers; its reports and refresh times come with it. */
   static readonly layer = (options: PublishOptions) =>
-    Layer.effect(Publisher, make(options)).pipe(Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer)))
+    Layer.effect(Publisher, make(options)).pipe(
+      Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer, RotationReport.layer))
+    )
 }

@@ -16,6 +16,7 @@ import type { ProviderClientShape } from "../provider/ProviderClient.js"
 import type { AtomicWriterShape } from "../writer/AtomicWriter.js"
 import { validatePayload } from "../writer/Payload.js"
 import { PublishError } from "./ConfinedTarget.js"
+import type { RotationReportShape } from "./RotationReport.js"
 
 /** A publish failure with its metric label: the SPC's spec.provider once read, "" before (never a pod's choice). */
 export interface LabelledFailure {
@@ -35,6 +36,7 @@ export interface RefreshDeps {
   readonly providers: ProviderClientShape
   readonly writer: AtomicWriterShape
   readonly statuses: PodStatusesShape
+  readonly rotations: RotationReportShape
 }
 
 interface ClassUse {
@@ -111,7 +113,7 @@ const store = (
     // the volume as published, so a later republish may skip the provider.
     const payload = yield* validatePayload(result.files)
     yield* deps.writer.write(request.targetPath, payload)
-    yield* deps.statuses.upsert({
+    const previous = yield* deps.statuses.upsert({
       podName: pod.name,
       podNamespace: pod.namespace,
       podUid: pod.uid,
@@ -121,6 +123,7 @@ const store = (
       objects: result.objectVersions,
       refresh: mounted
     })
+    return { previous, current: result.objectVersions }
   }).pipe(
     Effect.scoped,
     Effect.mapError(
@@ -150,6 +153,10 @@ export const refreshSecrets = (
     const use = yield* checkClass(spc, `${pod.namespace}/${spcName}`, request).pipe(
       Effect.mapError(labelled(spc.spec?.provider ?? ""))
     )
-    yield* mask(store(deps, request, pod, spcName, use, state)).pipe(Effect.mapError(labelled(use.provider)))
+    const stored = yield* mask(store(deps, request, pod, spcName, use, state)).pipe(
+      Effect.mapError(labelled(use.provider))
+    )
+    // A rotation is a republish that called the provider: it reports what changed, after the write succeeded.
+    if (masked) yield* deps.rotations.rotated({ pod, spc, ...stored })
     return use.provider
   })
