@@ -68,11 +68,7 @@ export class AtomicWriterInMemory extends Context.Service<AtomicWriterInMemory, 
 ) {}
 
 /** The outcome the live writer would report for `next` over `prev` (nothing to heal in memory). */
-const outcome = (
-  prev: Stored | undefined,
-  nextPayload: ValidatedPayload,
-  nextOptions: WriteOptions
-): WriteOutcome => {
+const outcome = (prev: Stored | undefined, nextPayload: ValidatedPayload, nextOptions: WriteOptions): WriteOutcome => {
   const next = nextPayload
   // As the live diff reports it: the data dir, then the kept directories and files of the previous version.
   const regrouped =
@@ -149,8 +145,7 @@ const makeInMemory = (): Context.Context<AtomicWriter | AtomicWriterInMemory> =>
   })
 
   const handle: AtomicWriterInMemoryShape = {
-    lastWrite: (targetDir) =>
-      Effect.sync(() => Option.fromUndefinedOr(targets.get(path.resolve(targetDir))?.payload)),
+    lastWrite: (targetDir) => Effect.sync(() => Option.fromUndefinedOr(targets.get(path.resolve(targetDir))?.payload)),
     lastOptions: (targetDir) =>
       Effect.sync(() => Option.fromUndefinedOr(targets.get(path.resolve(targetDir))?.options)),
     attempts: Effect.sync(() => [...attempts]),
