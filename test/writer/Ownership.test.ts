@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import { mountCalls } from "../../src/mount/MountCalls.js"
 import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { groupFileMode } from "../../src/writer/Ownership.js"
+import { tmpfsFootprint } from "../../src/writer/Payload.js"
 import { payload, tempDir } from "./fixtures.js"
 
 const withWriter = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -17,13 +18,14 @@ const withWriter = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const io = <A>(run: () => Promise<A>) => Effect.promise(run)
 
 /** A tmpfs mounted as the driver mounts a volume (nosuid, nodev, root 0755, 1 MiB), unmounted with the scope. */
-const volume = Effect.gen(function* () {
-  const dir = yield* tempDir("ownership-")
-  return yield* Effect.acquireRelease(
-    Effect.as(Effect.orDie(mountCalls.mountTmpfs(dir, { sizeBytes: 1 << 20 })), dir),
-    () => Effect.orDie(mountCalls.unmount(dir))
-  )
-})
+const volumeOf = (sizeBytes: number) =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir("ownership-")
+    return yield* Effect.acquireRelease(Effect.as(Effect.orDie(mountCalls.mountTmpfs(dir, { sizeBytes })), dir), () =>
+      Effect.orDie(mountCalls.unmount(dir))
+    )
+  })
+const volume = volumeOf(1 << 20)
 
 /** `cat file` as uid 1000 with only `gid` (no supplementary groups): the bytes, or undefined when refused. */
 const readAs = (gid: number, file: string): string | undefined => {
@@ -161,6 +163,23 @@ describe("AtomicWriter with a mount group (real tmpfs)", () => {
         const outcome = yield* writer.write(target, payload({ a: ["A", 0o700] }), { group: 2000 })
         assert.deepInclude(outcome, { changed: true, swapped: false, chmodded: ["a"] })
         assert.deepStrictEqual((yield* io(() => ownership(target))).a, { kind: "file", mode: 0o750, gid: 2000 })
+      })
+    )
+  )
+})
+
+describe("the size estimate against a real tmpfs", () => {
+  it.live("a payload whose footprint is exactly the limit fits a fresh tmpfs of that size, with a group", () =>
+    withWriter(
+      Effect.gen(function* () {
+        const target = yield* volumeOf(16 * 4096)
+        const files = Object.fromEntries(
+          Array.from({ length: 8 }, (_, i) => [`d${i % 3}/f${i}`, "x".repeat(i % 2 === 0 ? 8192 : 4097)] as const)
+        )
+        const full = payload(files)
+        assert.strictEqual(tmpfsFootprint(full), 16 * 4096)
+        yield* (yield* AtomicWriter).write(target, full, { group: 2000 })
+        assert.strictEqual(yield* io(() => fs.readFile(path.join(target, "d0", "f0"), "utf8")), "x".repeat(8192))
       })
     )
   )
