@@ -62,7 +62,8 @@ export const decodePublish = (
     const shown = rawGroup.length <= 32 ? JSON.stringify(rawGroup) : `${JSON.stringify(rawGroup.slice(0, 32))}…`
     return Effect.fail(
       invalid(
-        `volume_mount_group ${shown} of volume ${req.volumeId} is not a group ID (a decimal number from 0 to ${MAX_GID})`
+        `volume_mount_group ${shown} of volume ${req.volumeId} is not a group ID ` +
+          `(a decimal number from 0 to ${MAX_GID})`
       )
     )
   }

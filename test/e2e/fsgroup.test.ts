@@ -98,7 +98,7 @@ describe("fsGroup and a hardened tmpfs, end to end (built driver)", () => {
     expect(fs.statSync(target).mode & 0o7777).toBe(0o755)
   })
 
-  it("a republish with another group swaps to a new version; planted entries are gone, the outside untouched", async () => {
+  it("a republish with another group is a new version; planted entries go, the outside is untouched", async () => {
     const target = targetFor(node.kubelet, "uid-g1")
     const before = fs.readlinkSync(path.join(target, "..data"))
     fs.writeFileSync(path.join(target, "planted"), "x")
@@ -118,7 +118,7 @@ describe("fsGroup and a hardened tmpfs, end to end (built driver)", () => {
     expect(mountsUnder(target)).toHaveLength(1)
   })
 
-  it("a response over --tmpfs-size-limit: a republish keeps the old files, a first publish fails and mounts nothing", async () => {
+  it("over --tmpfs-size-limit: a republish keeps the old files, a first publish fails, nothing mounted", async () => {
     const target = targetFor(node.kubelet, "uid-g1")
     const version = fs.readlinkSync(path.join(target, "..data"))
     // 17 files of one page each: 69,632 bytes on the tmpfs, over 65,536.
