@@ -53,6 +53,14 @@ static int path_argument(napi_env env, napi_callback_info info, char *path) {
   return 1;
 }
 
+/** (path): `mount -t tmpfs tmpfs <path>` with no options, as upstream mounts; the driver mounts hardened (below). */
+static napi_value mount_tmpfs(napi_env env, napi_callback_info info) {
+  char target[PATH_LIMIT];
+  if (!path_argument(env, info, target)) return NULL;
+  if (mount("tmpfs", target, "tmpfs", 0, NULL) != 0) return throw_errno(env, "mount", errno);
+  return NULL;
+}
+
 /**
  * (path, sizeBytes): a tmpfs no pod can use against the node: nosuid and nodev, its root 0755, and at most
  * sizeBytes of contents (0: no size option, the kernel's default of half the RAM).
@@ -96,6 +104,8 @@ static napi_value unmount_lazy(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "mountTmpfs", NAPI_AUTO_LENGTH, mount_tmpfs, NULL, &fn);
+  napi_set_named_property(env, exports, "mountTmpfs", fn);
   napi_create_function(env, "mountTmpfsHardened", NAPI_AUTO_LENGTH, mount_tmpfs_hardened, NULL, &fn);
   napi_set_named_property(env, exports, "mountTmpfsHardened", fn);
   napi_create_function(env, "unmount", NAPI_AUTO_LENGTH, unmount, NULL, &fn);
