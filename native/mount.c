@@ -3,6 +3,7 @@
 // the errno name as `code`, like Node's own fs errors. N-API keeps one build valid across Node versions.
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <node_api.h>
@@ -52,11 +53,33 @@ static int path_argument(napi_env env, napi_callback_info info, char *path) {
   return 1;
 }
 
+/** (path): `mount -t tmpfs tmpfs <path>` with no options, as upstream mounts; the driver mounts hardened (below). */
 static napi_value mount_tmpfs(napi_env env, napi_callback_info info) {
   char target[PATH_LIMIT];
   if (!path_argument(env, info, target)) return NULL;
-  // Like `mount -t tmpfs tmpfs <target>`: no options, as upstream mounts it.
   if (mount("tmpfs", target, "tmpfs", 0, NULL) != 0) return throw_errno(env, "mount", errno);
+  return NULL;
+}
+
+/**
+ * (path, sizeBytes): a tmpfs no pod can use against the node: nosuid and nodev, its root 0755, and at most
+ * sizeBytes of contents (0: no size option, the kernel's default of half the RAM).
+ */
+static napi_value mount_tmpfs_hardened(napi_env env, napi_callback_info info) {
+  char target[PATH_LIMIT];
+  if (!path_argument(env, info, target)) return NULL;
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t size = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_int64(env, argv[1], &size) != napi_ok || size < 0) {
+    napi_throw_type_error(env, NULL, "expected a size in bytes (0 for none)");
+    return NULL;
+  }
+  char data[64];
+  if (size > 0) snprintf(data, sizeof data, "size=%lld,mode=0755", (long long)size);
+  else snprintf(data, sizeof data, "mode=0755");
+  if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, data) != 0) return throw_errno(env, "mount", errno);
   return NULL;
 }
 
@@ -83,6 +106,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "mountTmpfs", NAPI_AUTO_LENGTH, mount_tmpfs, NULL, &fn);
   napi_set_named_property(env, exports, "mountTmpfs", fn);
+  napi_create_function(env, "mountTmpfsHardened", NAPI_AUTO_LENGTH, mount_tmpfs_hardened, NULL, &fn);
+  napi_set_named_property(env, exports, "mountTmpfsHardened", fn);
   napi_create_function(env, "unmount", NAPI_AUTO_LENGTH, unmount, NULL, &fn);
   napi_set_named_property(env, exports, "unmount", fn);
   napi_create_function(env, "unmountLazy", NAPI_AUTO_LENGTH, unmount_lazy, NULL, &fn);

@@ -151,7 +151,14 @@ export const driverLayer = (config: DriverConfigShape) => {
     enableSecretRotation: config.enableSecretRotation,
     rotationPollInterval: config.rotationPollInterval
   }).pipe(
-    Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer, PublishedLayout.layer)),
+    Layer.provide(
+      Layer.mergeAll(
+        Mounter.layerWith({ tmpfsSizeLimit: config.tmpfsSizeLimit }),
+        TargetLocks.layer,
+        AtomicWriter.layer,
+        PublishedLayout.layer
+      )
+    ),
     // The CSI edge refuses a target outside the same kubelet root, before the publisher sees it.
     // The CSI edge reports the requests it refuses as the publisher reports its failures.
     Layer.merge(PublishReport.layer),

@@ -159,6 +159,7 @@ export const DriverConfigFromFlags = Schema.Struct({
     String
   ),
   maxProviderFiles: intFlag((n) => (n > 0 ? undefined : "must be a positive number of files")),
+  tmpfsSizeLimit: intFlag((n) => (n < 0 ? "must be a number of bytes, 0 for no limit" : undefined)),
   kubeconfig: flagCodec(
     Schema.Option(Schema.String),
     (text) => Result.succeed(text === "" ? Option.none() : Option.some(text)),

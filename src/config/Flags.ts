@@ -114,6 +114,14 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     default: "10000",
     usage: "largest number of files one provider response may hold; more is an invalid provider response"
   },
+  tmpfsSizeLimit: {
+    name: "tmpfs-size-limit",
+    type: "int",
+    default: "16777216",
+    usage:
+      "size limit in bytes of each volume's tmpfs (mounted nosuid,nodev); a larger provider response is refused; " +
+      "0 = no limit"
+  },
   kubeconfig: {
     name: "kubeconfig",
     type: "string",

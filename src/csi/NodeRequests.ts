@@ -29,6 +29,20 @@ const badTargetPath = (kubeletRoot: string, target: string): InvalidRequest | un
   return typeof parsed === "string" ? invalid(parsed) : undefined
 }
 
+/** The largest gid: 4294967295 is (gid_t)-1, which chown(2) reads as "leave the group unchanged". */
+const MAX_GID = 4_294_967_294
+
+/**
+ * `volume_mount_group` as a gid: plain decimal digits without sign, spaces or leading zeros, 0..MAX_GID; ""
+ * (the proto's default) is no group. Anything else is refused rather than guessed at.
+ */
+export const parseMountGroup = (text: string): number | undefined | "invalid" => {
+  if (text === "") return undefined
+  if (!/^(?:0|[1-9][0-9]{0,9})$/.test(text)) return "invalid"
+  const gid = Number(text)
+  return gid <= MAX_GID ? gid : "invalid"
+}
+
 export const decodePublish = (
   req: NodePublishVolumeRequest,
   kubeletRoot: string
@@ -42,13 +56,25 @@ export const decodePublish = (
     return Effect.fail(invalid("Volume attributes missing in request"))
   }
   const access = req.volumeCapability.accessType
+  const rawGroup = access?.$case === "mount" ? access.value.volumeMountGroup : ""
+  const group = parseMountGroup(rawGroup)
+  if (group === "invalid") {
+    const shown = rawGroup.length <= 32 ? JSON.stringify(rawGroup) : `${JSON.stringify(rawGroup.slice(0, 32))}…`
+    return Effect.fail(
+      invalid(
+        `volume_mount_group ${shown} of volume ${req.volumeId} is not a group ID ` +
+          `(a decimal number from 0 to ${MAX_GID})`
+      )
+    )
+  }
   return Effect.succeed({
     volumeId: req.volumeId,
     targetPath: req.targetPath,
     readonly: req.readonly,
     volumeContext: req.volumeContext,
     secrets: Redacted.make(req.secrets),
-    mountFlags: access?.$case === "mount" ? access.value.mountFlags : []
+    mountFlags: access?.$case === "mount" ? access.value.mountFlags : [],
+    ...(group === undefined ? {} : { mountGroup: group })
   })
 }
 

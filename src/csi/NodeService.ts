@@ -1,7 +1,7 @@
 // CSI Node: kubelet's entry points. Decodes each request at the edge, reports a refused one, hands the rest to
 // the Publisher, and answers UNIMPLEMENTED for the RPCs this driver does not advertise.
 import * as Effect from "effect/Effect"
-import type { NodeServiceImplementation } from "../gen/csi/v1/csi.js"
+import { NodeServiceCapability_RPC_Type, type NodeServiceImplementation } from "../gen/csi/v1/csi.js"
 import { Publisher } from "../publish/Publisher.js"
 import { PublishReport } from "../publish/PublishReport.js"
 import { type InFlightHandlers, makeHandlerRunner } from "./HandlerRunner.js"
@@ -32,9 +32,12 @@ export const makeNodeService = (
         const decoded = decodeUnpublish(request, kubeletRoot).pipe(Effect.tapError(() => report.unpublishFailed))
         return run("NodeUnpublishVolume", Effect.flatMap(decoded, publisher.unpublish), signal).then(() => ({}))
       },
-      // No capability is advertised: inline ephemeral volumes are never staged, and stats
-      // and expansion make no sense for a tmpfs of secrets.
-      nodeGetCapabilities: async () => ({ capabilities: [] }),
+      // VOLUME_MOUNT_GROUP only: kubelet then hands the pod's fsGroup to the publish (with the CSIDriver's
+      // `fsGroupPolicy: File`) instead of chowning the volume itself. Inline ephemeral volumes are never staged, and
+      // stats and expansion make no sense for a tmpfs of secrets.
+      nodeGetCapabilities: async () => ({
+        capabilities: [{ type: { $case: "rpc", value: { type: NodeServiceCapability_RPC_Type.VOLUME_MOUNT_GROUP } } }]
+      }),
       nodeGetInfo: async () => ({ nodeId: node.nodeId }),
       nodeStageVolume: async () => {
         throw unimplemented("NodeStageVolume")

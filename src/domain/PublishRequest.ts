@@ -10,6 +10,11 @@ export interface PublishRequest {
   readonly volumeContext: Readonly<Record<string, string>>
   readonly secrets: Redacted.Redacted<Readonly<Record<string, string>>>
   readonly mountFlags: ReadonlyArray<string>
+  /**
+   * `volume_capability.mount.volume_mount_group` (the pod's fsGroup, sent when the CSIDriver has
+   * `fsGroupPolicy: File`): the gid every file and directory of the volume gets; absent: root's, as upstream.
+   */
+  readonly mountGroup?: number
 }
 
 /** A NodeUnpublishVolume request that passed the argument checks. */

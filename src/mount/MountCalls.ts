@@ -22,8 +22,21 @@ export const describeCause = (cause: unknown): string => {
   return errnoCode(cause) ?? (cause instanceof Error ? cause.message : String(cause))
 }
 
+/** How a volume's tmpfs is mounted: always `nosuid,nodev` with its root 0755, plus a size limit unless 0. */
+export interface TmpfsOptions {
+  /** The tmpfs `size=` in bytes; 0 mounts without one (the kernel's default: half the RAM). */
+  readonly sizeBytes: number
+}
+
+/** `--tmpfs-size-limit`'s default: 16 MiB, four times `--max-call-recv-msg-size`'s default 4 MiB. */
+export const DEFAULT_TMPFS_SIZE_LIMIT = 16 * 1024 * 1024
+
+/** The `-o` options of mount(8), the same the addon passes to mount(2) as flags and data. */
+export const tmpfsMountOptions = (options: TmpfsOptions): string =>
+  ["nosuid", "nodev", ...(options.sizeBytes > 0 ? [`size=${options.sizeBytes}`] : []), "mode=0755"].join(",")
+
 export interface MountCalls {
-  readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
+  readonly mountTmpfs: (path: string, options: TmpfsOptions) => Effect.Effect<void, MountError>
   readonly unmount: (path: string) => Effect.Effect<void, MountError>
   /** MNT_DETACH: the mount leaves the path now and is freed when its last user (a cwd, an open file) lets go. */
   readonly unmountLazy: (path: string) => Effect.Effect<void, MountError>
@@ -43,13 +56,15 @@ const runCommand = (command: "mount" | "umount", args: ReadonlyArray<string>, wh
 
 /** mount(8)/umount(8): what upstream runs, and the fallback where the addon is missing. */
 export const commandCalls: MountCalls = {
-  mountTmpfs: (path) => runCommand("mount", ["-t", "tmpfs", "tmpfs", path], "mounting tmpfs at", path),
+  mountTmpfs: (path, options) =>
+    runCommand("mount", ["-t", "tmpfs", "-o", tmpfsMountOptions(options), "tmpfs", path], "mounting tmpfs at", path),
   unmount: (path) => runCommand("umount", [path], "unmounting", path),
   unmountLazy: (path) => runCommand("umount", ["-l", path], "lazily unmounting", path)
 }
 
 interface Addon {
-  readonly mountTmpfs: (path: string) => void
+  /** mount(2) with MS_NOSUID|MS_NODEV and `size=<sizeBytes>,mode=0755` (no size when 0). */
+  readonly mountTmpfsHardened?: (path: string, sizeBytes: number) => void
   readonly unmount: (path: string) => void
   readonly unmountLazy?: (path: string) => void
 }
@@ -58,7 +73,11 @@ const syscall = (run: () => void, what: string, path: string) =>
   Effect.try({ try: run, catch: (cause) => mountFailed(`${what} ${path} failed: ${describeCause(cause)}`, cause) })
 
 const addonCalls = (addon: Addon): MountCalls => ({
-  mountTmpfs: (path) => syscall(() => addon.mountTmpfs(path), "mounting tmpfs at", path),
+  // An addon built before the hardened mount existed would mount without options: mount(8) mounts it hardened.
+  mountTmpfs: (path, options) =>
+    addon.mountTmpfsHardened === undefined
+      ? commandCalls.mountTmpfs(path, options)
+      : syscall(() => addon.mountTmpfsHardened!(path, options.sizeBytes), "mounting tmpfs at", path),
   unmount: (path) => syscall(() => addon.unmount(path), "unmounting", path),
   // An addon built before the lazy variant existed: umount(8) -l does the same.
   unmountLazy: (path) =>

@@ -11,11 +11,18 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { errnoCode } from "../platform/errno.js"
-import { describeCause, mountCalls, type MountError, mountFailed } from "./MountCalls.js"
+import {
+  DEFAULT_TMPFS_SIZE_LIMIT,
+  describeCause,
+  mountCalls,
+  type MountError,
+  mountFailed,
+  type TmpfsOptions
+} from "./MountCalls.js"
 import { findMountInText, tmpfsMountCheck, tmpfsMountDevice } from "./MountInfo.js"
 import { MounterInMemory, makeInMemoryState } from "./MounterInMemory.js"
 
-export { MountError, mountFailed } from "./MountCalls.js"
+export { DEFAULT_TMPFS_SIZE_LIMIT, MountError, mountFailed } from "./MountCalls.js"
 export { MounterInMemory, type MounterInMemoryShape } from "./MounterInMemory.js"
 
 export type MountState =
@@ -42,6 +49,9 @@ export interface MounterShape {
   readonly mountState: (path: string) => Effect.Effect<MountState, MountError>
   /** mkdir -p with mode 0750 (the target mode upstream uses). */
   readonly ensureDir: (path: string) => Effect.Effect<void, MountError>
+  /** The `size=` every tmpfs is mounted with, in bytes (`--tmpfs-size-limit`); 0: no limit. */
+  readonly tmpfsSizeLimit: number
+  /** A tmpfs with `nosuid,nodev`, root mode 0755 and `size=tmpfsSizeLimit` (MountCalls.ts). */
   readonly mountTmpfs: (path: string) => Effect.Effect<void, MountError>
   /** mountTmpfs whose mount is undone (lazily if it is busy) if the scope closes with a failure or an interruption. */
   readonly mountTmpfsScoped: (
@@ -90,9 +100,10 @@ const unmount = Effect.fn("Mounter.unmount")(function* (path: string) {
   yield* mountCalls.unmount(path)
 })
 
-const mountTmpfs = Effect.fn("Mounter.mountTmpfs")(function* (path: string) {
-  yield* mountCalls.mountTmpfs(path)
-})
+const mountTmpfsWith = (options: TmpfsOptions) =>
+  Effect.fn("Mounter.mountTmpfs")(function* (path: string) {
+    yield* mountCalls.mountTmpfs(path, options)
+  })
 
 // A mount point that cannot be listed is corrupt (docs/upstream.md#mount-point-detection): unmount it and fail this
 // call so the kubelet retry mounts fresh.
@@ -241,16 +252,33 @@ const tmpfsDevice = Effect.fn("Mounter.tmpfsDevice")(function* (path: string) {
   return Option.fromUndefinedOr(yield* Effect.promise(() => tmpfsMountDevice(path)))
 })
 
-export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter") {
-  static readonly layer: Layer.Layer<Mounter> = Layer.succeed(Mounter, {
+/** The real mounts, each tmpfs limited to `tmpfsSizeLimit` bytes (0: no limit). */
+const liveMounter = (tmpfsSizeLimit: number): MounterShape => {
+  const mountTmpfs = mountTmpfsWith({ sizeBytes: tmpfsSizeLimit })
+  return {
     mountState,
     ensureDir,
+    tmpfsSizeLimit,
     mountTmpfs,
     mountTmpfsScoped: makeMountTmpfsScoped({ mountState, mountTmpfs, unmount, unmountLazy: mountCalls.unmountLazy }),
     unmount,
     cleanupMountPoint,
     tmpfsDevice
-  })
+  }
+}
+
+export interface MounterOptions {
+  /** `--tmpfs-size-limit`, bytes; 0: no limit. */
+  readonly tmpfsSizeLimit: number
+}
+
+export class Mounter extends Context.Service<Mounter, MounterShape>()("Mounter") {
+  /** The real mounts with the default size limit (DEFAULT_TMPFS_SIZE_LIMIT). */
+  static readonly layer: Layer.Layer<Mounter> = Layer.succeed(Mounter, liveMounter(DEFAULT_TMPFS_SIZE_LIMIT))
+
+  /** The real mounts with the driver's `--tmpfs-size-limit`. */
+  static readonly layerWith = (options: MounterOptions): Layer.Layer<Mounter> =>
+    Layer.succeed(Mounter, liveMounter(options.tmpfsSizeLimit))
 
   /**
    * Mount state kept in memory; directories stay real on disk so a writer can write into them.

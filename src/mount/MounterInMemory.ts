@@ -6,7 +6,7 @@ import * as nodePath from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { mountFailed } from "./MountCalls.js"
+import { DEFAULT_TMPFS_SIZE_LIMIT, mountFailed } from "./MountCalls.js"
 import { ensureDir, fsCall, makeMountTmpfsScoped, type MounterShape, type MountState } from "./Mounter.js"
 
 /**
@@ -73,6 +73,8 @@ export const makeInMemoryState = () => {
   const mounter: MounterShape = {
     mountState: memMountState,
     ensureDir,
+    // Not enforced in memory; the publish path checks payloads against it all the same.
+    tmpfsSizeLimit: DEFAULT_TMPFS_SIZE_LIMIT,
     mountTmpfs: memMountTmpfs,
     mountTmpfsScoped: makeMountTmpfsScoped({
       mountState: memMountState,

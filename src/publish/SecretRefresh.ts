@@ -14,7 +14,7 @@ import type { MounterShape, MountState } from "../mount/Mounter.js"
 import { encodeMountRequest } from "../provider/MountRequestEncoding.js"
 import type { ProviderClientShape } from "../provider/ProviderClient.js"
 import type { AtomicWriterShape } from "../writer/AtomicWriter.js"
-import { validatePayload } from "../writer/Payload.js"
+import { checkFits, validatePayload } from "../writer/Payload.js"
 import { PublishError } from "./ConfinedTarget.js"
 import type { RotationReportShape } from "./RotationReport.js"
 
@@ -112,7 +112,16 @@ const store = (
     // Written even when empty (a legacy provider that writes its own files): the `..data` layout is what marks
     // the volume as published, so a later republish may skip the provider.
     const payload = yield* validatePayload(result.files)
-    yield* deps.writer.write(request.targetPath, payload)
+    yield* checkFits(
+      payload,
+      deps.mounter.tmpfsSizeLimit,
+      `volume ${request.volumeId} (SecretProviderClass ${pod.namespace}/${spcName})`
+    )
+    yield* deps.writer.write(
+      request.targetPath,
+      payload,
+      request.mountGroup === undefined ? {} : { group: request.mountGroup }
+    )
     const previous = yield* deps.statuses.upsert({
       podName: pod.name,
       podNamespace: pod.namespace,

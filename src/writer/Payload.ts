@@ -119,6 +119,42 @@ export const validatePayloadResult = (
 export const validatePayload = (files: ReadonlyArray<ProviderFile>): Effect.Effect<ValidatedPayload, PayloadError> =>
   Effect.fromResult(validatePayloadResult(files))
 
+/** The unit a tmpfs charges file contents in: a page (4 KiB on x86-64 and most arm64 kernels). */
+export const TMPFS_PAGE_BYTES = 4096
+
+/**
+ * What the payload's files take of a tmpfs `size=` limit: each file's bytes rounded up to whole pages (an empty file
+ * none). Directories and the layout's short links take inodes, not pages, so they cost nothing here.
+ */
+export const tmpfsFootprint = (payload: ValidatedPayload): number => {
+  let total = 0
+  for (const file of payload.files) total += Math.ceil(file.contents.byteLength / TMPFS_PAGE_BYTES) * TMPFS_PAGE_BYTES
+  return total
+}
+
+/**
+ * Refuses a payload that cannot fit a tmpfs of `limitBytes` (0: no limit), before anything is written. `what`
+ * names the volume and its SecretProviderClass in the message.
+ */
+export const checkFits = (
+  payload: ValidatedPayload,
+  limitBytes: number,
+  what: string
+): Effect.Effect<void, PayloadError> => {
+  const needed = tmpfsFootprint(payload)
+  if (limitBytes === 0 || needed <= limitBytes) return Effect.void
+  return Effect.fail(
+    new PayloadError({
+      reason: "InvalidProviderResponse",
+      path: ".",
+      message:
+        `provider response for ${what} does not fit the volume: its ${payload.files.length} files take ` +
+        `${needed} bytes on the tmpfs (each rounded up to ${TMPFS_PAGE_BYTES}-byte pages), over ` +
+        `--tmpfs-size-limit=${limitBytes}`
+    })
+  )
+}
+
 /** Byte equality of two contents, without copying them. */
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
   a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)

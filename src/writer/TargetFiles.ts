@@ -61,12 +61,16 @@ const readFailure = (target: string, rel: string, cause: unknown): TargetFilesEr
 const attempt = <A>(target: string, rel: string, run: () => Promise<A>): Effect.Effect<A, TargetFilesError> =>
   Effect.tryPromise({ try: run, catch: (cause) => readFailure(target, rel, cause) })
 
-/** `..data`'s current data directory name, or undefined when absent or not one of ours. */
+/**
+ * `..data`'s current data directory name, or undefined when absent or not one of ours: the link must name a
+ * timestamped entry that is a real directory, so a link planted under a data dir's name is never walked into.
+ */
 export const currentDataDir = (target: string): Effect.Effect<string | undefined, TargetFilesError> =>
   attempt(target, DATA_LINK, async () => {
     try {
       const link = await fs.readlink(path.join(target, DATA_LINK))
-      return isDataDirName(link) ? link : undefined
+      if (!isDataDirName(link)) return undefined
+      return (await fs.lstat(path.join(target, link))).isDirectory() ? link : undefined
     } catch (cause) {
       const code = errnoCode(cause)
       if (code === "ENOENT" || code === "EINVAL") return undefined
@@ -74,36 +78,56 @@ export const currentDataDir = (target: string): Effect.Effect<string | undefined
     }
   })
 
-/** Size and permission bits of a regular file inside a data directory. */
+/** Size, permission bits and group of a regular file (or, without size, a directory) inside a data directory. */
 export interface FileStat {
   readonly size: number
   readonly mode: number
+  readonly gid: number
 }
 
-/** Every regular file under `dir`, keyed by relative path; an absent `dir` is empty. Symlinks are ignored. */
-export const listFiles = (
-  target: string,
-  dir: string
-): Effect.Effect<ReadonlyMap<string, FileStat>, TargetFilesError> =>
+/** A data directory as it is on disk, read without following any link. */
+export interface DataDirListing {
+  /** Every regular file, keyed by relative path. */
+  readonly files: ReadonlyMap<string, FileStat>
+  /** Every directory below the root, keyed by relative path; "" is the data directory itself. */
+  readonly dirs: ReadonlyMap<string, FileStat>
+  /** Everything else (symlinks, sockets, fifos, devices): never the writer's, never followed. */
+  readonly others: ReadonlyArray<string>
+}
+
+const statOf = (st: { size: number; mode: number; gid: number }): FileStat => ({
+  size: st.size,
+  mode: st.mode & 0o7777,
+  gid: st.gid
+})
+
+/** The entries under `dir`; an absent `dir` is empty. Symlinks are listed in `others`, never followed. */
+export const listFiles = (target: string, dir: string): Effect.Effect<DataDirListing, TargetFilesError> =>
   attempt(target, path.relative(target, dir), async () => {
-    const out = new Map<string, FileStat>()
+    const files = new Map<string, FileStat>()
+    const dirs = new Map<string, FileStat>()
+    const others: Array<string> = []
     const walk = async (abs: string, rel: string): Promise<void> => {
       for (const entry of await fs.readdir(abs, { withFileTypes: true })) {
         const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`
         const childAbs = path.join(abs, entry.name)
-        if (entry.isDirectory()) await walk(childAbs, childRel)
-        else if (entry.isFile()) {
-          const st = await fs.lstat(childAbs)
-          out.set(childRel, { size: st.size, mode: st.mode & 0o7777 })
-        }
+        if (entry.isDirectory()) {
+          dirs.set(childRel, statOf(await fs.lstat(childAbs)))
+          await walk(childAbs, childRel)
+        } else if (entry.isFile()) files.set(childRel, statOf(await fs.lstat(childAbs)))
+        else others.push(childRel)
       }
     }
     try {
-      await walk(dir, "")
+      const root = await fs.lstat(dir)
+      if (root.isDirectory()) {
+        dirs.set("", statOf(root))
+        await walk(dir, "")
+      }
     } catch (cause) {
-      if (errnoCode(cause) !== "ENOENT" || out.size > 0) throw cause
+      if (errnoCode(cause) !== "ENOENT" || files.size > 0) throw cause
     }
-    return out
+    return { files, dirs, others }
   })
 
 /** A visible file: its bytes and permission bits. */

@@ -10,6 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { ClientError, Status } from "nice-grpc"
+import { NodeServiceCapability_RPC_Type } from "../../src/gen/csi/v1/csi.js"
 import type { PublishRequest, UnpublishRequest } from "../../src/domain/PublishRequest.js"
 import { Publisher } from "../../src/publish/Publisher.js"
 import { PublishReport } from "../../src/publish/PublishReport.js"
@@ -64,7 +65,10 @@ describe("CSI gRPC server", () => {
       const nodeInfo = yield* Effect.promise(() => csi.node.nodeGetInfo({}))
       expect(nodeInfo.nodeId).toBe("node-a")
       const nodeCaps = yield* Effect.promise(() => csi.node.nodeGetCapabilities({}))
-      expect(nodeCaps.capabilities).toEqual([])
+      // VOLUME_MOUNT_GROUP and nothing else: no staging, no stats, no expansion, no volume condition.
+      expect(nodeCaps.capabilities).toEqual([
+        { type: { $case: "rpc", value: { type: NodeServiceCapability_RPC_Type.VOLUME_MOUNT_GROUP } } }
+      ])
       csi.close()
       yield* Scope.close(scope, Exit.void)
       expect(fs.existsSync(socket)).toBe(false)

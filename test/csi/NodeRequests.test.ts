@@ -62,3 +62,38 @@ describe("target path rules", () => {
     expect(Exit.isSuccess(Effect.runSyncExit(decodeUnpublish({ volumeId: "v", targetPath }, root)))).toBe(true)
   })
 })
+
+/** A publish request whose mount capability carries `volumeMountGroup`. */
+const withGroup = (volumeMountGroup: string) =>
+  publishRequest({
+    volumeCapability: {
+      accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup } },
+      accessMode: publishRequest().volumeCapability!.accessMode
+    }
+  })
+
+describe("volume_mount_group (the pod's fsGroup)", () => {
+  it.each([
+    ["", undefined],
+    ["0", 0],
+    ["2000", 2000],
+    ["4294967294", 4_294_967_294]
+  ])("accepts %j as gid %j", (text, gid) => {
+    const exit = Effect.runSyncExit(decodePublish(withGroup(text), root))
+    expect(Exit.isSuccess(exit) ? exit.value.mountGroup : "failed").toBe(gid)
+  })
+
+  // 4294967295 is (gid_t)-1: chown would leave the group unchanged. Signs, spaces, leading zeros, hex and
+  // exponents are refused rather than guessed at.
+  it.each(["abc", "-1", "4294967295", "4294967296", " 1", "1 ", "+1", "01", "0x10", "1e3", "2000.0", "99999999999"])(
+    "refuses %j as InvalidRequest naming the field and the volume",
+    (text) => {
+      const exit = Effect.runSyncExit(decodePublish(withGroup(text), root))
+      const error = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
+      const json = JSON.stringify(error)
+      expect(json).toContain("InvalidRequest")
+      expect(json).toContain("volume_mount_group")
+      expect(json).toContain("csi-0123456789abcdef")
+    }
+  )
+})

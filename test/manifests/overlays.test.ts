@@ -138,7 +138,7 @@ describe("what each overlay promises", () => {
     expect(text.replaceAll("/var/snap/microk8s/common/var/lib/kubelet", "")).not.toContain("/var/lib/kubelet")
   })
 
-  it("the CSIDriver matches upstream's static manifest, and token-requests only adds audiences", () => {
+  it("the CSIDriver matches upstream's static manifest; token-requests adds audiences, fsgroup the policy", () => {
     const upstream = {
       podInfoOnMount: true,
       attachRequired: false,
@@ -146,10 +146,13 @@ describe("what each overlay promises", () => {
       requiresRepublish: true
     }
     expect(findObject(objectsOf("base"), "CSIDriver", "secrets-store.csi.k8s.io")["spec"]).toEqual(upstream)
-    const { tokenRequests, ...rest } = findObject(objectsOf(allComponents), "CSIDriver", "secrets-store.csi.k8s.io")[
-      "spec"
-    ] as Record<string, unknown>
+    const { tokenRequests, fsGroupPolicy, ...rest } = findObject(
+      objectsOf(allComponents),
+      "CSIDriver",
+      "secrets-store.csi.k8s.io"
+    )["spec"] as Record<string, unknown>
     expect(rest).toEqual(upstream)
     expect(tokenRequests).toEqual(expect.arrayContaining([expect.objectContaining({ audience: expect.any(String) })]))
+    expect(fsGroupPolicy).toBe("File")
   })
 })

@@ -52,7 +52,8 @@ export const components = [
   "reference-provider",
   "sync-controller",
   "sync-controller-policies",
-  "restart-on-rotation"
+  "restart-on-rotation",
+  "fsgroup"
 ] as const
 
 /** The base with the given components, from a throwaway kustomization, as an operator's own overlay would be. */

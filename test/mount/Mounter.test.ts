@@ -260,4 +260,27 @@ describe("Mounter (live, real tmpfs)", () => {
       assert.isFalse(mounted(target))
       assert.deepStrictEqual(yield* m.mountState(target), { _tag: "Missing" })
     }))
+
+  it.live("layerWith: the tmpfs gets --tmpfs-size-limit as size= and nosuid,nodev; the default layer 16 MiB", () =>
+    Effect.gen(function* () {
+      const sizeOf = (layer: typeof Mounter.layer) =>
+        Effect.gen(function* () {
+          const m = yield* Mounter
+          const target = yield* testDir("limit")
+          yield* m.mountTmpfs(target)
+          const entry = parseMountInfo(readFileSync("/proc/self/mountinfo", "utf8")).findLast(
+            (e) => e.mountPoint === target
+          )
+          yield* m.unmount(target)
+          return { limit: m.tmpfsSizeLimit, options: entry?.mountOptions, superOptions: entry?.superOptions }
+        }).pipe(Effect.provide(layer))
+      const limited = yield* sizeOf(Mounter.layerWith({ tmpfsSizeLimit: 8192 }))
+      assert.strictEqual(limited.limit, 8192)
+      assert.include(limited.options, "nosuid,nodev")
+      assert.include(limited.superOptions, "size=8k")
+      const byDefault = yield* sizeOf(Mounter.layer)
+      assert.strictEqual(byDefault.limit, 16 * 1024 * 1024)
+      assert.include(byDefault.superOptions, "size=16384k")
+    }).pipe(Effect.scoped)
+  )
 })

@@ -119,6 +119,7 @@ describe("AtomicWriter (live)", () => {
           written: [],
           chmodded: [],
           removed: [],
+          regrouped: [],
           healed: []
         })
         assert.deepStrictEqual(yield* io(() => listing(target)), before)
@@ -177,7 +178,7 @@ describe("AtomicWriter (live)", () => {
     )
   )
 
-  it.live("legacy files colliding with a top-level name are replaced; others are left alone", () =>
+  it.live("legacy files colliding with a top-level name are replaced; entries the payload lacks are removed", () =>
     withWriter(
       Effect.gen(function* () {
         const target = yield* tempDir()
@@ -185,17 +186,28 @@ describe("AtomicWriter (live)", () => {
           await fs.writeFile(path.join(target, "a"), "legacy")
           await fs.mkdir(path.join(target, "d"))
           await fs.writeFile(path.join(target, "d", "old"), "legacy")
-          await fs.writeFile(path.join(target, "keep"), "legacy")
+          await fs.writeFile(path.join(target, "gone"), "legacy")
           await fs.symlink("/etc", path.join(target, "e"))
         })
         const outcome = yield* (yield* AtomicWriter).write(target, payload({ a: "new", "d/x": "new", e: "new" }))
-        assert.deepStrictEqual([...outcome.healed].sort(), ["a", "d", "e"])
+        assert.deepStrictEqual([...outcome.healed].sort(), ["a", "d", "e", "gone"])
         assert.deepStrictEqual(yield* io(() => visible(target)), {
           a: ["new", 0o644],
           "d/x": ["new", 0o644],
-          e: ["new", 0o644],
-          keep: ["legacy", 0o644]
+          e: ["new", 0o644]
         })
+      })
+    )
+  )
+
+  it.live("an empty payload (a legacy provider that writes its own files) leaves the provider's files alone", () =>
+    withWriter(
+      Effect.gen(function* () {
+        const target = yield* tempDir()
+        yield* io(() => fs.writeFile(path.join(target, "own"), "written by the provider"))
+        const outcome = yield* (yield* AtomicWriter).write(target, payload({}))
+        assert.deepStrictEqual(outcome.healed, [])
+        assert.deepStrictEqual(yield* io(() => visible(target)), { own: ["written by the provider", 0o644] })
       })
     )
   )

@@ -74,4 +74,23 @@ describe("AtomicWriter.layerInMemory", () => {
       assert.deepStrictEqual(yield* memory.attempts, [])
     }).pipe(Effect.provide(AtomicWriter.layerInMemory))
   )
+
+  it.effect("keeps the write options; a changed group is a swap that regroups what stays", () =>
+    Effect.gen(function* () {
+      const writer = yield* AtomicWriter
+      const memory = yield* AtomicWriterInMemory
+      yield* writer.write(T, payload({ a: "1", "d/b": "2" }), { group: 2000 })
+      assert.deepStrictEqual(Option.getOrThrow(yield* memory.lastOptions(T)), { group: 2000 })
+      assert.deepInclude(yield* writer.write(T, payload({ a: "1", "d/b": "2" }), { group: 2000 }), {
+        changed: false,
+        regrouped: []
+      })
+      assert.deepInclude(yield* writer.write(T, payload({ a: "1" }), { group: 3000 }), {
+        changed: true,
+        swapped: true,
+        removed: ["d/b"],
+        regrouped: ["", "a"]
+      })
+    }).pipe(Effect.provide(AtomicWriter.layerInMemory))
+  )
 })

@@ -4,8 +4,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type { ProviderFile } from "../../src/domain/ProviderFile.js"
-import { MAX_DIRECTORIES, validatePayload, validatePayloadResult } from "../../src/writer/Payload.js"
-import { hostile, path4096, providerFile as file, SECRET } from "./fixtures.js"
+import {
+  checkFits,
+  MAX_DIRECTORIES,
+  tmpfsFootprint,
+  validatePayload,
+  validatePayloadResult
+} from "../../src/writer/Payload.js"
+import { hostile, path4096, payload, providerFile as file, SECRET } from "./fixtures.js"
 
 describe("validatePayload", () => {
   for (const [name, files, why] of hostile) {
@@ -94,4 +100,28 @@ describe("validatePayload", () => {
       assert.deepStrictEqual(ok.topLevel, ["ok"])
     })
   )
+})
+
+describe("checkFits: the payload against --tmpfs-size-limit", () => {
+  const pages = (n: number, extra = 0) => "x".repeat(n * 4096 + extra)
+
+  it("counts each file's bytes in whole 4 KiB pages, an empty file as none", () => {
+    assert.strictEqual(tmpfsFootprint(payload({ a: "", b: "1", c: pages(1), d: pages(1, 1) })), 4096 * 4)
+  })
+
+  it.effect("a payload at the limit passes, one page over fails with InvalidProviderResponse naming the volume", () =>
+    Effect.gen(function* () {
+      yield* checkFits(payload({ a: pages(2), "d/b": pages(2) }), 4 * 4096, "volume v (SecretProviderClass ns/spc)")
+      const error = yield* Effect.flip(
+        checkFits(payload({ a: pages(2), "d/b": pages(2, 1) }), 4 * 4096, "volume v (SecretProviderClass ns/spc)")
+      )
+      assert.strictEqual(error.reason, "InvalidProviderResponse")
+      assert.include(error.message, "volume v (SecretProviderClass ns/spc)")
+      assert.include(error.message, "20480 bytes")
+      assert.include(error.message, "--tmpfs-size-limit=16384")
+      assert.notInclude(error.message, "xxxx")
+    })
+  )
+
+  it.effect("a limit of 0 accepts anything", () => checkFits(payload({ a: pages(64) }), 0, "volume v"))
 })
