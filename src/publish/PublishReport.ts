@@ -4,7 +4,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { kObj, LOCATION_KEY, logV } from "../config/Logging.js"
+import { kObj, logV } from "../config/Logging.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
 import { podInfo, type PodInfo } from "../domain/VolumeContext.js"
 import { Events, type EventsShape } from "../k8s/Events.js"
@@ -68,7 +68,8 @@ const succeededWith =
             warn(pod, outcome.failure),
             Effect.logWarning("republish failed; keeping the previous files", {
               target,
-              pod: `${pod.namespace}/${pod.name}`,
+              pod: kObj(pod),
+              provider,
               reason: outcome.failure.reason,
               error: outcome.failure.message
             })
@@ -85,7 +86,10 @@ const OUTCOME_WORD = { Skipped: "skipped", Mounted: "mounted", Refreshed: "refre
 // The pod's UID and volume name are in kubelet's target path: .../pods/<uid>/volumes/<plugin>/<volume>/mount.
 const TARGET_PARTS = /\/pods\/([^/]+)\/volumes\/[^/]+\/([^/]+)\/mount\/?$/
 
-/** A mount, a refresh: one Info line; a skip: V(5); a masked failure already logged its warning. */
+/**
+ * A mount, a refresh: one Info line; a skip: V(5); a masked failure already logged its warning. The location is
+ * the caller's span (Publisher.publish), as for the warnings.
+ */
 const publishLogged = (line: PublishLine): Effect.Effect<void> => {
   const { outcome } = line
   if (outcome._tag === "RefreshFailed") return Effect.void
@@ -101,7 +105,7 @@ const publishLogged = (line: PublishLine): Effect.Effect<void> => {
     outcome._tag === "Skipped"
       ? logV(SKIP_LOG_LEVEL, "NodePublishVolume", fields)
       : Effect.logInfo("NodePublishVolume", fields)
-  return logged.pipe(Effect.annotateLogs(LOCATION_KEY, "Publisher"))
+  return logged
 }
 
 const unpublishLogged = (target: string, durationMs: number): Effect.Effect<void> => {
@@ -112,7 +116,7 @@ const unpublishLogged = (target: string, durationMs: number): Effect.Effect<void
     target,
     durationMs: Math.round(durationMs * 10) / 10,
     outcome: "unmounted"
-  }).pipe(Effect.annotateLogs(LOCATION_KEY, "Publisher"))
+  })
 }
 
 const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishReportShape => {
@@ -125,7 +129,8 @@ const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishR
         warn(pod, failure),
         Effect.logWarning("publish failed", {
           target,
-          pod: `${pod.namespace}/${pod.name}`,
+          pod: kObj(pod),
+          provider,
           reason: failure.reason,
           error: failure.message
         })

@@ -6,7 +6,8 @@ import * as Effect from "effect/Effect"
 import { TestConsole } from "effect/testing"
 import { Logging } from "../../src/config/Logging.js"
 import { Publisher } from "../../src/publish/Publisher.js"
-import { makeTestProvider, respondFiles } from "../support/TestProvider.js"
+import { Status } from "nice-grpc"
+import { failWith, makeTestProvider, respondFiles } from "../support/TestProvider.js"
 import { publisherWith, request, spc, tempTarget } from "./fixtures.js"
 
 const good = spc("default", "my-spc", { provider: "test", parameters: { objects: "- objectName: a" } })
@@ -48,7 +49,7 @@ describe("publish log lines", () => {
         ["NodeUnpublishVolume", "unmounted"]
       ])
       expect(logged[0]).toMatchObject({
-        caller: "Publisher",
+        caller: "Publisher.publish",
         v: 0,
         pod: { name: "pod-1", namespace: "default" },
         spc: { name: "my-spc", namespace: "default" },
@@ -73,5 +74,27 @@ describe("publish log lines", () => {
         ["unmounted", 0]
       ])
     })
+  )
+
+  it.live("a failed publish is one warning: err first, the pod as an object, provider and reason", () =>
+    Effect.gen(function* () {
+      const provider = yield* makeTestProvider()
+      provider.onMount(failWith(Status.PERMISSION_DENIED, "denied"))
+      const target = tempTarget()
+      yield* Effect.gen(function* () {
+        yield* (yield* Publisher).publish(yield* request(target)).pipe(Effect.flip)
+      }).pipe(
+        Effect.provide(publisherWith(provider.dir, [good])),
+        Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 }, "driver"))
+      )
+      const lines = (yield* TestConsole.errorLines).map(String)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        new RegExp(
+          String.raw`^W\d{4} [\d:.]+ +\d+ Publisher\.publish\] "publish failed" err="provider \\"test\\": PERMISSION_DENIED: denied" ` +
+            String.raw`target="${target}" pod="default/pod-1" provider="test" reason="ProviderError"$`
+        )
+      )
+    }).pipe(Effect.provide(TestConsole.layer), Effect.scoped)
   )
 })
