@@ -65,8 +65,12 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
 // Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u
 
+// Printable ASCII but the quote and the backslash: nothing to escape (the common case, a regex test per value).
+const PLAIN_ASCII = /^[ !#-[\]-~]*$/
+
 /** Go's strconv.Quote: what klog writes for the message and every string value. */
 export const goQuote = (text: string): string => {
+  if (PLAIN_ASCII.test(text)) return `"${text}"`
   let out = '"'
   for (const char of text) {
     const short = SHORT_ESCAPES[char]
@@ -90,7 +94,9 @@ const textString = (value: string): string => {
 }
 
 const jsonText = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? "<nil>"
+  typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+    ? JSON.stringify(value)
+    : (JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? "<nil>")
 
 /** klog's KVFormat: strings, Stringers and errors quoted, numbers and booleans bare, nil as <nil>. */
 export const textValue = (value: unknown): string => {
