@@ -180,7 +180,8 @@ describe("Effect entries as klog lines", () => {
         }).pipe(Effect.annotateLogs({ [LOCATION_KEY]: "Publisher", provider: "vault" }))
       )
       expect(stderr).toEqual([
-        `I1201 20:24:05.325000 ${PID} Publisher] "NodePublishVolume" pod="default/app-0" durationMs=4.2 provider="vault"`
+        `I1201 20:24:05.325000 ${PID} Publisher] "NodePublishVolume" pod="default/app-0" durationMs=4.2 ` +
+          `provider="vault"`
       ])
       expect(stderr[0]).not.toContain("fiber")
     })

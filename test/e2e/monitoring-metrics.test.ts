@@ -192,7 +192,7 @@ const exported = (...scrapes: ReadonlyArray<Exposition>): ReadonlyMap<string, Re
 }
 
 describe("the dashboard and the rules name only what the programs export (built, end to end)", () => {
-  it("promtool check metrics passes on both scrapes, but for the abbreviated unit of upstream's wire names", async () => {
+  it("promtool check metrics passes on both scrapes, but for the abbreviated unit of upstream's names", async () => {
     // Upstream v1.6 names its histograms `*_duration_sec` (docs/upstream.md#metrics) and dashboards built for it
     // query those names: renaming them would break the drop-in. promtool's lint flags exactly that, nothing else.
     const upstreamNames = /^(rotation_reconcile|sync_k8s_secret|secretsync_sync|secretsync_provider_call)_duration_sec$/

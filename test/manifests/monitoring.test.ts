@@ -38,7 +38,7 @@ const ruleTests = Yaml.parse(readFileSync(`${dir}/rules.test.yaml`, "utf8")) as 
 const promtool = (...args: ReadonlyArray<string>) => execFileAsync("promtool", args, { cwd: dir })
 
 describe("components/monitoring", () => {
-  it("renders: the PodMonitor, the PrometheusRule of rules.yaml, the dashboard ConfigMap for Grafana's sidecar", async () => {
+  it("renders: the PodMonitor, the PrometheusRule of rules.yaml, the dashboard ConfigMap for Grafana", async () => {
     const objects = await kustomizeWithComponents(["monitoring"])
     const podMonitor = objects.find((o) => o.kind === "PodMonitor")
     expect(podMonitor?.["spec"]).toMatchObject({

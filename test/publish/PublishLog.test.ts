@@ -91,7 +91,8 @@ describe("publish log lines", () => {
       expect(lines).toHaveLength(1)
       expect(lines[0]).toMatch(
         new RegExp(
-          String.raw`^W\d{4} [\d:.]+ +\d+ Publisher\.publish\] "publish failed" err="provider \\"test\\": PERMISSION_DENIED: denied" ` +
+          String.raw`^W\d{4} [\d:.]+ +\d+ Publisher\.publish\] "publish failed" ` +
+            String.raw`err="provider \\"test\\": PERMISSION_DENIED: denied" ` +
             String.raw`target="${target}" pod="default/pod-1" provider="test" reason="ProviderError"$`
         )
       )
