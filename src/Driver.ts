@@ -168,6 +168,6 @@ export const driverLayer = (config: DriverConfigShape) => {
   return Layer.mergeAll(csi, metricsServerLayer(config)).pipe(
     Layer.provide(shared),
     Layer.provideMerge(Pprof.layer(config)),
-    Layer.provide(Logging.layer(config))
+    Layer.provide(Logging.layer(config, "driver"))
   )
 }

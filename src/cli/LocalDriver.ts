@@ -5,6 +5,8 @@ import * as os from "node:os"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import { defaultDriverConfig } from "../config/DriverConfig.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { Events } from "../k8s/Events.js"
@@ -50,7 +52,29 @@ const mounterLayer = (): Layer.Layer<Mounter> =>
         )
       ).pipe(Layer.provideMerge(Mounter.layerInMemory))
 
+// The commands print their own report of each publish and unpublish: the Publisher's one Info line per call
+// (src/publish/PublishReport.ts) would say it twice. Its warnings stay, unless the command already asks for less.
+const atLeastWarn = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(References.MinimumLogLevel, (level) =>
+    LogLevel.isGreaterThan(level, "Warn")
+      ? effect
+      : effect.pipe(Effect.provideService(References.MinimumLogLevel, "Warn"))
+  )
+
+const reportedByTheCommand = Layer.effect(
+  Publisher,
+  Effect.map(Publisher, (publisher) =>
+    Publisher.of({
+      publish: (request) => atLeastWarn(publisher.publish(request)),
+      unpublish: (request) => atLeastWarn(publisher.unpublish(request))
+    })
+  )
+)
+
 export const localDriverLayer = (options: LocalDriverOptions) =>
+  reportedByTheCommand.pipe(Layer.provideMerge(localPublisherLayer(options)))
+
+const localPublisherLayer = (options: LocalDriverOptions) =>
   Publisher.layer({
     nodeId: os.hostname(),
     kubeletRoot: options.kubeletRoot,

@@ -41,7 +41,7 @@ const program = Effect.gen(function* () {
 }).pipe(
   Effect.catch(report),
   Effect.provide(usageOutputLayer),
-  Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 })),
+  Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 }, "cli")),
   Effect.provide(NodeServices.layer)
 )
 

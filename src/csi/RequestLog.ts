@@ -33,29 +33,59 @@ const statusName = (error: unknown): string =>
 // Upstream logs each call and its response at klog verbosity 5.
 const CALL_LOG_LEVEL = 5
 
+/** The volume a call is about, so its two lines can be found by target as well as by request id. */
+const subjectOf = (request: unknown): { readonly target: string; readonly volumeId: string } => {
+  const fields = typeof request === "object" && request !== null ? (request as Record<string, unknown>) : {}
+  const text = (key: string) => (typeof fields[key] === "string" ? (fields[key] as string) : "")
+  return { target: text("targetPath") || text("volumePath"), volumeId: text("volumeId") }
+}
+
 /**
  * Builds the middleware; `fork` runs a log effect in the driver's context (logger, verbosity). Below verbosity 5
  * the request is neither serialized nor forked into a log fiber: this runs on every kubelet call.
  */
 export const makeRequestLog = (fork: (effect: Effect.Effect<void>) => void, verbosity: number) => {
   const logCalls = verbosity >= CALL_LOG_LEVEL
+  let calls = 0
   return async function* requestLog<Request, Response>(
     call: ServerMiddlewareCall<Request, Response>,
     context: CallContext
   ): AsyncGenerator<Response, Response | void, undefined> {
     const method = call.method.path
     const started = performance.now()
-    if (logCalls) fork(logV(CALL_LOG_LEVEL, "GRPC call", { method, request: printable(sanitizeRequest(call.request)) }))
+    // The request id and the subject exist only at -v=5: below it a call allocates nothing for its log.
+    const requestId = logCalls ? ++calls : 0
+    const subject = logCalls ? subjectOf(call.request) : undefined
+    if (logCalls) {
+      const request = printable(sanitizeRequest(call.request))
+      fork(logV(CALL_LOG_LEVEL, "GRPC call", { method, requestId, ...subject, request }))
+    }
     try {
       const response = yield* call.next(call.request, context)
       if (logCalls) {
-        const ms = (performance.now() - started).toFixed(1)
-        fork(logV(CALL_LOG_LEVEL, "GRPC response", { method, durationMs: ms, response: printable(response) }))
+        const durationMs = Math.round((performance.now() - started) * 10) / 10
+        fork(
+          logV(CALL_LOG_LEVEL, "GRPC response", {
+            method,
+            requestId,
+            ...subject,
+            durationMs,
+            response: printable(response)
+          })
+        )
       }
       return response
     } catch (error) {
       const details = error instanceof ServerError ? error.details : "internal error"
-      fork(Effect.logError("GRPC error", { method, code: statusName(error), details }))
+      fork(
+        Effect.logError("GRPC error", {
+          method,
+          ...(subject ?? subjectOf(call.request)),
+          ...(logCalls ? { requestId } : undefined),
+          code: statusName(error),
+          details
+        })
+      )
       throw error
     }
   }

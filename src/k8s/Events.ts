@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Cause from "effect/Cause"
+import { aggregateKey, type Aggregate, EventAggregates } from "./EventAggregation.js"
 import { defaultRateLimit, EventRateLimit, rateLimitKey } from "./EventRateLimit.js"
 import { KubeApi } from "./KubeApi.js"
 import type { KubernetesError } from "./KubernetesError.js"
@@ -52,6 +53,8 @@ export interface EventsOptions {
   readonly refillEvery?: Duration.Input
   /** Events waiting for the API server; beyond it new ones are dropped. Default 1,000. */
   readonly queueCapacity?: number
+  /** Distinct events remembered for aggregation (least recently seen forgotten first); default 4096. */
+  readonly aggregateCapacity?: number
 }
 
 const defaultComponent = "secrets-store-csi-driver"
@@ -83,13 +86,16 @@ export const eventName = (podName: string, millis: number, counter: number): str
 // metav1.Time: RFC 3339 with second precision.
 const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
-const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; millis: number; message: string }) => {
+const eventObject = (
+  input: WarningInput,
+  meta: { nodeId: string; millis: number; message: string; aggregate: Aggregate }
+) => {
   const component = input.component ?? defaultComponent
   const { name, namespace, uid } = input.pod
   return {
     apiVersion: "v1",
     kind: "Event",
-    metadata: { name: meta.name, namespace },
+    metadata: { name: meta.aggregate.name, namespace },
     involvedObject: {
       kind: input.involvedKind?.kind ?? "Pod",
       namespace,
@@ -101,14 +107,19 @@ const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; 
     message: meta.message,
     type: input.type ?? "Warning",
     source: { component, host: meta.nodeId },
-    firstTimestamp: timestamp(meta.millis),
+    firstTimestamp: timestamp(meta.aggregate.firstMillis),
     lastTimestamp: timestamp(meta.millis),
-    count: 1,
+    count: meta.aggregate.count,
     reportingComponent: component,
     reportingInstance: meta.nodeId
   }
 }
 type CoreEvent = ReturnType<typeof eventObject>
+/** An Event to create, or a repeat to write over the Event of its first sighting (count, lastTimestamp, message). */
+interface Outgoing {
+  readonly event: CoreEvent
+  readonly repeat: boolean
+}
 
 export const eventsPath = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`
 
@@ -122,19 +133,36 @@ const failureDetail = (exit: Exit.Exit<unknown, KubernetesError>) => {
 
 const makeSender = Effect.fnUntraced(function* () {
   const api = yield* KubeApi
-  return Effect.fnUntraced(function* (event: CoreEvent) {
-    const { namespace, name } = event.involvedObject
-    const exit = yield* Effect.exit(
-      api.request({
-        method: "POST",
-        path: eventsPath(namespace),
-        body: event,
-        description: `create event ${namespace}/${event.metadata.name}`
+  const create = (event: CoreEvent) =>
+    api.request({
+      method: "POST",
+      path: eventsPath(event.involvedObject.namespace),
+      body: event,
+      description: `create event ${event.involvedObject.namespace}/${event.metadata.name}`
+    })
+  // kubelet's recorder patches the repeat; an Event gone meanwhile (the API server's TTL) is created again.
+  const update = (event: CoreEvent) =>
+    api
+      .request({
+        method: "PATCH",
+        path: `${eventsPath(event.involvedObject.namespace)}/${encodeURIComponent(event.metadata.name)}`,
+        contentType: "application/strategic-merge-patch+json",
+        body: { count: event.count, lastTimestamp: event.lastTimestamp, message: event.message },
+        description: `update event ${event.involvedObject.namespace}/${event.metadata.name}`
       })
-    )
+      .pipe(
+        Effect.catchIf(
+          (error) => error.status === 404,
+          () => create(event)
+        )
+      )
+  return Effect.fnUntraced(function* ({ event, repeat }: Outgoing) {
+    const { namespace, name } = event.involvedObject
+    const exit = yield* Effect.exit(repeat ? update(event) : create(event))
     if (Exit.isFailure(exit)) {
       const object = `${event.involvedObject.kind.toLowerCase()} ${namespace}/${name}`
-      yield* Effect.logWarning("could not create event", { reason: event.reason, object, ...failureDetail(exit) })
+      const what = repeat ? "could not update event" : "could not create event"
+      yield* Effect.logWarning(what, { reason: event.reason, object, ...failureDetail(exit) })
     }
   })
 })
@@ -160,7 +188,8 @@ const makeLive = Effect.fnUntraced(function* (options: EventsOptions) {
     refillMillis:
       options.refillEvery === undefined ? defaultRateLimit.refillMillis : Duration.toMillis(options.refillEvery)
   })
-  const queue = yield* Queue.dropping<CoreEvent, Cause.Done>(options.queueCapacity ?? 1_000)
+  const queue = yield* Queue.dropping<Outgoing, Cause.Done>(options.queueCapacity ?? 1_000)
+  const aggregates = new EventAggregates(options.aggregateCapacity)
   const send = yield* makeSender()
   const overflow = makeOverflow()
   let counter = 0
@@ -183,10 +212,13 @@ const makeLive = Effect.fnUntraced(function* (options: EventsOptions) {
     const millis = yield* Clock.currentTimeMillis
     const admission = limiter.admit(rateLimitKey(input.pod, input.reason), millis)
     if (admission._tag === "Suppress") return
-    const name = eventName(input.pod.name, millis, counter++)
     const message = eventMessage(input.message, admission.suppressed)
+    const event = (aggregate: Aggregate) => eventObject(input, { nodeId: options.nodeId, millis, message, aggregate })
+    const { source, involvedObject, type, reason } = event({ name: "", count: 1, firstMillis: millis })
+    const key = aggregateKey({ ...source, involvedObject, type, reason, message: input.message })
+    const seen = aggregates.observe(key, eventName(input.pod.name, millis, counter++), millis)
     yield* Effect.flatMap(
-      Queue.offer(queue, eventObject(input, { nodeId: options.nodeId, name, millis, message })),
+      Queue.offer(queue, { event: event(seen.aggregate), repeat: seen._tag === "Update" }),
       overflow
     )
   })

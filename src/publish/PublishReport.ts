@@ -4,6 +4,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { kObj, logV } from "../config/Logging.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
 import { podInfo, type PodInfo } from "../domain/VolumeContext.js"
 import { Events, type EventsShape } from "../k8s/Events.js"
@@ -15,6 +16,16 @@ export type PublishOutcome =
   | { readonly _tag: "Mounted" }
   | { readonly _tag: "Refreshed"; readonly seconds: number }
   | { readonly _tag: "RefreshFailed"; readonly failure: TypedFailure }
+
+/** What the one log line of a publish that reached kubelet as a success names. */
+export interface PublishLine {
+  readonly pod: PodInfo
+  readonly spc: string
+  readonly target: string
+  readonly provider: string
+  readonly outcome: PublishOutcome
+  readonly durationMs: number
+}
 
 export interface PublishReportShape {
   /** `provider` is the metric label: the SPC's spec.provider once read, "" before. */
@@ -29,6 +40,10 @@ export interface PublishReportShape {
   readonly unpublishSucceeded: Effect.Effect<void>
   /** A failed unpublish, refused at the edge or not. */
   readonly unpublishFailed: Effect.Effect<void>
+  /** The publish's one line: Info for a mount or a republish that called the provider, V(5) for a skip. */
+  readonly publishLogged: (line: PublishLine) => Effect.Effect<void>
+  /** The unpublish's one Info line. */
+  readonly unpublishLogged: (target: string, durationMs: number) => Effect.Effect<void>
 }
 
 const succeededWith =
@@ -38,7 +53,7 @@ const succeededWith =
       case "Skipped":
         return Effect.andThen(
           metrics.publishSucceeded(provider),
-          Effect.logDebug("publish skipped", { target, why: outcome.why })
+          logV(SKIP_LOG_LEVEL, "publish skipped", { target, why: outcome.why })
         )
       case "Mounted":
         return metrics.publishSucceeded(provider)
@@ -53,7 +68,8 @@ const succeededWith =
             warn(pod, outcome.failure),
             Effect.logWarning("republish failed; keeping the previous files", {
               target,
-              pod: `${pod.namespace}/${pod.name}`,
+              pod: kObj(pod),
+              provider,
               reason: outcome.failure.reason,
               error: outcome.failure.message
             })
@@ -62,6 +78,46 @@ const succeededWith =
         )
     }
   }
+
+// kubelet republishes every volume about once a minute: the no-op ones are routine detail.
+const SKIP_LOG_LEVEL = 5
+
+const OUTCOME_WORD = { Skipped: "skipped", Mounted: "mounted", Refreshed: "refreshed" } as const
+// The pod's UID and volume name are in kubelet's target path: .../pods/<uid>/volumes/<plugin>/<volume>/mount.
+const TARGET_PARTS = /\/pods\/([^/]+)\/volumes\/[^/]+\/([^/]+)\/mount\/?$/
+
+/**
+ * A mount, a refresh: one Info line; a skip: V(5); a masked failure already logged its warning. The location is
+ * the caller's span (Publisher.publish), as for the warnings.
+ */
+const publishLogged = (line: PublishLine): Effect.Effect<void> => {
+  const { outcome } = line
+  if (outcome._tag === "RefreshFailed") return Effect.void
+  const fields = {
+    pod: kObj(line.pod),
+    spc: kObj({ namespace: line.pod.namespace, name: line.spc }),
+    provider: line.provider,
+    target: line.target,
+    durationMs: Math.round(line.durationMs * 10) / 10,
+    outcome: OUTCOME_WORD[outcome._tag]
+  }
+  const logged =
+    outcome._tag === "Skipped"
+      ? logV(SKIP_LOG_LEVEL, "NodePublishVolume", fields)
+      : Effect.logInfo("NodePublishVolume", fields)
+  return logged
+}
+
+const unpublishLogged = (target: string, durationMs: number): Effect.Effect<void> => {
+  const parts = TARGET_PARTS.exec(target)
+  return Effect.logInfo("NodeUnpublishVolume", {
+    podUID: parts?.[1] ?? "",
+    volume: parts?.[2] ?? "",
+    target,
+    durationMs: Math.round(durationMs * 10) / 10,
+    outcome: "unmounted"
+  })
+}
 
 const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishReportShape => {
   const warn = (pod: PodInfo, failure: TypedFailure) =>
@@ -73,7 +129,8 @@ const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishR
         warn(pod, failure),
         Effect.logWarning("publish failed", {
           target,
-          pod: `${pod.namespace}/${pod.name}`,
+          pod: kObj(pod),
+          provider,
           reason: failure.reason,
           error: failure.message
         })
@@ -85,7 +142,9 @@ const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishR
     failed,
     publishRejected: (volumeContext, target, failure) => failed(podInfo(volumeContext), target, "", failure),
     unpublishSucceeded: metrics.unpublishSucceeded,
-    unpublishFailed: metrics.unpublishFailed
+    unpublishFailed: metrics.unpublishFailed,
+    publishLogged,
+    unpublishLogged
   }
 }
 

@@ -126,6 +126,9 @@ const publishLocked = (
     )
   })
 
+const elapsedMs = (startedNanos: bigint): Effect.Effect<number> =>
+  Effect.map(Clock.currentTimeNanos, (now) => Number(now - startedNanos) / 1e6)
+
 const make = (options: PublishOptions) =>
   Effect.gen(function* () {
     const locks = yield* TargetLocks
@@ -148,21 +151,27 @@ const make = (options: PublishOptions) =>
     }
 
     const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
+      const started = yield* Clock.currentTimeNanos
       const pod = podInfo(request.volumeContext)
       const { outcome, provider } = yield* locks.withLock(request.targetPath, publishLocked(steps, request, pod)).pipe(
         Effect.tapError(({ failure, provider }) => report.failed(pod, request.targetPath, provider, failure)),
         Effect.mapError(({ failure }) => failure)
       )
       yield* report.succeeded(pod, request.targetPath, provider, outcome)
+      const spc = request.volumeContext["secretProviderClass"] ?? ""
+      const durationMs = yield* elapsedMs(started)
+      yield* report.publishLogged({ pod, spc, target: request.targetPath, provider, outcome, durationMs })
     })
 
     const unpublish = Effect.fn("Publisher.unpublish")(function* (request: UnpublishRequest) {
+      const started = yield* Clock.currentTimeNanos
       const cleanup = confineTarget(options.kubeletRoot, request.targetPath).pipe(
         Effect.andThen(steps.mounter.cleanupMountPoint(request.targetPath)),
         Effect.andThen(steps.times.forget(request.targetPath))
       )
       yield* locks.withLock(request.targetPath, cleanup).pipe(Effect.tapError(() => report.unpublishFailed))
       yield* report.unpublishSucceeded
+      yield* report.unpublishLogged(request.targetPath, yield* elapsedMs(started))
     })
 
     return { publish, unpublish } satisfies PublisherShape

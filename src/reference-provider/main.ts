@@ -6,6 +6,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
+import { Logging } from "../config/Logging.js"
 import { runMain } from "../platform/runMain.js"
 import { serveReferenceProvider } from "./ReferenceProvider.js"
 
@@ -47,4 +48,9 @@ const program = Effect.gen(function* () {
   yield* Command.run(command(version), { version })
 })
 
-runMain(program.pipe(Effect.provide(NodeServices.layer)))
+runMain(
+  program.pipe(
+    Effect.provide(Logging.layer({ logFormatJson: false, verbosity: 0 }, "reference-provider")),
+    Effect.provide(NodeServices.layer)
+  )
+)

@@ -89,6 +89,6 @@ export const runSyncController = (config: SyncControllerConfig, env: ControllerE
   const events = Events.layer({ nodeId: env.SYNC_CONTROLLER_POD_NAME || os.hostname() })
   return program(config, env).pipe(
     Effect.provide(Layer.mergeAll(events.pipe(Layer.provideMerge(kube)), providers, ControllerMetrics.layer)),
-    Effect.provide(Logging.layer(config))
+    Effect.provide(Logging.layer(config, "sync-controller"))
   )
 }

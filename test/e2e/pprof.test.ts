@@ -20,7 +20,7 @@ let port: number
 beforeAll(async () => {
   port = await freePort()
   node = await startStressNode({ driverArgs: ["--enable-pprof", `--pprof-port=${port}`] })
-  const logged = `pprof server listening" address=127.0.0.1:${port}`
+  const logged = `"pprof server listening" address="127.0.0.1:${port}"`
   await eventually(() => expect(node.driver().output()).toContain(logged), 30_000)
 }, 60_000)
 

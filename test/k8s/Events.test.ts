@@ -17,6 +17,7 @@ import {
   truncateUtf8,
   type WarningInput
 } from "../../src/k8s/Events.js"
+import { EventAggregates } from "../../src/k8s/EventAggregation.js"
 import { KubeApi } from "../../src/k8s/KubeApi.js"
 import { fakeApiServer, type FakeApiServer, type KubeObject } from "../support/FakeApiServer.js"
 import { resources } from "../support/FakeApiStore.js"
@@ -62,6 +63,14 @@ const untilStored = (server: FakeApiServer, count: number) =>
     const deadline = Date.now() + 10_000
     while (stored(server).length < count && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 10))
+  })
+
+/** Polls in real time until the stored Events' counts add up to `total`. */
+const untilCounted = (server: FakeApiServer, total: number) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + 10_000
+    const counted = () => stored(server).reduce((sum, e) => sum + Number(e["count"]), 0)
+    while (counted() < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
   })
 
 const warnAll = (events: Events["Service"], inputs: ReadonlyArray<WarningInput>) =>
@@ -133,6 +142,54 @@ describe("Events.layer (live, fake API server)", () => {
     })
   )
 
+  it.live("5 identical failures are one Event of count 5; another message or pod is an Event of its own", () =>
+    Effect.gen(function* () {
+      const server = yield* fakeApiServer()
+      yield* withEvents(server, {}, (events) =>
+        Effect.gen(function* () {
+          yield* warnAll(
+            events,
+            Array.from({ length: 5 }, () => warningFor("web-0", "ProviderError", "denied ns1/azure"))
+          )
+          // Burst 5 per (pod, reason) is spent: another message needs another reason to pass the rate limit.
+          yield* events.warning(warningFor("web-0", "ProviderTimeout", "timed out ns1/azure"))
+          yield* events.warning(warningFor("web-1", "ProviderError", "denied ns1/azure"))
+          yield* untilCounted(server, 7)
+        })
+      )
+      const summary = stored(server)
+        .map((e) => [e["involvedObject"].name, e["message"], e["count"]])
+        .sort((a, b) => String(a).localeCompare(String(b)))
+      assert.deepStrictEqual(summary, [
+        ["web-0", "denied ns1/azure", 5],
+        ["web-0", "timed out ns1/azure", 1],
+        ["web-1", "denied ns1/azure", 1]
+      ])
+      const patches = server.requestsMatching({ method: "PATCH" })
+      assert.strictEqual(patches.length, 4)
+    })
+  )
+
+  it.live("a repeat whose Event is gone (the API server's TTL) creates it again with the count so far", () =>
+    Effect.gen(function* () {
+      const server = yield* fakeApiServer()
+      yield* withEvents(server, {}, (events) =>
+        Effect.gen(function* () {
+          yield* events.warning(warningFor("web-0"))
+          yield* untilStored(server, 1)
+          const [first] = stored(server)
+          server.store.delete(eventsResource, "ns1", first!.metadata["name"] as string)
+          yield* events.warning(warningFor("web-0"))
+          yield* untilStored(server, 1)
+        })
+      )
+      const events = stored(server)
+      assert.strictEqual(events.length, 1)
+      assert.strictEqual(events[0]!["count"], 2)
+      assert.strictEqual(server.requestsMatching({ method: "POST" }).length, 2)
+    })
+  )
+
   it.live("a caller's component is the source (secret sync's csi-secrets-store-controller)", () =>
     Effect.gen(function* () {
       const server = yield* fakeApiServer()
@@ -145,19 +202,20 @@ describe("Events.layer (live, fake API server)", () => {
     })
   )
 
-  it.live("100 warnings for one pod and reason send exactly `burst`, with distinct names", () =>
+  it.live("100 identical warnings: `burst` pass the rate limit, as one Event of that count (kubelet's x5)", () =>
     Effect.gen(function* () {
       const server = yield* fakeApiServer()
       yield* withEvents(server, { burst: 5 }, (events) =>
         warnAll(
           events,
           Array.from({ length: 100 }, () => warningFor("web-0"))
-        ).pipe(Effect.andThen(untilStored(server, 5)))
+        ).pipe(Effect.andThen(untilCounted(server, 5)))
       )
       const events = stored(server)
-      assert.strictEqual(events.length, 5)
-      assert.strictEqual(new Set(events.map((e) => e.metadata["name"])).size, 5)
-      assert.strictEqual(server.requestsMatching({ method: "POST" }).length, 5)
+      assert.strictEqual(events.length, 1)
+      assert.strictEqual(events[0]!["count"], 5)
+      assert.strictEqual(server.requestsMatching({ method: "POST" }).length, 1)
+      assert.strictEqual(server.requestsMatching({ method: "PATCH" }).length, 4)
     })
   )
 
@@ -171,21 +229,21 @@ describe("Events.layer (live, fake API server)", () => {
             Array.from({ length: 100 }, () => warningFor("web-0"))
           )
           // Moving the TestClock fires the API call deadlines of sends still in flight: let them land first.
-          yield* untilStored(server, 5)
+          yield* untilCounted(server, 5)
           yield* TestClock.adjust("1 minute")
           yield* events.warning(warningFor("web-0"))
-          yield* untilStored(server, 6)
+          yield* untilCounted(server, 6)
           yield* TestClock.adjust("30 seconds")
           yield* events.warning(warningFor("web-0"))
         })
       )
-      const events = stored(server).sort((a, b) =>
-        String(a["firstTimestamp"]).localeCompare(String(b["firstTimestamp"]))
-      )
-      assert.strictEqual(events.length, 6)
-      assert.strictEqual(events[5]!["message"], "failed to mount ns1/web-0 (95 similar events suppressed)")
-      assert.strictEqual(events[5]!["firstTimestamp"], "1970-01-01T00:01:00Z")
-      assert.strictEqual(events[0]!["message"], "failed to mount ns1/web-0")
+      // The repeat after the refill updates the same Event: its count, its lastTimestamp and the note.
+      const events = stored(server)
+      assert.strictEqual(events.length, 1)
+      assert.strictEqual(events[0]!["count"], 6)
+      assert.strictEqual(events[0]!["message"], "failed to mount ns1/web-0 (95 similar events suppressed)")
+      assert.strictEqual(events[0]!["firstTimestamp"], "1970-01-01T00:00:00Z")
+      assert.strictEqual(events[0]!["lastTimestamp"], "1970-01-01T00:01:00Z")
     })
   )
 
@@ -199,10 +257,12 @@ describe("Events.layer (live, fake API server)", () => {
             { length: 10 },
             (_, i) => [warningFor("a"), warningFor("b"), warningFor("a", "MountFailed")][i % 3]!
           ).concat(Array.from({ length: 10 }, () => warningFor("b")))
-        ).pipe(Effect.andThen(untilStored(server, 9)))
+        ).pipe(Effect.andThen(untilCounted(server, 9)))
       )
       const count = (name: string, reason: string) =>
-        stored(server).filter((e) => e["involvedObject"].name === name && e["reason"] === reason).length
+        stored(server)
+          .filter((e) => e["involvedObject"].name === name && e["reason"] === reason)
+          .reduce((sum, e) => sum + Number(e["count"]), 0)
       assert.deepStrictEqual(
         [count("a", "ProviderError"), count("b", "ProviderError"), count("a", "MountFailed")],
         [3, 3, 3]
@@ -352,6 +412,22 @@ describe("event message and name", () => {
     const long = eventName("p".repeat(253), 1_700_000_000_000, 7)
     assert.strictEqual(long.length, 253)
     assert.match(long, /^p+\.[0-9a-f]+$/)
+  })
+})
+
+describe("EventAggregates", () => {
+  it("remembers at most `capacity` keys, forgetting the least recently seen", () => {
+    const aggregates = new EventAggregates(2)
+    assert.strictEqual(aggregates.observe("a", "a.1", 0)._tag, "Create")
+    assert.strictEqual(aggregates.observe("b", "b.1", 0)._tag, "Create")
+    assert.deepStrictEqual(aggregates.observe("a", "a.2", 5), {
+      _tag: "Update",
+      aggregate: { name: "a.1", count: 2, firstMillis: 0 }
+    })
+    assert.strictEqual(aggregates.observe("c", "c.1", 6)._tag, "Create") // forgets b, seen longest ago
+    assert.strictEqual(aggregates.size, 2)
+    assert.strictEqual(aggregates.observe("b", "b.2", 7)._tag, "Create")
+    assert.strictEqual(aggregates.observe("c", "c.2", 8)._tag, "Update")
   })
 })
 
