@@ -14,6 +14,7 @@ import { PodStatuses } from "./k8s/PodStatuses.js"
 import { SecretProviderClasses } from "./k8s/SecretProviderClasses.js"
 import { Mounter } from "./mount/Mounter.js"
 import { TargetLocks } from "./mount/TargetLocks.js"
+import { stateValue } from "./provider/CircuitBreaker.js"
 import { ProviderClient } from "./provider/ProviderClient.js"
 import { PublishedLayout } from "./publish/PublishedLayout.js"
 import { Publisher } from "./publish/Publisher.js"
@@ -21,7 +22,7 @@ import { PublishReport } from "./publish/PublishReport.js"
 import { AtomicWriter } from "./writer/AtomicWriter.js"
 import { ApiServerReadiness } from "./k8s/ApiServerReadiness.js"
 import { Events } from "./k8s/Events.js"
-import { csiProbe, providersCheck } from "./metrics/HealthChecks.js"
+import { circuitsCheck, csiProbe, providersCheck } from "./metrics/HealthChecks.js"
 import { Metrics } from "./metrics/Metrics.js"
 import { MetricsServer } from "./metrics/MetricsServer.js"
 import { SecretSync } from "./sync/SecretSync.js"
@@ -84,15 +85,27 @@ const kubernetesLayer = (config: DriverConfigShape) =>
   })
 
 const providerLayer = (config: DriverConfigShape) =>
-  ProviderClient.layer({
-    // Upstream searches the additional (legacy /etc) paths before --provider-volume.
-    providerDirs: [...config.additionalProviderVolumePaths, config.providerVolume],
-    maxCallRecvMsgSize: config.maxCallRecvMsgSize,
-    maxProviderFiles: config.maxProviderFiles,
-    providerTimeout: config.providerTimeout,
-    healthCheck: config.providerHealthCheck,
-    healthCheckInterval: config.providerHealthCheckInterval
-  })
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      return ProviderClient.layer({
+        // Upstream searches the additional (legacy /etc) paths before --provider-volume.
+        providerDirs: [...config.additionalProviderVolumePaths, config.providerVolume],
+        maxCallRecvMsgSize: config.maxCallRecvMsgSize,
+        maxProviderFiles: config.maxProviderFiles,
+        providerTimeout: config.providerTimeout,
+        healthCheck: config.providerHealthCheck,
+        healthCheckInterval: config.providerHealthCheckInterval,
+        circuitThreshold: config.providerCircuitThreshold,
+        maxConcurrentCalls: config.providerMaxConcurrentCalls,
+        report: {
+          mountEnded: metrics.providerMountEnded,
+          circuitChanged: (provider, state) => metrics.providerCircuitState(provider, stateValue(state)),
+          healthChecked: metrics.providerHealthStatus
+        }
+      })
+    })
+  )
 
 const serverLayer = (config: DriverConfigShape) =>
   Layer.effectDiscard(
@@ -115,7 +128,8 @@ const metricsServerLayer = (config: DriverConfigShape) =>
       const api = yield* Effect.serviceOption(ApiServerReadiness)
       const checks = [
         ...(Option.isSome(api) ? [{ name: "apiserver", check: api.value.check }] : []),
-        ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
+        ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : []),
+        { name: "provider-circuits", check: circuitsCheck(providers.circuits) }
       ]
       return MetricsServer.layer({
         host: config.metricsAddr.host,

@@ -71,7 +71,11 @@ export interface ProviderClientShape {
 /** What the client tells the metrics: each Mount call that went out, circuit changes, health-check answers. */
 export interface ProviderCallReport {
   /** `reason` undefined: the call succeeded. Calls an open circuit refused never went out and are not reported. */
-  readonly mountEnded: (provider: string, seconds: number, reason: ProviderCallError["reason"] | undefined) => Effect.Effect<void>
+  readonly mountEnded: (
+    provider: string,
+    seconds: number,
+    reason: ProviderCallError["reason"] | undefined
+  ) => Effect.Effect<void>
   readonly circuitChanged: (provider: string, state: CircuitState) => Effect.Effect<void>
   readonly healthChecked: (provider: string, healthy: boolean) => Effect.Effect<void>
 }
@@ -209,10 +213,9 @@ const makeLive = (options: ProviderClientOptions) =>
 
     // The deadline covers the wait for a slot as well as the retries: a queued call still fails in time.
     const call = <A>(provider: string, f: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>) =>
-      limiter.limit(provider, callOnce(channels, provider, f).pipe(Effect.retry(retryPolicy))).pipe(
-        withDeadline(provider, options.providerTimeout),
-        Effect.tapError(logTooLarge)
-      )
+      limiter
+        .limit(provider, callOnce(channels, provider, f).pipe(Effect.retry(retryPolicy)))
+        .pipe(withDeadline(provider, options.providerTimeout), Effect.tapError(logTooLarge))
 
     const measured = <A>(provider: string, effect: Effect.Effect<A, ProviderCallError>) =>
       report === undefined

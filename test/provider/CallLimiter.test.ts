@@ -41,7 +41,8 @@ describe("CallLimiter", () => {
       }
       yield* Fiber.joinAll(fibers)
       assert.deepStrictEqual(started, [0, 1, 2, 3, 4, 5, 6, 7])
-    }))
+    })
+  )
 
   it.effect("a full provider does not hold up another; 0 means unlimited", () =>
     Effect.gen(function* () {
@@ -57,7 +58,8 @@ describe("CallLimiter", () => {
         concurrency: "unbounded"
       })
       assert.strictEqual(all.length, 50)
-    }))
+    })
+  )
 })
 
 describe("--provider-max-concurrent-calls through the live client", () => {

@@ -29,13 +29,15 @@ const setup = (threshold = 3) =>
     })
     let calls = 0
     const run = (answer: Effect.Effect<string, ProviderCallError>) =>
-      circuits.guard(
-        "p",
-        Effect.suspend(() => {
-          calls += 1
-          return answer
-        })
-      ).pipe(Effect.exit)
+      circuits
+        .guard(
+          "p",
+          Effect.suspend(() => {
+            calls += 1
+            return answer
+          })
+        )
+        .pipe(Effect.exit)
     const state = Effect.map(circuits.states, (m) => m.get("p") ?? closed)
     return { circuits, run, state, changes, calls: () => calls }
   })
@@ -55,7 +57,8 @@ describe("circuit breaker", () => {
       assert.match(messageOf(exit), /^circuit open for provider "p" until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
       const reason = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
       assert.strictEqual(reason?._tag === "Some" ? reason.value.reason : "", "ProviderUnavailable")
-    }))
+    })
+  )
 
   it.effect("timeouts count; a success between outages resets the count", () =>
     Effect.gen(function* () {
@@ -68,7 +71,8 @@ describe("circuit breaker", () => {
       assert.strictEqual((yield* t.state)._tag, "Closed")
       yield* t.run(fail(providerTimeout("p", "5s")))
       assert.strictEqual((yield* t.state)._tag, "Open")
-    }))
+    })
+  )
 
   it.effect("a provider's own errors never open it: the store answered", () =>
     Effect.gen(function* () {
@@ -76,7 +80,8 @@ describe("circuit breaker", () => {
       for (let i = 0; i < 10; i++) yield* t.run(fail(providerErrorCode("p", "Forbidden")))
       assert.deepStrictEqual(yield* t.state, closed)
       assert.strictEqual(t.calls(), 10)
-    }))
+    })
+  )
 
   it.effect("half-open after the cool-off: exactly one trial, the others fail fast; success closes", () =>
     Effect.gen(function* () {
@@ -95,7 +100,8 @@ describe("circuit breaker", () => {
       assert.deepStrictEqual(yield* t.state, closed)
       assert.deepStrictEqual(t.changes, ["p:Open", "p:HalfOpen", "p:Closed"])
       assert.isTrue(Exit.isSuccess(yield* t.run(Effect.succeed("after"))))
-    }))
+    })
+  )
 
   it.effect("a failed trial re-opens with a doubled cool-off, growing to 2 min; success resets it", () =>
     Effect.gen(function* () {
@@ -121,7 +127,8 @@ describe("circuit breaker", () => {
       const reopened = (yield* t.state) as Extract<CircuitState, { _tag: "Open" }>
       assert.strictEqual(reopened.opens, 1)
       assert.isAtMost(reopened.until - (yield* Clock.currentTimeMillis), 1000)
-    }))
+    })
+  )
 
   it.effect("a trial its caller gave up lets the next call be the trial at once", () =>
     Effect.gen(function* () {
@@ -133,7 +140,8 @@ describe("circuit breaker", () => {
       yield* Fiber.interrupt(trial)
       assert.isTrue(Exit.isSuccess(yield* t.run(Effect.succeed("next"))))
       assert.deepStrictEqual(yield* t.state, closed)
-    }))
+    })
+  )
 
   it.effect("threshold 0 never opens", () =>
     Effect.gen(function* () {
@@ -141,7 +149,8 @@ describe("circuit breaker", () => {
       for (let i = 0; i < 20; i++) yield* t.run(fail(outage))
       assert.strictEqual((yield* t.state)._tag, "Closed")
       assert.strictEqual(t.calls(), 20)
-    }))
+    })
+  )
 
   it("the pure steps: cool-off bounds and an open circuit's admission", () => {
     assert.strictEqual(coolOffMillis(1, 0), 1000)
