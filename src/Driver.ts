@@ -150,7 +150,8 @@ export const driverLayer = (config: DriverConfigShape) => {
     nodeId: config.nodeId,
     kubeletRoot: config.kubeletRootDir,
     enableSecretRotation: config.enableSecretRotation,
-    rotationPollInterval: config.rotationPollInterval
+    rotationPollInterval: config.rotationPollInterval,
+    nodeCacheMaxBytes: config.nodeCacheMaxBytes
   }).pipe(
     Layer.provide(Layer.mergeAll(Mounter.layer, TargetLocks.layer, AtomicWriter.layer, PublishedLayout.layer)),
     // The CSI edge refuses a target outside the same kubelet root, before the publisher sees it.

@@ -16,6 +16,7 @@ import { TargetLocks } from "../mount/TargetLocks.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 import { confineTarget, PublishError } from "./ConfinedTarget.js"
+import { NodeCache } from "./NodeCache.js"
 import { PublishedLayout } from "./PublishedLayout.js"
 import { PublishReport, type PublishOutcome } from "./PublishReport.js"
 import { RefreshTimes } from "./RefreshTimes.js"
@@ -28,6 +29,8 @@ export interface PublishOptions {
   readonly kubeletRoot: string
   readonly enableSecretRotation: boolean
   readonly rotationPollInterval: Duration.Duration
+  /** `--node-cache-max-bytes`; 64 MiB unless set. */
+  readonly nodeCacheMaxBytes?: number
 }
 
 export interface PublisherShape {
@@ -142,7 +145,10 @@ const make = (options: PublishOptions) =>
       writer: yield* AtomicWriter,
       statuses: yield* PodStatuses,
       layout: yield* PublishedLayout,
-      times: yield* RefreshTimes
+      times: yield* RefreshTimes,
+      cache: yield* NodeCache,
+      report,
+      rotationEnabled: options.enableSecretRotation
     }
 
     const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
@@ -169,5 +175,8 @@ const make = (options: PublishOptions) =>
 export class Publisher extends Context.Service<Publisher, PublisherShape>()("Publisher") {
   /** The live use case on its neighbours' layers; its report and refresh times come with it. */
   static readonly layer = (options: PublishOptions) =>
-    Layer.effect(Publisher, make(options)).pipe(Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer)))
+    Layer.effect(Publisher, make(options)).pipe(
+      Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer)),
+      Layer.provide(NodeCache.layer({ maxBytes: options.nodeCacheMaxBytes ?? 64 * 1024 * 1024 }))
+    )
 }

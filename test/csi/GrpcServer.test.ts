@@ -33,7 +33,8 @@ const recordingPublisher = (hold?: Deferred.Deferred<void>) => {
     failed: () => Effect.void,
     publishRejected: (_context, _target, failure) => Effect.sync(() => void rejected.push(failure.reason)),
     unpublishSucceeded: Effect.void,
-    unpublishFailed: Effect.sync(() => void rejected.push("unpublish"))
+    unpublishFailed: Effect.sync(() => void rejected.push("unpublish")),
+    cacheServed: () => Effect.void
   })
   const layer = Layer.merge(publisher, report)
   return { published, unpublished, rejected, layer }

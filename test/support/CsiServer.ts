@@ -12,7 +12,8 @@ export const idleReport = Layer.succeed(PublishReport, {
   failed: () => Effect.void,
   publishRejected: () => Effect.void,
   unpublishSucceeded: Effect.void,
-  unpublishFailed: Effect.void
+  unpublishFailed: Effect.void,
+  cacheServed: () => Effect.void
 })
 
 /** A publisher that accepts everything and does nothing, with a report that goes nowhere. */
