@@ -149,6 +149,15 @@ describe("node cache and circuit breaker through the built driver", () => {
     expect(fs.existsSync(path.join(target, "..data"))).toBe(false)
   }, 60_000)
 
+  it("a bad max staleness fails the publish as an invalid class, naming the class and the annotation", async () => {
+    node.api.seed(annotated("bad-spc", "soon"))
+    const outcome = await publish("bad-1", "bad-spc")
+    expect(typedReasonOf(outcome)).toBe("InvalidSecretProviderClass")
+    expect(outcome.ok ? "" : outcome.details).toMatch(
+      /default\/bad-spc: annotation secrets-store.csi.k8s.io\/node-cache-max-staleness is "soon"/
+    )
+  }, 60_000)
+
   it("recovery closes the circuit and the next republish refreshes the stale volume", async () => {
     node.provider.onMount(respondFiles([{ path: "secret", contents: "v2" }], [{ id: "secret/s", version: "v2" }]))
     await eventually(async () => expect(await publish("back-1", SPC_NAME)).toEqual({ ok: true }), 60_000, 250)
