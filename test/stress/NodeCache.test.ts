@@ -103,7 +103,7 @@ describe("node cache and circuit breaker through the built driver", () => {
     expect(await publish("s-0", SHORT)).toEqual({ ok: true })
   }, 120_000)
 
-  it("provider dead: the cached key is served stale with a ServedStale Event, another service account is not", async () => {
+  it("provider dead: a cached key is served stale with a ServedStale Event, another service account not", async () => {
     node.provider.onMount(failWith(Status.UNAVAILABLE, "store down"))
     expect(await publish("stale-1", CACHED)).toEqual({ ok: true })
     expect(readThroughData(targetFor(node.kubelet, "stale-1"))).toEqual({ secret: "v1-c" })
@@ -122,7 +122,7 @@ describe("node cache and circuit breaker through the built driver", () => {
     expect(warnings("pod-stale-2", "ServedStale")).toEqual([])
   }, 60_000)
 
-  it("circuit open: a key never fetched fails fast without reaching the provider; still stale for the cached", async () => {
+  it("circuit open: a key never fetched fails fast without reaching the provider; the cached key still", async () => {
     // Two outages in a row (the stale serve above was one) open the circuit.
     await eventually(
       async () => {
