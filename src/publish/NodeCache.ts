@@ -114,10 +114,11 @@ const make = (options: NodeCacheOptions): NodeCacheShape => {
 
   /** Runs the call as the key's leader: its exit goes to every publish that waits on the key. */
   const lead = <E extends TypedFailure>(scope: CacheScope, call: Effect.Effect<Fetched, E>) =>
-    Effect.gen(function* () {
-      const done = yield* Deferred.make<Exit.Exit<Fetched, TypedFailure>>()
+    // Uninterruptible until the exit hook is in place: a registered call always completes its waiters.
+    Effect.uninterruptibleMask((restore) => {
+      const done = Deferred.makeUnsafe<Exit.Exit<Fetched, TypedFailure>>()
       inFlight.set(scope.key, done)
-      return yield* call.pipe(
+      return restore(call).pipe(
         Effect.tap((fetched) =>
           // A provider that wrote its own files returns none: there is nothing another target could be given.
           fetched.payload.files.length === 0
@@ -155,7 +156,13 @@ const make = (options: NodeCacheOptions): NodeCacheShape => {
         ? Effect.exit(lead(scope, call))
         : Effect.map(Deferred.await(running), (exit) => exit as Exit.Exit<Fetched, E>)
       return Effect.flatMap(outcome, (exit): Effect.Effect<Served, E> => {
-        if (Exit.isSuccess(exit)) return Effect.succeed({ _tag: "Fresh", fetched: exit.value, coalesced: !own })
+        if (Exit.isSuccess(exit)) {
+          // No files: the provider wrote them into the leader's target itself, so this target needs its own call.
+          if (!own && exit.value.payload.files.length === 0) {
+            return Effect.map(call, (fetched): Served => ({ _tag: "Fresh", fetched, coalesced: false }))
+          }
+          return Effect.succeed({ _tag: "Fresh", fetched: exit.value, coalesced: !own })
+        }
         const failure = Exit.findErrorOption(exit)
         if (Option.isSome(failure)) return orStale(scope, first, failure.value)
         // The leader was interrupted or died: a waiter asks for itself; the leader ends as its call did.

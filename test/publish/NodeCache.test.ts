@@ -124,6 +124,59 @@ describe("node cache", () => {
     )
   )
 
+  it.effect("a leader interrupted mid-call: its waiters call for themselves, one of them leading", () =>
+    withCache(1 << 20, (cache) =>
+      Effect.gen(function* () {
+        const scope = yield* scopeOf(spc("1h"), request("sa"))
+        let calls = 0
+        const hung = Effect.suspend(() => {
+          calls += 1
+          return Effect.never
+        })
+        const leader = yield* Effect.forkChild(cache.fetch(scope, true, hung))
+        yield* Effect.yieldNow
+        const counted = Effect.suspend(() => {
+          calls += 1
+          return Effect.andThen(Effect.yieldNow, fetched("again"))
+        })
+        const waiters = yield* Effect.forEach(Array.from({ length: 5 }), () =>
+          Effect.forkChild(cache.fetch(scope, true, counted))
+        )
+        yield* Effect.yieldNow
+        yield* Fiber.interrupt(leader)
+        const served = yield* Fiber.joinAll(waiters)
+        assert.deepStrictEqual(new Set(served.map((s) => textOf(s.fetched))), new Set(["again"]))
+        assert.strictEqual(calls, 2)
+      })
+    )
+  )
+
+  it.effect("a result without files (the provider wrote them itself) is never shared nor kept", () =>
+    withCache(1 << 20, (cache) =>
+      Effect.gen(function* () {
+        const scope = yield* scopeOf(spc("1h"), request("sa"))
+        const gate = yield* Deferred.make<void>()
+        let calls = 0
+        const empty = Effect.map(
+          Effect.orDie(validatePayload([])),
+          (payload): Fetched => ({ payload, objectVersions: [] })
+        )
+        const call = Effect.suspend(() => {
+          calls += 1
+          return Effect.andThen(Deferred.await(gate), empty)
+        })
+        const fibers = yield* Effect.forEach(Array.from({ length: 3 }), () =>
+          Effect.forkChild(cache.fetch(scope, true, call))
+        )
+        yield* Effect.yieldNow
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.joinAll(fibers)
+        assert.strictEqual(calls, 3)
+        assert.strictEqual(yield* cache.size, 0)
+      })
+    )
+  )
+
   it.effect("store down: a first publish gets the key's payload within the staleness, never past it", () =>
     withCache(1 << 20, (cache) =>
       Effect.gen(function* () {
