@@ -10,6 +10,7 @@ import { Status } from "nice-grpc"
 import { eventually } from "../support/ChildProcess.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
 import { resources } from "../support/FakeApiStore.js"
+import { freePort } from "../support/Inspector.js"
 import {
   kubeletPublish,
   mountsUnder,
@@ -35,8 +36,12 @@ const SHORT = "short-spc"
 const N = 20
 
 let node: StressNode
+let metricsPort: number
 beforeAll(async () => {
-  node = await startStressNode({ driverArgs: ["--provider-circuit-threshold=2"] })
+  metricsPort = await freePort()
+  node = await startStressNode({
+    driverArgs: ["--provider-circuit-threshold=2", `--metrics-addr=127.0.0.1:${metricsPort}`]
+  })
   node.api.seed(annotated(CACHED, "1h"))
   node.api.seed(annotated(SHORT, "1s"))
 }, 60_000)
@@ -76,6 +81,20 @@ const warnings = (pod: string, reason: string) =>
     .map((e) => String(e["message"]))
 
 const timings: Record<string, number> = {}
+
+const scrape = async (path: string) => {
+  const response = await fetch(`http://127.0.0.1:${metricsPort}${path}`)
+  return { status: response.status, text: await response.text() }
+}
+/** The value of one sample line of /metrics, e.g. `provider_circuit_state{provider="test",os_type="linux"}`. */
+const sample = (text: string, series: string) =>
+  Number(
+    text
+      .split("\n")
+      .find((line) => line.startsWith(`${series} `))
+      ?.slice(series.length + 1) ?? Number.NaN
+  )
+const test = '{provider="test",os_type="linux"}'
 
 describe("node cache and circuit breaker through the built driver", () => {
   it("20 concurrent first publishes of one key: 1 provider call with the annotation, 20 without", async () => {
@@ -139,6 +158,17 @@ describe("node cache and circuit breaker through the built driver", () => {
     )
     expect(await publish("stale-3", CACHED)).toEqual({ ok: true })
     expect(readThroughData(targetFor(node.kubelet, "stale-3"))).toEqual({ secret: "v1-c" })
+    // Readiness (never liveness) names the open circuit; the gauge says so. The stale serves are counted.
+    await eventually(async () =>
+      expect((await scrape("/readyz")).text).toMatch(
+        /\[-\]provider-circuits failed: test: circuit (open until \d{4}-|half-open)/
+      )
+    )
+    expect((await scrape("/healthz")).status).toBe(200)
+    const metrics = (await scrape("/metrics")).text
+    expect([1, 2]).toContain(sample(metrics, `provider_circuit_state${test}`))
+    expect(sample(metrics, `provider_stale_served_total${test}`)).toBe(2)
+    expect(sample(metrics, `provider_mount_coalesced_total${test}`)).toBe(N - 1)
   }, 60_000)
 
   it("past the max staleness nothing is served", async () => {
@@ -163,6 +193,14 @@ describe("node cache and circuit breaker through the built driver", () => {
     await eventually(async () => expect(await publish("back-1", SPC_NAME)).toEqual({ ok: true }), 60_000, 250)
     expect(await publish("stale-1", CACHED)).toEqual({ ok: true })
     expect(readThroughData(targetFor(node.kubelet, "stale-1"))).toEqual({ secret: "v2" })
+    const metrics = (await scrape("/metrics")).text
+    expect(sample(metrics, `provider_circuit_state${test}`)).toBe(0)
+    expect(
+      sample(metrics, `provider_mount_error_total{provider="test",error_type="ProviderUnavailable",os_type="linux"}`)
+    ).toBeGreaterThan(0)
+    expect(sample(metrics, `provider_mount_total${test}`)).toBeGreaterThan(N)
+    // /readyz answers are shared for a second: wait for a fresh one.
+    await eventually(async () => expect((await scrape("/readyz")).text).toContain("[+]provider-circuits ok\n"))
     console.log(`measured: a publish refused by the open circuit took ${timings["failFastMillis"]} ms`)
   }, 90_000)
 })
