@@ -6,6 +6,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import { TestClock } from "effect/testing"
 import {
   admit,
@@ -149,6 +150,25 @@ describe("circuit breaker", () => {
       for (let i = 0; i < 20; i++) yield* t.run(fail(outage))
       assert.strictEqual((yield* t.state)._tag, "Closed")
       assert.strictEqual(t.calls(), 20)
+    })
+  )
+
+  it.effect("each change of state is logged once, with the provider", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const logger = Logger.layer([Logger.make((o) => void lines.push(`${o.logLevel} ${JSON.stringify(o.message)}`))])
+      yield* Effect.gen(function* () {
+        const t = yield* setup(2)
+        yield* t.run(fail(outage))
+        yield* t.run(fail(outage))
+        yield* t.run(fail(outage))
+        yield* TestClock.adjust("1 second")
+        yield* t.run(Effect.succeed("ok"))
+      }).pipe(Effect.provide(logger))
+      assert.strictEqual(lines.length, 3)
+      assert.match(lines[0]!, /^Warn .*provider circuit open until \d{4}-/)
+      assert.match(lines[1]!, /^Warn .*provider circuit half-open/)
+      assert.match(lines[2]!, /^Info .*provider circuit closed/)
     })
   )
 
