@@ -58,7 +58,7 @@ export const providersCheck = (
       : Effect.fail(failing.map(([provider, result]) => `${provider}: ${result.detail.split("\n")[0]}`).join("; "))
   })
 
-/** A provider circuit as /readyz shows it (ProviderClient.circuits). */
+/** A provider circuit as /readyz reads it from ProviderClient.circuits (metrics/ does not import provider/). */
 export type CircuitView =
   | { readonly _tag: "Closed" }
   | { readonly _tag: "HalfOpen" }

@@ -64,13 +64,16 @@ export interface ProviderClientShape {
   readonly mount: (provider: string, request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>
   /** Last health-check result per provider; empty unless `--provider-health-check` is on. */
   readonly health: Effect.Effect<ReadonlyMap<string, ProviderHealth>>
-  /** The circuit of every provider that has had one other than closed-and-clean. */
+  /** The circuit of each provider that has had an outage since its last answer; an absent provider is closed. */
   readonly circuits: Effect.Effect<ReadonlyMap<string, CircuitState>>
 }
 
 /** What the client tells the metrics: each Mount call that went out, circuit changes, health-check answers. */
 export interface ProviderCallReport {
-  /** `reason` undefined: the call succeeded. Calls an open circuit refused never went out and are not reported. */
+  /**
+   * `reason` undefined: the call succeeded. `seconds` includes the wait for a slot. Calls that never went out (an
+   * open circuit, no such provider socket) are not reported.
+   */
   readonly mountEnded: (
     provider: string,
     seconds: number,
@@ -228,6 +231,7 @@ const makeLive = (options: ProviderClientOptions) =>
                   const error = Exit.findErrorOption(exit)
                   if (Exit.isFailure(exit) && Option.isNone(error)) return Effect.void
                   const reason = Option.isSome(error) ? error.value.reason : undefined
+                  if (reason === "ProviderNotFound") return Effect.void
                   return report.mountEnded(provider, (now - started) / 1000, reason)
                 })
               )
