@@ -12,6 +12,7 @@ import { KubeletRoot } from "./csi/NodeRequests.js"
 import { KubeApi } from "./k8s/KubeApi.js"
 import { PodStatuses } from "./k8s/PodStatuses.js"
 import { SecretProviderClasses } from "./k8s/SecretProviderClasses.js"
+import { WorkloadRestart } from "./k8s/WorkloadRestart.js"
 import { Mounter } from "./mount/Mounter.js"
 import { TargetLocks } from "./mount/TargetLocks.js"
 import { stateValue } from "./provider/CircuitBreaker.js"
@@ -57,6 +58,15 @@ const secretSyncLayer = (config: DriverConfigShape) =>
     })
   )
 
+/** The opt-in restart of a pod's workload after a rotation, counted in the driver's metrics. */
+const workloadRestartLayer = (config: DriverConfigShape) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      return WorkloadRestart.layer({ cooldown: config.restartCooldown, onResult: metrics.rotationRestart })
+    })
+  )
+
 /** The cluster-facing layers on one KubeApi: SPC lookup, pod statuses, Events, readiness, secret sync. */
 const kubernetesLayer = (config: DriverConfigShape) =>
   Option.match(config.standaloneClasses, {
@@ -67,7 +77,8 @@ const kubernetesLayer = (config: DriverConfigShape) =>
         SecretProviderClasses.layer,
         PodStatuses.layer,
         ApiServerReadiness.layer,
-        secretSyncLayer(config)
+        secretSyncLayer(config),
+        workloadRestartLayer(config)
       ).pipe(Layer.provideMerge(events), Layer.provide(kube))
     },
     // --standalone-classes: SPCs from files, statuses in memory, no API server; loaded only when asked for.
@@ -77,7 +88,9 @@ const kubernetesLayer = (config: DriverConfigShape) =>
           Effect.map((standalone) =>
             Layer.mergeAll(
               standalone.StandaloneKubernetes.layer(dir).pipe(Layer.provide(AtomicWriter.layer)),
-              Events.layerInMemory
+              Events.layerInMemory,
+              // No API server to patch: the restart a rotation asks for is logged with the value it would write.
+              WorkloadRestart.layerInMemory
             )
           )
         )

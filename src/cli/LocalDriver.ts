@@ -9,6 +9,7 @@ import { defaultDriverConfig } from "../config/DriverConfig.js"
 import type { SecretProviderClass } from "../domain/SecretProviderClass.js"
 import { Events } from "../k8s/Events.js"
 import { PodStatuses } from "../k8s/PodStatuses.js"
+import { WorkloadRestart } from "../k8s/WorkloadRestart.js"
 import { Metrics } from "../metrics/Metrics.js"
 import { SecretProviderClasses } from "../k8s/SecretProviderClasses.js"
 import { Mounter } from "../mount/Mounter.js"
@@ -66,6 +67,8 @@ export const localDriverLayer = (options: LocalDriverOptions) =>
         PodStatuses.layerInMemory,
         // No pod to put a Warning Event on, no scraper for metrics: both stay in this process.
         Events.layerInMemory,
+        // No workload to restart: the request a rotation makes is recorded (and `watch` prints it).
+        WorkloadRestart.layerInMemory,
         Metrics.layer,
         ProviderClient.layer({
           providerDirs: options.providerDirs.length > 0 ? options.providerDirs : defaultProviderDirs,

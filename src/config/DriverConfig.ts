@@ -142,6 +142,7 @@ export const DriverConfigFromFlags = Schema.Struct({
   ),
   enableSecretRotation: BoolFlag,
   rotationPollInterval: durationFlag(notNegative),
+  restartCooldown: durationFlag(notNegative),
   enablePprof: BoolFlag,
   pprofPort: intFlag((n) => (n < 0 || n > 65_535 ? "must be a port number between 0 and 65535" : undefined)),
   maxCallRecvMsgSize: intFlag((n) => (n > 0 ? undefined : "must be a positive number of bytes")),

@@ -61,6 +61,14 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
     default: "2m",
     usage: "Secret rotation poll interval duration: minimum age of the last write before a republish re-fetches"
   },
+  restartCooldown: {
+    name: "restart-cooldown",
+    type: "duration",
+    default: "5m",
+    usage:
+      "least time between two restarts of one workload after rotations (SecretProviderClasses annotated " +
+      "secrets-store.csi.k8s.io/restart-on-rotation); a rotation inside it is applied when it ends"
+  },
   enablePprof: {
     name: "enable-pprof",
     type: "bool",

@@ -32,7 +32,11 @@ export interface WarningInput {
   readonly component?: string
   /** The involved object's kind and apiVersion when it is not a Pod (the sync controller's SecretSync). */
   readonly involvedKind?: { readonly kind: string; readonly apiVersion: string }
+  /** The Event's type; default Warning. Normal only for news that is not a failure (a rotation). */
+  readonly type?: EventType
 }
+
+export type EventType = "Normal" | "Warning"
 
 export interface EventsShape {
   /** Never fails, never waits on the API server. */
@@ -95,7 +99,7 @@ const eventObject = (input: WarningInput, meta: { nodeId: string; name: string; 
     },
     reason: input.reason,
     message: meta.message,
-    type: "Warning",
+    type: input.type ?? "Warning",
     source: { component, host: meta.nodeId },
     firstTimestamp: timestamp(meta.millis),
     lastTimestamp: timestamp(meta.millis),
@@ -194,6 +198,7 @@ export interface RecordedWarning {
   readonly reason: string
   readonly message: string
   readonly component: string
+  readonly type: EventType
 }
 
 /** Test handle of the in-memory layer: every warning as asked for (no rate limit, no truncation). */
@@ -211,7 +216,8 @@ const makeInMemory = Effect.gen(function* () {
       pod: input.pod,
       reason: input.reason,
       message: input.message,
-      component: input.component ?? defaultComponent
+      component: input.component ?? defaultComponent,
+      type: input.type ?? "Warning"
     }
     yield* Ref.update(recorded, (all) => [...all, entry])
   })

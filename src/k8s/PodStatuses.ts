@@ -30,7 +30,20 @@ export interface PodStatusInput {
 }
 
 export interface PodStatusesShape {
-  readonly upsert: (input: PodStatusInput) => Effect.Effect<void, KubernetesError>
+  /**
+   * Succeeds with the objects the status held before this write (what a rotation compares against), or undefined
+   * when there was no status to update.
+   */
+  readonly upsert: (input: PodStatusInput) => Effect.Effect<PreviousObjects, KubernetesError>
+}
+
+export type PreviousObjects = ReadonlyArray<PodStatusObject> | undefined
+
+const objectsOf = (status: unknown): ReadonlyArray<PodStatusObject> => {
+  const objects = asRecord(asRecord(status)["status"])["objects"]
+  return Array.isArray(objects)
+    ? objects.map((o) => ({ id: String(asRecord(o)["id"] ?? ""), version: String(asRecord(o)["version"] ?? "") }))
+    : []
 }
 
 export const podStatusesPath = (namespace: string, name?: string) =>
@@ -126,17 +139,17 @@ const makeLive = Effect.gen(function* () {
         description: `get ${ref}`
       })
       const body = mergeInto(existing, desired)
-      if (sameJson(body, existing)) return
-      yield* api.request({ method: "PUT", path: podStatusesPath(namespace, name), body, description: `update ${ref}` })
+      if (!sameJson(body, existing)) {
+        const path = podStatusesPath(namespace, name)
+        yield* api.request({ method: "PUT", path, body, description: `update ${ref}` })
+      }
+      return objectsOf(existing)
     }).pipe(Effect.retry(conflictRetry))
     if (input.refresh === true) {
-      const missing = yield* update.pipe(
-        Effect.as(false),
-        Effect.catchIf(isNotFound, () => Effect.succeed(true))
-      )
-      if (!missing) return
+      const previous = yield* update.pipe(Effect.catchIf(isNotFound, () => Effect.succeed(undefined)))
+      if (previous !== undefined) return previous
     }
-    if (!(yield* create)) yield* update
+    return (yield* create) ? undefined : yield* update
   })
   return PodStatuses.of({ upsert })
 })
@@ -164,6 +177,7 @@ const makeInMemory = Effect.gen(function* () {
     const desired = desiredPodStatus(input)
     const existing = (yield* Ref.get(store)).get(key(desired))
     yield* put(existing === undefined ? desired : (mergeInto(existing, desired) as SecretProviderClassPodStatus))
+    return existing === undefined ? undefined : objectsOf(existing)
   })
   return Context.make(PodStatuses, PodStatuses.of({ upsert })).pipe(
     Context.add(

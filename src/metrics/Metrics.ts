@@ -46,6 +46,11 @@ export interface MetricsShape {
   readonly providerHealthStatus: (provider: string, healthy: boolean) => Effect.Effect<void>
   /** The Prometheus text exposition (format 0.0.4) of the driver's and the process's metrics. */
   readonly render: Effect.Effect<string>
+  /**
+   * One restart request after a rotation: `kind` the pod's controller (Deployment, StatefulSet, DaemonSet, Pod,
+   * Job, …), `result` restarted, unchanged, deferred (by the cooldown), progressing, failed or unsupported.
+   */
+  readonly rotationRestart: (kind: string, result: string) => Effect.Effect<void>
 }
 
 const makeInstruments = () => ({
@@ -83,6 +88,11 @@ const makeInstruments = () => ({
     ["os_type"],
     DURATION_BUCKETS
   ),
+  rotationRestart: counter("rotation_restart_total", "Total number of workload restarts asked for by a rotation", [
+    "kind",
+    "result",
+    "os_type"
+  ]),
   providerMount: counter(
     "provider_mount_total",
     "Total number of Mount calls that reached the provider and succeeded",
@@ -158,7 +168,8 @@ const make = Effect.gen(function* () {
       const text = renderFamilies([...driverFamilies, ...processMetrics.families])
       processMetrics.afterScrape()
       return text
-    })
+    }),
+    rotationRestart: (kind, result) => Effect.sync(() => m.rotationRestart.inc({ kind, result, os_type }))
   })
 })
 

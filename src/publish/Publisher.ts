@@ -20,6 +20,7 @@ import { NodeCache } from "./NodeCache.js"
 import { PublishedLayout } from "./PublishedLayout.js"
 import { PublishReport, type PublishOutcome } from "./PublishReport.js"
 import { RefreshTimes } from "./RefreshTimes.js"
+import { RotationReport } from "./RotationReport.js"
 import { decideRepublish, type RotationSettings } from "./RotationPolicy.js"
 import { labelled, type LabelledFailure, type RefreshDeps, refreshSecrets } from "./SecretRefresh.js"
 
@@ -146,6 +147,7 @@ const make = (options: PublishOptions) =>
       statuses: yield* PodStatuses,
       layout: yield* PublishedLayout,
       times: yield* RefreshTimes,
+      rotations: yield* RotationReport,
       cache: yield* NodeCache,
       report,
       rotationEnabled: options.enableSecretRotation
@@ -173,10 +175,10 @@ const make = (options: PublishOptions) =>
   })
 
 export class Publisher extends Context.Service<Publisher, PublisherShape>()("Publisher") {
-  /** The live use case on its neighbours' layers; its report and refresh times come with it. */
+  /** The live use case on its neighbours' layers; its reports and refresh times come with it. */
   static readonly layer = (options: PublishOptions) =>
     Layer.effect(Publisher, make(options)).pipe(
-      Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer)),
+      Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer, RotationReport.layer)),
       Layer.provide(NodeCache.layer({ maxBytes: options.nodeCacheMaxBytes ?? 64 * 1024 * 1024 }))
     )
 }

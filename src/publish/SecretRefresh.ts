@@ -19,6 +19,7 @@ import { PublishError } from "./ConfinedTarget.js"
 import type { NodeCacheShape } from "./NodeCache.js"
 import { type CacheScope, cacheScopeOf } from "./NodeCacheKey.js"
 import type { PublishReportShape } from "./PublishReport.js"
+import type { RotationReportShape } from "./RotationReport.js"
 
 /** A publish failure with its metric label: the SPC's spec.provider once read, "" before (never a pod's choice). */
 export interface LabelledFailure {
@@ -38,6 +39,7 @@ export interface RefreshDeps {
   readonly providers: ProviderClientShape
   readonly writer: AtomicWriterShape
   readonly statuses: PodStatusesShape
+  readonly rotations: RotationReportShape
   /** The opt-in node cache, and where its coalesced and stale serves are reported. */
   readonly cache: NodeCacheShape
   readonly report: PublishReportShape
@@ -123,7 +125,7 @@ const store = (
     // Written even when empty (a legacy provider that writes its own files): the `..data` layout is what marks
     // the volume as published, so a later republish may skip the provider.
     yield* deps.writer.write(request.targetPath, payload)
-    yield* deps.statuses.upsert({
+    const previous = yield* deps.statuses.upsert({
       podName: pod.name,
       podNamespace: pod.namespace,
       podUid: pod.uid,
@@ -140,6 +142,7 @@ const store = (
         rotationEnabled: deps.rotationEnabled
       })
     }
+    return { previous, current: objectVersions }
   }).pipe(
     Effect.scoped,
     Effect.mapError(
@@ -170,8 +173,10 @@ export const refreshSecrets = (
       Effect.mapError(labelled(spc.spec?.provider ?? ""))
     )
     const scope = yield* cacheScopeOf(spc, use.provider, pod, request).pipe(Effect.mapError(labelled(use.provider)))
-    yield* mask(store(deps, request, pod, spcName, use, state, { scope, first: !masked })).pipe(
+    const stored = yield* mask(store(deps, request, pod, spcName, use, state, { scope, first: !masked })).pipe(
       Effect.mapError(labelled(use.provider))
     )
+    // A rotation is a republish that called the provider: it reports what changed, after the write succeeded.
+    if (masked) yield* deps.rotations.rotated({ pod, spc, ...stored })
     return use.provider
   })

@@ -13,6 +13,7 @@ import {
   waitForFile,
   type RunningProcess
 } from "../support/ChildProcess.js"
+import { restartDigest } from "../../src/publish/RotationChanges.js"
 
 const referenceClass = path.join(repoRoot, "examples", "reference", "secretproviderclass.yaml")
 const vaultClass = path.join(repoRoot, "examples", "vault", "secretproviderclass.yaml")
@@ -206,8 +207,17 @@ describe("secrets-store watch", () => {
     expect(fs.readFileSync(path.join(target, "password"), "utf8")).toBe("rotated-password-22")
     const exit = await watch.stop("SIGINT")
     expect(exit.code).toBe(0)
+    const digest = restartDigest({ namespace: "default", name: "example-reference" }, [
+      { id: "secret/app-config", version: "3" },
+      { id: "secret/db-password", version: "2" },
+      { id: "secret/db-username", version: "1" }
+    ])
     expect(normalise(watch.output())).toContain(
       "<time> changed  password (0640, 19 bytes)\n<time> version  secret/db-password 1 -> 2\n" +
+        "<time> event    Normal SecretRotated pod default/local-pod: " +
+        "SecretProviderClass default/example-reference rotated: secret/db-password: 1 -> 2\n" +
+        '<time> restart  off (secrets-store.csi.k8s.io/restart-on-rotation is not "true"); it would write ' +
+        `secrets-store.csi.k8s.io/restartedAt=${digest}\n` +
         "unmounted <tmp>/kubelet/pods/w/volumes/kubernetes.io~csi/secrets/mount\n"
     )
     expect(isMounted(target)).toBe(false)

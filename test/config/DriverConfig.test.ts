@@ -18,7 +18,8 @@ describe("DriverConfig", () => {
       endpoint: "tcp://[::1]:10000",
       metricsBackend: "prometheus",
       rotationPollInterval: "1.5s",
-      providerHealthCheckInterval: "2m0s"
+      providerHealthCheckInterval: "2m0s",
+      restartCooldown: "5m0s"
     })
     expect(Schema.decodeSync(DriverConfigFromFlags)(encoded)).toStrictEqual(config)
   })

@@ -42,6 +42,7 @@ describe("defaults", () => {
       expect(config.metricsBackend).toBe("prometheus")
       expect(config.enableSecretRotation).toBe(false)
       expect(millis(config.rotationPollInterval)).toBe(120_000)
+      expect(millis(config.restartCooldown)).toBe(300_000)
       expect(config.enablePprof).toBe(false)
       expect(config.pprofPort).toBe(6065)
       expect(config.maxCallRecvMsgSize).toBe(4_194_304)
@@ -105,6 +106,7 @@ const valueCases: ReadonlyArray<ValueCase> = [
   },
   { flag: "provider-timeout", value: "1m59s", read: (c) => millis(c.providerTimeout), expected: 119_000 },
   { flag: "provider-timeout", value: "300ms", read: (c) => millis(c.providerTimeout), expected: 300 },
+  { flag: "restart-cooldown", value: "2s", read: (c) => millis(c.restartCooldown), expected: 2_000 },
   {
     flag: "kubeconfig",
     value: "/root/.kube/config",

@@ -125,67 +125,65 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
     )
   )
 
-  it.live(
-    "keeps only the fields the driver reads (its own annotations, the generation); a cached hit equals what a GET returns",
-    () =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const server = yield* fakeApiServer()
-          server.seed({
-            ...spc("c-0"),
-            metadata: {
-              name: "c-0",
-              namespace: "default",
-              labels: { team: "a" },
-              generation: 3,
-              annotations: {
-                "kubectl.kubernetes.io/last-applied-configuration": `${"{".padEnd(50_000, " ")}}`,
-                "secrets-store.csi.k8s.io/restart-on-rotation": "true"
-              },
-              managedFields: [{ manager: "kubectl", fieldsV1: { f: {} } }]
+  it.live("keeps only the fields the driver reads (its annotations, the generation); a cached hit equals a GET", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const server = yield* fakeApiServer()
+        server.seed({
+          ...spc("c-0"),
+          metadata: {
+            name: "c-0",
+            namespace: "default",
+            labels: { team: "a" },
+            generation: 3,
+            annotations: {
+              "kubectl.kubernetes.io/last-applied-configuration": `${"{".padEnd(50_000, " ")}}`,
+              "secrets-store.csi.k8s.io/restart-on-rotation": "true"
             },
-            spec: {
-              provider: "test",
-              parameters: { a: "1" },
-              future: "x",
-              secretObjects: [
-                { secretName: "s", type: "Opaque", labels: { l: "v" }, extra: 1, data: [{ objectName: "a", key: "k" }] }
-              ]
-            },
-            status: { byPod: [{ id: "p" }] }
-          })
-          // A fresh layer's first lookup, before any list: a GET.
-          const fetched = yield* get("default", "c-0").pipe(Effect.provide(live(server)))
-          const cached = yield* Effect.gen(function* () {
-            yield* synced(server)
-            const before = gets(server, "default", "c-0")
-            const hit = yield* get("default", "c-0")
-            assert.strictEqual(gets(server, "default", "c-0"), before, "a hit")
-            return hit
-          }).pipe(Effect.provide(live(server)))
-          assert.deepStrictEqual(cached, fetched)
-          const uid = server.store.get(spcResource, "default", "c-0")!.metadata["uid"]
-          assert.deepStrictEqual(cached, {
-            apiVersion: `${group}/v1`,
-            kind: "SecretProviderClass",
-            metadata: {
-              name: "c-0",
-              namespace: "default",
-              resourceVersion: cached.metadata.resourceVersion!,
-              uid: String(uid),
-              generation: 1,
-              annotations: { "secrets-store.csi.k8s.io/restart-on-rotation": "true" }
-            },
-            spec: {
-              provider: "test",
-              parameters: { a: "1" },
-              secretObjects: [
-                { secretName: "s", type: "Opaque", labels: { l: "v" }, data: [{ objectName: "a", key: "k" }] }
-              ]
-            }
-          })
+            managedFields: [{ manager: "kubectl", fieldsV1: { f: {} } }]
+          },
+          spec: {
+            provider: "test",
+            parameters: { a: "1" },
+            future: "x",
+            secretObjects: [
+              { secretName: "s", type: "Opaque", labels: { l: "v" }, extra: 1, data: [{ objectName: "a", key: "k" }] }
+            ]
+          },
+          status: { byPod: [{ id: "p" }] }
         })
-      )
+        // A fresh layer's first lookup, before any list: a GET.
+        const fetched = yield* get("default", "c-0").pipe(Effect.provide(live(server)))
+        const cached = yield* Effect.gen(function* () {
+          yield* synced(server)
+          const before = gets(server, "default", "c-0")
+          const hit = yield* get("default", "c-0")
+          assert.strictEqual(gets(server, "default", "c-0"), before, "a hit")
+          return hit
+        }).pipe(Effect.provide(live(server)))
+        assert.deepStrictEqual(cached, fetched)
+        const uid = server.store.get(spcResource, "default", "c-0")!.metadata["uid"]
+        assert.deepStrictEqual(cached, {
+          apiVersion: `${group}/v1`,
+          kind: "SecretProviderClass",
+          metadata: {
+            name: "c-0",
+            namespace: "default",
+            resourceVersion: cached.metadata.resourceVersion!,
+            uid: String(uid),
+            generation: 1,
+            annotations: { "secrets-store.csi.k8s.io/restart-on-rotation": "true" }
+          },
+          spec: {
+            provider: "test",
+            parameters: { a: "1" },
+            secretObjects: [
+              { secretName: "s", type: "Opaque", labels: { l: "v" }, data: [{ objectName: "a", key: "k" }] }
+            ]
+          }
+        })
+      })
+    )
   )
 
   it.live("a class above the per-object bound is read on demand; cached once it shrinks, uncached once it grows", () =>

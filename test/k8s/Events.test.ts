@@ -77,6 +77,27 @@ const waitUntil = (check: () => boolean, ms = 5_000): Effect.Effect<void> =>
   )
 
 describe("Events.layer (live, fake API server)", () => {
+  it.live("an input of type Normal creates a Normal Event, recorded as such in memory too", () =>
+    Effect.gen(function* () {
+      const server = yield* fakeApiServer()
+      const rotated = { ...warningFor("web-0", "SecretRotated", "rotated"), type: "Normal" as const }
+      yield* withEvents(server, {}, (events) => Effect.andThen(events.warning(rotated), untilStored(server, 1)))
+      assert.deepStrictEqual(
+        stored(server).map((e) => [e["type"], e["reason"]]),
+        [["Normal", "SecretRotated"]]
+      )
+      const recorded = yield* Effect.gen(function* () {
+        yield* (yield* Events).warning(rotated)
+        yield* (yield* Events).warning(warningFor("web-0"))
+        return yield* (yield* EventsInMemory).list
+      }).pipe(Effect.provide(Events.layerInMemory))
+      assert.deepStrictEqual(
+        recorded.map((e) => e.type),
+        ["Normal", "Warning"]
+      )
+    })
+  )
+
   it.live("one warning creates exactly one Warning Event on the pod", () =>
     Effect.gen(function* () {
       const server = yield* fakeApiServer()

@@ -67,6 +67,21 @@ describe("PodStatuses.layer (live, fake API server)", () => {
     )
   )
 
+  it.live("an upsert answers with the objects the status held before it: none for a new one", () =>
+    withServer(() =>
+      Effect.gen(function* () {
+        assert.strictEqual(yield* upsert(input), undefined)
+        const previous = yield* upsert({ ...input, objects: [{ id: "secret/zeta", version: "3" }], refresh: true })
+        assert.deepStrictEqual(previous, [
+          { id: "key/mid", version: "7" },
+          { id: "secret/alpha", version: "1" },
+          { id: "secret/zeta", version: "2" }
+        ])
+        assert.deepStrictEqual(yield* upsert({ ...input, refresh: true }), [{ id: "secret/zeta", version: "3" }])
+      })
+    )
+  )
+
   it.live("a refresh whose status is gone (deleted by a user) creates it again", () =>
     withServer((server) =>
       Effect.gen(function* () {

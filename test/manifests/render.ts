@@ -51,7 +51,8 @@ export const components = [
   "token-requests",
   "reference-provider",
   "sync-controller",
-  "sync-controller-policies"
+  "sync-controller-policies",
+  "restart-on-rotation"
 ] as const
 
 /** The base with the given components, from a throwaway kustomization, as an operator's own overlay would be. */

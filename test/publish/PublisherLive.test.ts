@@ -13,6 +13,7 @@ import { ServerError, Status } from "nice-grpc"
 import type { TypedFailure } from "../../src/domain/FailureReason.js"
 import { Events } from "../../src/k8s/Events.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
+import { WorkloadRestart } from "../../src/k8s/WorkloadRestart.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { Mounter } from "../../src/mount/Mounter.js"
@@ -44,6 +45,7 @@ const liveLayer = (provider: TestProvider, options: Partial<PublishOptions>) =>
         SecretProviderClasses.layerInMemory([good]),
         PodStatuses.layerInMemory,
         Events.layerInMemory,
+        WorkloadRestart.layerInMemory,
         Metrics.layer,
         ProviderClient.layer({
           providerDirs: [provider.dir],

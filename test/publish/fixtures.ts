@@ -11,6 +11,7 @@ import type { PublishRequest } from "../../src/domain/PublishRequest.js"
 import type { SecretProviderClass } from "../../src/domain/SecretProviderClass.js"
 import { Events } from "../../src/k8s/Events.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
+import { WorkloadRestart } from "../../src/k8s/WorkloadRestart.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { Mounter } from "../../src/mount/Mounter.js"
@@ -74,6 +75,7 @@ export const publisherWith = (
         SecretProviderClasses.layerInMemory(classes),
         PodStatuses.layerInMemory,
         Events.layerInMemory,
+        WorkloadRestart.layerInMemory,
         Metrics.layer,
         ProviderClient.layer({
           providerDirs: [providerDir],

@@ -13,6 +13,7 @@ import { Status } from "nice-grpc"
 import { Events } from "../../src/k8s/Events.js"
 import { KubeApi } from "../../src/k8s/KubeApi.js"
 import { PodStatuses } from "../../src/k8s/PodStatuses.js"
+import { WorkloadRestart } from "../../src/k8s/WorkloadRestart.js"
 import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { MounterInMemory, Mounter } from "../../src/mount/Mounter.js"
@@ -183,6 +184,7 @@ describe("an API server slower than the per-call deadline (Publisher on real Kub
               SecretProviderClasses.layer,
               PodStatuses.layer,
               Events.layerInMemory,
+              WorkloadRestart.layerInMemory,
               Metrics.layer,
               ProviderClient.layer({
                 providerDirs: [node.provider.dir],

@@ -35,6 +35,10 @@ export const resources: ReadonlyArray<ResourceDef> = [
   },
   { group: "", versions: ["v1"], plural: "serviceaccounts", kind: "ServiceAccount", custom: false },
   { group: "coordination.k8s.io", versions: ["v1"], plural: "leases", kind: "Lease", custom: false },
+  { group: "apps", versions: ["v1"], plural: "deployments", kind: "Deployment", custom: false },
+  { group: "apps", versions: ["v1"], plural: "replicasets", kind: "ReplicaSet", custom: false },
+  { group: "apps", versions: ["v1"], plural: "statefulsets", kind: "StatefulSet", custom: false },
+  { group: "apps", versions: ["v1"], plural: "daemonsets", kind: "DaemonSet", custom: false },
   {
     group: "secret-sync.x-k8s.io",
     versions: ["v1alpha1"],
