@@ -56,7 +56,17 @@ export const cacheScopeOf = (
   const serviceAccount = request.volumeContext[SERVICE_ACCOUNT_KEY] ?? ""
   if (serviceAccount === "") return Effect.succeed(undefined)
   const generation = spc.metadata.generation ?? 0
-  const identity = [provider, ref, String(generation), pod.namespace, serviceAccount, secretsDigest(request.secrets)]
+  // The parameters too: a class read from a file (standalone mode) has no generation to tell its versions apart.
+  const parameters = JSON.stringify(Object.entries(spc.spec.parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))
+  const identity = [
+    provider,
+    ref,
+    String(generation),
+    parameters,
+    pod.namespace,
+    serviceAccount,
+    secretsDigest(request.secrets)
+  ]
   return Effect.succeed({
     key: createHash("sha256").update(JSON.stringify(identity)).digest("hex"),
     spc: ref,

@@ -77,7 +77,7 @@ describe("node cache key", () => {
     })
   )
 
-  it.effect("service account, namespace, class, generation and secrets all split keys; tokens do not", () =>
+  it.effect("service account, namespace, class, generation, parameters and secrets split keys; tokens do not", () =>
     Effect.gen(function* () {
       const base = yield* scopeOf(spc("1h"), request("sa", { TOKENS: "x" }))
       const same = yield* scopeOf(
@@ -90,9 +90,13 @@ describe("node cache key", () => {
         yield* scopeOf(spc("1h"), request("sa", { TOKENS: "x" }), "elsewhere"),
         yield* scopeOf(spc("1h", 1, "db2"), request("sa", { TOKENS: "x" })),
         yield* scopeOf(spc("1h", 2), request("sa", { TOKENS: "x" })),
-        yield* scopeOf(spc("1h"), request("sa", { TOKENS: "y" }))
+        yield* scopeOf(spc("1h"), request("sa", { TOKENS: "y" })),
+        yield* scopeOf(
+          { ...spc("1h"), spec: { provider: "vault", parameters: { a: "c" } } },
+          request("sa", { TOKENS: "x" })
+        )
       ]
-      assert.strictEqual(new Set([base.key, ...others.map((s) => s.key)]).size, 6)
+      assert.strictEqual(new Set([base.key, ...others.map((s) => s.key)]).size, 7)
     })
   )
 })
