@@ -15,6 +15,7 @@ import { SecretProviderClasses } from "./k8s/SecretProviderClasses.js"
 import { WorkloadRestart } from "./k8s/WorkloadRestart.js"
 import { Mounter } from "./mount/Mounter.js"
 import { TargetLocks } from "./mount/TargetLocks.js"
+import { stateValue } from "./provider/CircuitBreaker.js"
 import { ProviderClient } from "./provider/ProviderClient.js"
 import { PublishedLayout } from "./publish/PublishedLayout.js"
 import { Publisher } from "./publish/Publisher.js"
@@ -22,7 +23,7 @@ import { PublishReport } from "./publish/PublishReport.js"
 import { AtomicWriter } from "./writer/AtomicWriter.js"
 import { ApiServerReadiness } from "./k8s/ApiServerReadiness.js"
 import { Events } from "./k8s/Events.js"
-import { csiProbe, providersCheck } from "./metrics/HealthChecks.js"
+import { circuitsCheck, csiProbe, providersCheck } from "./metrics/HealthChecks.js"
 import { Metrics } from "./metrics/Metrics.js"
 import { MetricsServer } from "./metrics/MetricsServer.js"
 import { SecretSync } from "./sync/SecretSync.js"
@@ -97,15 +98,27 @@ const kubernetesLayer = (config: DriverConfigShape) =>
   })
 
 const providerLayer = (config: DriverConfigShape) =>
-  ProviderClient.layer({
-    // Upstream searches the additional (legacy /etc) paths before --provider-volume.
-    providerDirs: [...config.additionalProviderVolumePaths, config.providerVolume],
-    maxCallRecvMsgSize: config.maxCallRecvMsgSize,
-    maxProviderFiles: config.maxProviderFiles,
-    providerTimeout: config.providerTimeout,
-    healthCheck: config.providerHealthCheck,
-    healthCheckInterval: config.providerHealthCheckInterval
-  })
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      return ProviderClient.layer({
+        // Upstream searches the additional (legacy /etc) paths before --provider-volume.
+        providerDirs: [...config.additionalProviderVolumePaths, config.providerVolume],
+        maxCallRecvMsgSize: config.maxCallRecvMsgSize,
+        maxProviderFiles: config.maxProviderFiles,
+        providerTimeout: config.providerTimeout,
+        healthCheck: config.providerHealthCheck,
+        healthCheckInterval: config.providerHealthCheckInterval,
+        circuitThreshold: config.providerCircuitThreshold,
+        maxConcurrentCalls: config.providerMaxConcurrentCalls,
+        report: {
+          mountEnded: metrics.providerMountEnded,
+          circuitChanged: (provider, state) => metrics.providerCircuitState(provider, stateValue(state)),
+          healthChecked: metrics.providerHealthStatus
+        }
+      })
+    })
+  )
 
 const serverLayer = (config: DriverConfigShape) =>
   Layer.effectDiscard(
@@ -128,7 +141,8 @@ const metricsServerLayer = (config: DriverConfigShape) =>
       const api = yield* Effect.serviceOption(ApiServerReadiness)
       const checks = [
         ...(Option.isSome(api) ? [{ name: "apiserver", check: api.value.check }] : []),
-        ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : [])
+        ...(config.providerHealthCheck ? [{ name: "providers", check: providersCheck(providers.health) }] : []),
+        { name: "provider-circuits", check: circuitsCheck(providers.circuits) }
       ]
       return MetricsServer.layer({
         host: config.metricsAddr.host,
@@ -149,7 +163,8 @@ export const driverLayer = (config: DriverConfigShape) => {
     nodeId: config.nodeId,
     kubeletRoot: config.kubeletRootDir,
     enableSecretRotation: config.enableSecretRotation,
-    rotationPollInterval: config.rotationPollInterval
+    rotationPollInterval: config.rotationPollInterval,
+    nodeCacheMaxBytes: config.nodeCacheMaxBytes
   }).pipe(
     Layer.provide(
       Layer.mergeAll(

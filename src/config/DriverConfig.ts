@@ -170,7 +170,10 @@ export const DriverConfigFromFlags = Schema.Struct({
     (text) => Result.succeed(text === "" ? Option.none() : Option.some(text)),
     Option.getOrElse(() => "")
   ),
-  verbosity: intFlag((n) => (n < 0 ? "must not be negative" : undefined))
+  verbosity: intFlag((n) => (n < 0 ? "must not be negative" : undefined)),
+  providerCircuitThreshold: intFlag((n) => (n < 0 ? "must not be negative" : undefined)),
+  providerMaxConcurrentCalls: intFlag((n) => (n < 0 ? "must not be negative" : undefined)),
+  nodeCacheMaxBytes: intFlag((n) => (n < 0 ? "must not be negative" : undefined))
 })
 
 export type DriverConfigShape = typeof DriverConfigFromFlags.Type

@@ -136,7 +136,29 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
       "Standalone mode, without a cluster: read SecretProviderClasses from the YAML files in this directory, " +
       "keep pod statuses in memory, never contact an API server (empty: off)"
   },
-  verbosity: { name: "v", type: "level", default: "0", usage: "number for the log level verbosity" }
+  verbosity: { name: "v", type: "level", default: "0", usage: "number for the log level verbosity" },
+  providerCircuitThreshold: {
+    name: "provider-circuit-threshold",
+    type: "int",
+    default: "5",
+    usage:
+      "consecutive unavailable or timed-out Mount calls that open a provider's circuit: calls then fail at once " +
+      "for a cool-off of 1s doubling to 2m, until one trial call succeeds (0: never open)"
+  },
+  providerMaxConcurrentCalls: {
+    name: "provider-max-concurrent-calls",
+    type: "int",
+    default: "0",
+    usage: "Mount calls in flight per provider; more wait in arrival order, under --provider-timeout (0: unlimited)"
+  },
+  nodeCacheMaxBytes: {
+    name: "node-cache-max-bytes",
+    type: "int",
+    default: "67108864",
+    usage:
+      "memory bound of the node cache of classes annotated secrets-store.csi.k8s.io/node-cache-max-staleness " +
+      "(file contents and keys; least recently used out)"
+  }
 }
 
 const versionFlag: FlagSpec = { name: "version", type: "bool", default: "false", usage: "Print the version and exit" }

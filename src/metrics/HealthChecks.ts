@@ -1,6 +1,6 @@
 // The checks behind /healthz and /readyz, each an Effect<void, string> whose failure is the one-line reason:
-// a real CSI Probe against the driver's own endpoint (what livenessprobe does) and the provider health-check
-// results. The API server's check is k8s/ApiServerReadiness.ts.
+// a real CSI Probe against the driver's own endpoint (what livenessprobe does), the provider health-check results
+// and the provider circuits. The API server's check is k8s/ApiServerReadiness.ts.
 import * as path from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -56,4 +56,27 @@ export const providersCheck = (
     return failing.length === 0
       ? Effect.void
       : Effect.fail(failing.map(([provider, result]) => `${provider}: ${result.detail.split("\n")[0]}`).join("; "))
+  })
+
+/** A provider circuit as /readyz reads it from ProviderClient.circuits (metrics/ does not import provider/). */
+export type CircuitView =
+  | { readonly _tag: "Closed" }
+  | { readonly _tag: "HalfOpen" }
+  | { readonly _tag: "Open"; readonly until: number }
+
+/** Not ready while a provider's circuit is open or half-open; each such provider is named with its state. */
+export const circuitsCheck = (circuits: Effect.Effect<ReadonlyMap<string, CircuitView>>): Effect.Effect<void, string> =>
+  Effect.flatMap(circuits, (states) => {
+    const notClosed = [...states].filter(([, state]) => state._tag !== "Closed")
+    return notClosed.length === 0
+      ? Effect.void
+      : Effect.fail(
+          notClosed
+            .map(([provider, state]) =>
+              state._tag === "Open"
+                ? `${provider}: circuit open until ${new Date(state.until).toISOString().replace(/\.\d{3}Z$/, "Z")}`
+                : `${provider}: circuit half-open`
+            )
+            .join("; ")
+        )
   })

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { FailureReason } from "../domain/FailureReason.js"
 import { makeProcessMetrics } from "./ProcessMetrics.js"
-import { counter, histogram, renderFamilies } from "./PrometheusText.js"
+import { counter, gauge, histogram, renderFamilies } from "./PrometheusText.js"
 
 /** Go's GOOS spelling of the platform, as upstream's `os_type` label carries it. */
 export const osType: string = process.platform === "win32" ? "windows" : process.platform
@@ -31,6 +31,19 @@ export interface MetricsShape {
   readonly rotationSucceeded: (provider: string, seconds: number) => Effect.Effect<void>
   /** A republish that called the provider and failed (v1.6: `rotated="false"`). */
   readonly rotationFailed: (provider: string, reason: FailureReason) => Effect.Effect<void>
+  /** A Mount call that reached the provider: `reason` undefined when it succeeded; with its duration. */
+  readonly providerMountEnded: (
+    provider: string,
+    seconds: number,
+    reason: FailureReason | undefined
+  ) => Effect.Effect<void>
+  /** A publish served by another publish's in-flight Mount call (the node cache). */
+  readonly providerMountCoalesced: (provider: string) => Effect.Effect<void>
+  /** A first publish served a cached payload because the provider failed. */
+  readonly providerStaleServed: (provider: string) => Effect.Effect<void>
+  /** 0 closed, 1 half-open, 2 open. */
+  readonly providerCircuitState: (provider: string, value: number) => Effect.Effect<void>
+  readonly providerHealthStatus: (provider: string, healthy: boolean) => Effect.Effect<void>
   /** The Prometheus text exposition (format 0.0.4) of the driver's and the process's metrics. */
   readonly render: Effect.Effect<string>
   /**
@@ -79,6 +92,41 @@ const makeInstruments = () => ({
     "kind",
     "result",
     "os_type"
+  ]),
+  providerMount: counter(
+    "provider_mount_total",
+    "Total number of Mount calls that reached the provider and succeeded",
+    ["provider", "os_type"]
+  ),
+  providerMountError: counter(
+    "provider_mount_error_total",
+    "Total number of Mount calls that reached the provider and failed",
+    ["provider", "error_type", "os_type"]
+  ),
+  providerMountDuration: histogram(
+    "provider_mount_duration_sec",
+    "Distribution of how long Mount calls to the provider took",
+    ["provider", "os_type"],
+    DURATION_BUCKETS
+  ),
+  providerMountCoalesced: counter(
+    "provider_mount_coalesced_total",
+    "Total number of publishes served by another publish's in-flight Mount call",
+    ["provider", "os_type"]
+  ),
+  providerStaleServed: counter(
+    "provider_stale_served_total",
+    "Total number of first publishes served a cached payload because the provider failed",
+    ["provider", "os_type"]
+  ),
+  providerCircuitState: gauge(
+    "provider_circuit_state",
+    "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open",
+    ["provider", "os_type"]
+  ),
+  providerHealthCheckStatus: gauge("provider_health_check_status", "Last provider health check: 1 healthy, 0 failing", [
+    "provider",
+    "os_type"
   ])
 })
 
@@ -104,6 +152,18 @@ const make = Effect.gen(function* () {
       }),
     rotationFailed: (provider, error_type) =>
       Effect.sync(() => m.rotationError.inc({ provider, error_type, os_type, rotated: "false" })),
+    providerMountEnded: (provider, seconds, error_type) =>
+      Effect.sync(() => {
+        if (error_type === undefined) m.providerMount.inc({ provider, os_type })
+        else m.providerMountError.inc({ provider, error_type, os_type })
+        m.providerMountDuration.observe({ provider, os_type }, seconds)
+      }),
+    providerMountCoalesced: (provider) => Effect.sync(() => m.providerMountCoalesced.inc({ provider, os_type })),
+    providerStaleServed: (provider) => Effect.sync(() => m.providerStaleServed.inc({ provider, os_type })),
+    providerCircuitState: (provider, value) =>
+      Effect.sync(() => m.providerCircuitState.set({ provider, os_type }, value)),
+    providerHealthStatus: (provider, healthy) =>
+      Effect.sync(() => m.providerHealthCheckStatus.set({ provider, os_type }, healthy ? 1 : 0)),
     render: Effect.sync(() => {
       const text = renderFamilies([...driverFamilies, ...processMetrics.families])
       processMetrics.afterScrape()

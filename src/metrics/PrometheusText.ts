@@ -76,6 +76,23 @@ export const counter = <L extends string>(name: string, help: string, labelNames
   }
 }
 
+export interface Gauge<L extends string> extends Family {
+  readonly set: (labels: Labels<L>, value: number) => void
+}
+
+export const gauge = <L extends string>(name: string, help: string, labelNames: ReadonlyArray<L>): Gauge<L> => {
+  const series = children(labelNames, () => ({ value: 0 }))
+  return {
+    set: (labels, value) => void (series.get(labels).value = value),
+    render: (lines) => {
+      const entries = series.entries()
+      if (entries.length === 0) return
+      header(lines, name, help, "gauge")
+      for (const { pairs, state } of entries) lines.push(`${name}${labelText(pairs)} ${formatValue(state.value)}`)
+    }
+  }
+}
+
 export interface Histogram<L extends string> extends Family {
   readonly observe: (labels: Labels<L>, value: number) => void
 }

@@ -17,21 +17,28 @@ import {
   isMessageTooLarge,
   isUnavailable,
   MESSAGE_TOO_LARGE_HINT,
-  invalidProviderName,
   missingObjectVersions,
   pathNotUtf8,
   type ProviderCallError,
   providerErrorCode,
-  providerNotFound,
   providerTimeout,
   tooManyFiles
 } from "./ProviderCallError.js"
+import { makeCallLimiter } from "./CallLimiter.js"
+import { type CircuitState, makeCircuits } from "./CircuitBreaker.js"
 import { makeProviderChannels, type ProviderChannels } from "./ProviderChannels.js"
+import { type InMemoryAnswer, makeInMemoryState, ProviderClientInMemory } from "./ProviderClientInMemory.js"
 import type { CheckedMountResponse, ProviderDefinition } from "./ProviderDefinition.js"
 import { MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
-import { isValidProviderName } from "./providerSocket.js"
 
 export { ProviderCallError } from "./ProviderCallError.js"
+export {
+  type InMemoryAnswer,
+  ProviderClientInMemory,
+  type ProviderClientInMemoryShape,
+  type RecordedMount
+} from "./ProviderClientInMemory.js"
+export type { CircuitState } from "./CircuitBreaker.js"
 
 export interface ObjectVersion {
   readonly id: string
@@ -57,6 +64,23 @@ export interface ProviderClientShape {
   readonly mount: (provider: string, request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>
   /** Last health-check result per provider; empty unless `--provider-health-check` is on. */
   readonly health: Effect.Effect<ReadonlyMap<string, ProviderHealth>>
+  /** The circuit of each provider that has had an outage since its last answer; an absent provider is closed. */
+  readonly circuits: Effect.Effect<ReadonlyMap<string, CircuitState>>
+}
+
+/** What the client tells the metrics: each Mount call that went out, circuit changes, health-check answers. */
+export interface ProviderCallReport {
+  /**
+   * `reason` undefined: the call succeeded. `seconds` includes the wait for a slot. Calls that never went out (an
+   * open circuit, no such provider socket) are not reported.
+   */
+  readonly mountEnded: (
+    provider: string,
+    seconds: number,
+    reason: ProviderCallError["reason"] | undefined
+  ) => Effect.Effect<void>
+  readonly circuitChanged: (provider: string, state: CircuitState) => Effect.Effect<void>
+  readonly healthChecked: (provider: string, healthy: boolean) => Effect.Effect<void>
 }
 
 export interface ProviderClientOptions {
@@ -72,6 +96,11 @@ export interface ProviderClientOptions {
   readonly healthCheckInterval: Duration.Input
   /** First delay of the UNAVAILABLE backoff; 1 second unless set. */
   readonly retryBaseDelay?: Duration.Input
+  /** `--provider-circuit-threshold`: consecutive outages that open a provider's circuit; 0 (unset) never opens. */
+  readonly circuitThreshold?: number
+  /** `--provider-max-concurrent-calls`: Mount calls in flight per provider, the rest queue; 0 (unset) unlimited. */
+  readonly maxConcurrentCalls?: number
+  readonly report?: ProviderCallReport
 }
 
 // A Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced
@@ -139,7 +168,11 @@ const toMountResult = Effect.fn("ProviderClient.checkResponse")(function* (
 const describeVersion = (v: VersionResponse) =>
   printable(`${v.runtimeName} ${v.runtimeVersion} (${v.version})`, MAX_DETAILS_CHARS)
 
-const makeHealthCheck = (channels: ProviderChannels, results: Map<string, ProviderHealth>) => {
+const makeHealthCheck = (
+  channels: ProviderChannels,
+  results: Map<string, ProviderHealth>,
+  report: ProviderCallReport | undefined
+) => {
   const checkOne = (provider: string) =>
     callOnce(channels, provider, (client, signal) => client.version({ version: "v1alpha1" }, { signal })).pipe(
       withDeadline(provider, HEALTH_CHECK_TIMEOUT),
@@ -152,6 +185,7 @@ const makeHealthCheck = (channels: ProviderChannels, results: Map<string, Provid
             ? describeVersion(exit.value)
             : Option.match(Exit.findErrorOption(exit), { onNone: () => "health check died", onSome: (e) => e.message })
           results.set(provider, { healthy, checkedAt, detail })
+          yield* report?.healthChecked(provider, healthy) ?? Effect.void
           yield* healthy
             ? Effect.logDebug("provider health check passed", { provider, detail })
             : Effect.logWarning("provider health check failed", { provider, detail })
@@ -173,28 +207,59 @@ const makeLive = (options: ProviderClientOptions) =>
       while: isUnavailable
     }
 
+    const report = options.report
+    const circuits = yield* makeCircuits({
+      threshold: options.circuitThreshold ?? 0,
+      ...(report === undefined ? {} : { onChange: report.circuitChanged })
+    })
+    const limiter = makeCallLimiter(options.maxConcurrentCalls ?? 0)
+
+    // The deadline covers the wait for a slot as well as the retries: a queued call still fails in time.
     const call = <A>(provider: string, f: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>) =>
-      callOnce(channels, provider, f).pipe(
-        Effect.retry(retryPolicy),
-        withDeadline(provider, options.providerTimeout),
-        Effect.tapError(logTooLarge)
-      )
+      limiter
+        .limit(provider, callOnce(channels, provider, f).pipe(Effect.retry(retryPolicy)))
+        .pipe(withDeadline(provider, options.providerTimeout), Effect.tapError(logTooLarge))
+
+    const measured = <A>(provider: string, effect: Effect.Effect<A, ProviderCallError>) =>
+      report === undefined
+        ? effect
+        : Effect.gen(function* () {
+            const started = yield* Clock.currentTimeMillis
+            return yield* effect.pipe(
+              Effect.onExit((exit) =>
+                Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                  const error = Exit.findErrorOption(exit)
+                  if (Exit.isFailure(exit) && Option.isNone(error)) return Effect.void
+                  const reason = Option.isSome(error) ? error.value.reason : undefined
+                  if (reason === "ProviderNotFound") return Effect.void
+                  return report.mountEnded(provider, (now - started) / 1000, reason)
+                })
+              )
+            )
+          })
 
     const mount = Effect.fn("ProviderClient.mount")(
       function* (provider: string, request: MountRequest) {
-        const response = yield* call(provider, (client, signal) => client.mount(request, { signal }))
-        return yield* toMountResult(provider, response)
+        const attempt = Effect.flatMap(
+          call(provider, (client, signal) => client.mount(request, { signal })),
+          (response) => toMountResult(provider, response)
+        )
+        return yield* circuits.guard(provider, measured(provider, attempt))
       },
       (effect, provider) => Effect.annotateLogs(effect, { provider })
     )
 
     if (options.healthCheck) {
-      yield* makeHealthCheck(channels, healthResults).pipe(
+      yield* makeHealthCheck(channels, healthResults, report).pipe(
         Effect.repeat(Schedule.spaced(options.healthCheckInterval)),
         Effect.forkScoped
       )
     }
-    return ProviderClient.of({ mount, health: Effect.sync(() => new Map(healthResults)) })
+    return ProviderClient.of({
+      mount,
+      health: Effect.sync(() => new Map(healthResults)),
+      circuits: circuits.states
+    })
   })
 
 export class ProviderClient extends Context.Service<ProviderClient, ProviderClientShape>()("ProviderClient") {
@@ -209,57 +274,4 @@ export class ProviderClient extends Context.Service<ProviderClient, ProviderClie
       const state = makeInMemoryState(table)
       return Context.make(ProviderClient, state.client).pipe(Context.add(ProviderClientInMemory, state.control))
     })
-}
-
-/** A fixed result, a fixed failure, or a function of the request. */
-export type InMemoryAnswer =
-  | MountResult
-  | ProviderCallError
-  | ((request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>)
-
-export interface RecordedMount {
-  readonly provider: string
-  readonly request: MountRequest
-}
-
-/** The in-memory twin's control surface: `yield* ProviderClientInMemory` under `ProviderClient.layerInMemory`. */
-export interface ProviderClientInMemoryShape {
-  /** Every mount call so far, in order (also calls to unknown providers). */
-  readonly requests: Effect.Effect<ReadonlyArray<RecordedMount>>
-  /** Sets (or replaces) how a provider answers from now on. */
-  readonly set: (provider: string, answer: InMemoryAnswer) => Effect.Effect<void>
-}
-
-export class ProviderClientInMemory extends Context.Service<ProviderClientInMemory, ProviderClientInMemoryShape>()(
-  "ProviderClientInMemory"
-) {}
-
-const answer = (entry: InMemoryAnswer, request: MountRequest) =>
-  typeof entry === "function"
-    ? entry(request)
-    : "_tag" in entry && entry._tag === "ProviderCallError"
-      ? Effect.fail(entry)
-      : Effect.succeed(entry as MountResult)
-
-const makeInMemoryState = (table: Readonly<Record<string, InMemoryAnswer>>) => {
-  const answers = new Map(Object.entries(table))
-  const recorded: Array<RecordedMount> = []
-  const lookup = (provider: string) =>
-    !isValidProviderName(provider)
-      ? Effect.fail(invalidProviderName(provider))
-      : answers.has(provider)
-        ? Effect.succeed(answers.get(provider)!)
-        : Effect.fail(providerNotFound(provider))
-  const client = ProviderClient.of({
-    mount: Effect.fn("ProviderClient.mount")(function* (provider: string, request: MountRequest) {
-      recorded.push({ provider, request })
-      return yield* answer(yield* lookup(provider), request)
-    }),
-    health: Effect.succeed(new Map())
-  })
-  const control = ProviderClientInMemory.of({
-    requests: Effect.sync(() => [...recorded]),
-    set: (provider, entry) => Effect.sync(() => void answers.set(provider, entry))
-  })
-  return { client, control }
 }

@@ -9,6 +9,7 @@ import type { TypedFailure } from "../domain/FailureReason.js"
 import { podInfo, type PodInfo } from "../domain/VolumeContext.js"
 import { Events, type EventsShape } from "../k8s/Events.js"
 import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
+import type { Served } from "./NodeCache.js"
 
 /** How a publish that reached kubelet as a success ended. */
 export type PublishOutcome =
@@ -44,7 +45,43 @@ export interface PublishReportShape {
   readonly publishLogged: (line: PublishLine) => Effect.Effect<void>
   /** The unpublish's one Info line. */
   readonly unpublishLogged: (target: string, durationMs: number) => Effect.Effect<void>
+  /** A publish the node cache served: from another's in-flight call, or stale (a Warning Event `ServedStale`). */
+  readonly cacheServed: (pod: PodInfo, provider: string, note: CacheNote) => Effect.Effect<void>
 }
+
+export interface CacheNote {
+  /** `<namespace>/<name>` of the SecretProviderClass. */
+  readonly spc: string
+  readonly served: Served
+  readonly rotationEnabled: boolean
+}
+
+/** The Event's words: the class, the payload's age, why, and whether anything will refresh it. */
+export const servedStaleMessage = (spc: string, ageMillis: number, failure: TypedFailure, rotation: boolean) =>
+  `SecretProviderClass ${spc}: the provider failed (${failure.reason}: ${failure.message}); served the node ` +
+  `cache's copy fetched ${Math.round(ageMillis / 1000)}s ago` +
+  (rotation ? "; the next republish refreshes it" : "; rotation is off: nothing will refresh it")
+
+const cacheServedWith =
+  (metrics: MetricsShape, events: EventsShape) =>
+  (pod: PodInfo, provider: string, note: CacheNote): Effect.Effect<void> => {
+    const { served } = note
+    if (served._tag === "Fresh") return served.coalesced ? metrics.providerMountCoalesced(provider) : Effect.void
+    const message = servedStaleMessage(note.spc, served.ageMillis, served.failure, note.rotationEnabled)
+    return Effect.all(
+      [
+        metrics.providerStaleServed(provider),
+        events.warning({ pod, reason: "ServedStale", message }),
+        Effect.logWarning("publish served a stale payload from the node cache", {
+          pod: `${pod.namespace}/${pod.name}`,
+          spc: note.spc,
+          ageSeconds: Math.round(served.ageMillis / 1000),
+          reason: served.failure.reason
+        })
+      ],
+      { discard: true }
+    )
+  }
 
 const succeededWith =
   (metrics: MetricsShape, warn: (pod: PodInfo, failure: TypedFailure) => Effect.Effect<void>) =>
@@ -144,7 +181,8 @@ const makePublishReport = (metrics: MetricsShape, events: EventsShape): PublishR
     unpublishSucceeded: metrics.unpublishSucceeded,
     unpublishFailed: metrics.unpublishFailed,
     publishLogged,
-    unpublishLogged
+    unpublishLogged,
+    cacheServed: cacheServedWith(metrics, events)
   }
 }
 

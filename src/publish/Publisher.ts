@@ -16,6 +16,7 @@ import { TargetLocks } from "../mount/TargetLocks.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
 import { confineTarget, PublishError } from "./ConfinedTarget.js"
+import { NodeCache } from "./NodeCache.js"
 import { PublishedLayout } from "./PublishedLayout.js"
 import { PublishReport, type PublishOutcome } from "./PublishReport.js"
 import { RefreshTimes } from "./RefreshTimes.js"
@@ -29,6 +30,8 @@ export interface PublishOptions {
   readonly kubeletRoot: string
   readonly enableSecretRotation: boolean
   readonly rotationPollInterval: Duration.Duration
+  /** `--node-cache-max-bytes`; 64 MiB unless set. */
+  readonly nodeCacheMaxBytes?: number
 }
 
 export interface PublisherShape {
@@ -147,7 +150,10 @@ const make = (options: PublishOptions) =>
       statuses: yield* PodStatuses,
       layout: yield* PublishedLayout,
       times: yield* RefreshTimes,
-      rotations: yield* RotationReport
+      rotations: yield* RotationReport,
+      cache: yield* NodeCache,
+      report,
+      rotationEnabled: options.enableSecretRotation
     }
 
     const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
@@ -181,6 +187,7 @@ export class Publisher extends Context.Service<Publisher, PublisherShape>()("Pub
   /** The live use case on its neighbours' layers; its reports and refresh times come with it. */
   static readonly layer = (options: PublishOptions) =>
     Layer.effect(Publisher, make(options)).pipe(
-      Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer, RotationReport.layer))
+      Layer.provide(Layer.mergeAll(PublishReport.layer, RefreshTimes.layer, RotationReport.layer)),
+      Layer.provide(NodeCache.layer({ maxBytes: options.nodeCacheMaxBytes ?? 64 * 1024 * 1024 }))
     )
 }

@@ -16,6 +16,9 @@ import type { ProviderClientShape } from "../provider/ProviderClient.js"
 import type { AtomicWriterShape } from "../writer/AtomicWriter.js"
 import { checkFits, validatePayload } from "../writer/Payload.js"
 import { PublishError } from "./ConfinedTarget.js"
+import type { NodeCacheShape } from "./NodeCache.js"
+import { type CacheScope, cacheScopeOf } from "./NodeCacheKey.js"
+import type { PublishReportShape } from "./PublishReport.js"
 import type { RotationReportShape } from "./RotationReport.js"
 
 /** A publish failure with its metric label: the SPC's spec.provider once read, "" before (never a pod's choice). */
@@ -37,6 +40,10 @@ export interface RefreshDeps {
   readonly writer: AtomicWriterShape
   readonly statuses: PodStatusesShape
   readonly rotations: RotationReportShape
+  /** The opt-in node cache, and where its coalesced and stale serves are reported. */
+  readonly cache: NodeCacheShape
+  readonly report: PublishReportShape
+  readonly rotationEnabled: boolean
 }
 
 interface ClassUse {
@@ -89,7 +96,8 @@ const store = (
   pod: PodInfo,
   spcName: string,
   use: ClassUse,
-  state: MountState
+  state: MountState,
+  cache: { readonly scope: CacheScope | undefined; readonly first: boolean }
 ) => {
   // What a rollback of the mount could not do cleanly (a busy tmpfs, detached lazily) joins the failure's message.
   let rollbackTrouble: string | undefined
@@ -108,10 +116,14 @@ const store = (
       secrets: request.secrets,
       targetPath: request.targetPath
     })
-    const result = yield* deps.providers.mount(use.provider, mountRequest)
+    const fetchFresh = Effect.gen(function* () {
+      const result = yield* deps.providers.mount(use.provider, mountRequest)
+      return { payload: yield* validatePayload(result.files), objectVersions: result.objectVersions }
+    })
+    const served = yield* deps.cache.fetch(cache.scope, cache.first, fetchFresh)
+    const { payload, objectVersions } = served.fetched
     // Written even when empty (a legacy provider that writes its own files): the `..data` layout is what marks
     // the volume as published, so a later republish may skip the provider.
-    const payload = yield* validatePayload(result.files)
     yield* checkFits(
       payload,
       deps.mounter.tmpfsSizeLimit,
@@ -129,10 +141,17 @@ const store = (
       spcName,
       nodeId: deps.nodeId,
       targetPath: request.targetPath,
-      objects: result.objectVersions,
+      objects: objectVersions,
       refresh: mounted
     })
-    return { previous, current: result.objectVersions }
+    if (served._tag === "Stale" || served.coalesced) {
+      yield* deps.report.cacheServed(pod, use.provider, {
+        spc: `${pod.namespace}/${spcName}`,
+        served,
+        rotationEnabled: deps.rotationEnabled
+      })
+    }
+    return { previous, current: objectVersions }
   }).pipe(
     Effect.scoped,
     Effect.mapError(
@@ -162,7 +181,8 @@ export const refreshSecrets = (
     const use = yield* checkClass(spc, `${pod.namespace}/${spcName}`, request).pipe(
       Effect.mapError(labelled(spc.spec?.provider ?? ""))
     )
-    const stored = yield* mask(store(deps, request, pod, spcName, use, state)).pipe(
+    const scope = yield* cacheScopeOf(spc, use.provider, pod, request).pipe(Effect.mapError(labelled(use.provider)))
+    const stored = yield* mask(store(deps, request, pod, spcName, use, state, { scope, first: !masked })).pipe(
       Effect.mapError(labelled(use.provider))
     )
     // A rotation is a republish that called the provider: it reports what changed, after the write succeeded.

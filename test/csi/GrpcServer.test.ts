@@ -36,7 +36,8 @@ const recordingPublisher = (hold?: Deferred.Deferred<void>) => {
     unpublishSucceeded: Effect.void,
     unpublishFailed: Effect.sync(() => void rejected.push("unpublish")),
     publishLogged: () => Effect.void,
-    unpublishLogged: () => Effect.void
+    unpublishLogged: () => Effect.void,
+    cacheServed: () => Effect.void
   })
   const layer = Layer.merge(publisher, report)
   return { published, unpublished, rejected, layer }

@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { eventually } from "../support/ChildProcess.js"
 import { startCsiServer } from "../support/CsiServer.js"
-import { channelAddress, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
+import { channelAddress, circuitsCheck, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { MetricsServer } from "../../src/metrics/MetricsServer.js"
 
@@ -111,6 +111,26 @@ describe("providersCheck", () => {
         )
       )
       expect(reason).toBe('vault: provider "vault" unavailable; gcp: deadline exceeded')
+    })
+  )
+})
+
+describe("circuitsCheck", () => {
+  it.effect("passes with closed circuits, names each open or half-open one with its state", () =>
+    Effect.gen(function* () {
+      yield* circuitsCheck(Effect.succeed(new Map([["a", { _tag: "Closed" } as const]])))
+      const failed = yield* Effect.flip(
+        circuitsCheck(
+          Effect.succeed(
+            new Map([
+              ["a", { _tag: "Closed" } as const],
+              ["vault", { _tag: "Open", until: Date.UTC(2026, 0, 2, 3, 4, 5) } as const],
+              ["aws", { _tag: "HalfOpen" } as const]
+            ])
+          )
+        )
+      )
+      expect(failed).toBe("vault: circuit open until 2026-01-02T03:04:05Z; aws: circuit half-open")
     })
   )
 })

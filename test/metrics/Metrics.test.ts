@@ -154,3 +154,29 @@ describe("Metrics", () => {
     }).pipe(Effect.provide(Metrics.layer))
   )
 })
+
+describe("provider metrics", () => {
+  it.effect("Mount outcomes, latency, coalesced and stale serves, circuit state and health, per provider", () =>
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      yield* metrics.providerMountEnded("vault", 0.02, undefined)
+      yield* metrics.providerMountEnded("vault", 5, "ProviderTimeout")
+      yield* metrics.providerMountCoalesced("vault")
+      yield* metrics.providerStaleServed("vault")
+      yield* metrics.providerCircuitState("vault", 2)
+      yield* metrics.providerCircuitState("vault", 0)
+      yield* metrics.providerHealthStatus("vault", false)
+      const exposition = parsePrometheus(yield* metrics.render)
+      const labels = { provider: "vault", os_type: "linux" }
+      expect(samplesOf(exposition, "provider_mount_total")).toEqual([{ labels, value: 1 }])
+      expect(samplesOf(exposition, "provider_mount_error_total")).toEqual([
+        { labels: { provider: "vault", error_type: "ProviderTimeout", os_type: "linux" }, value: 1 }
+      ])
+      expect(samplesOf(exposition, "provider_mount_duration_sec_count")).toEqual([{ labels, value: 2 }])
+      expect(samplesOf(exposition, "provider_mount_coalesced_total")).toEqual([{ labels, value: 1 }])
+      expect(samplesOf(exposition, "provider_stale_served_total")).toEqual([{ labels, value: 1 }])
+      expect(samplesOf(exposition, "provider_circuit_state")).toEqual([{ labels, value: 0 }])
+      expect(samplesOf(exposition, "provider_health_check_status")).toEqual([{ labels, value: 0 }])
+    }).pipe(Effect.provide(Metrics.layer))
+  )
+})

@@ -311,6 +311,48 @@ describe("ProviderClient against a real provider", () => {
   )
 })
 
+describe("ProviderClient's circuit breaker against a real provider", () => {
+  it.live("one Mount call (its retries included) is one outage; after N the circuit fails calls without dialling", () =>
+    Effect.gen(function* () {
+      const provider = yield* makeTestProvider()
+      provider.onMount(failWith(Status.UNAVAILABLE, "down"))
+      const changes: Array<string> = []
+      const ended: Array<string> = []
+      const report = {
+        mountEnded: (_p: string, _s: number, reason: string | undefined) =>
+          Effect.sync(() => void ended.push(reason ?? "ok")),
+        circuitChanged: (p: string, state: { _tag: string }) =>
+          Effect.sync(() => void changes.push(`${p}:${state._tag}`)),
+        healthChecked: () => Effect.void
+      }
+      yield* withClient(options(provider, { circuitThreshold: 2, report }), (client) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 2; i++) {
+            assert.strictEqual((yield* Effect.flip(client.mount("test", request))).reason, "ProviderUnavailable")
+          }
+          assert.strictEqual(provider.mountRequests().length, 6)
+          const refused = yield* Effect.flip(client.mount("test", request))
+          assert.match(refused.message, /^circuit open for provider "test" until /)
+          assert.strictEqual(provider.mountRequests().length, 6)
+          assert.deepStrictEqual(changes, ["test:Open"])
+          // Refused calls never went out: only the two real ones are reported.
+          assert.deepStrictEqual(ended, ["ProviderUnavailable", "ProviderUnavailable"])
+          assert.strictEqual((yield* client.circuits).get("test")?._tag, "Open")
+          // A provider's own error answers keep it closed (after the cool-off, the trial gets one).
+          provider.onMount(respond({ error: { code: "Forbidden" } }))
+          let answer = refused
+          while (answer.message.startsWith("circuit open")) {
+            yield* Effect.sleep("50 millis")
+            answer = yield* Effect.flip(client.mount("test", request))
+          }
+          assert.strictEqual(answer.reason, "ProviderError")
+          assert.deepStrictEqual(changes, ["test:Open", "test:HalfOpen", "test:Closed"])
+        })
+      )
+    })
+  )
+})
+
 type Health = NonNullable<ReturnType<Effect.Success<ProviderClient["Service"]["health"]>["get"]>>
 
 const waitForHealth = (client: ProviderClient["Service"], done: (h: Health | undefined) => boolean) =>

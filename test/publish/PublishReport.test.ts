@@ -152,3 +152,36 @@ describe("Publisher reporting", () => {
     }).pipe(Effect.scoped)
   )
 })
+
+describe("node cache reporting", () => {
+  const cached: typeof good = {
+    ...good,
+    metadata: { ...good.metadata, annotations: { "secrets-store.csi.k8s.io/node-cache-max-staleness": "1h" } }
+  }
+  it.live(
+    "a stale serve leaves a ServedStale Event naming the class and age; rotation off says nothing refreshes",
+    () =>
+      Effect.gen(function* () {
+        const provider = yield* makeTestProvider()
+        provider.onMount(files)
+        yield* Effect.gen(function* () {
+          const publisher = yield* Publisher
+          yield* publisher.publish(yield* request(tempTarget()))
+          provider.onMount(failWith(Status.UNAVAILABLE, "down"))
+          yield* publisher.publish(yield* request(tempTarget()))
+          const events = yield* (yield* EventsInMemory).list
+          expect(events.map((e) => e.reason)).toEqual(["ServedStale"])
+          const message = events[0]?.message ?? ""
+          expect(message).toMatch(/^SecretProviderClass default\/my-spc: the provider failed \(ProviderUnavailable: /)
+          expect(message).toMatch(/; served the node cache's copy fetched \d+s ago; rotation is off: nothing will/)
+          expect(message).toMatch(/nothing will refresh it$/)
+          expect(message).not.toContain("secret-a")
+          const text = yield* (yield* Metrics).render
+          expect(counters(text, "provider_stale_served_total")).toEqual([
+            { provider: "test", os_type: "linux", value: 1 }
+          ])
+          expect(counters(text, "node_publish_error_total")).toEqual([])
+        }).pipe(Effect.provide(publisherWith(provider.dir, [cached], { enableSecretRotation: false })))
+      }).pipe(Effect.scoped)
+  )
+})

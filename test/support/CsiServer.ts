@@ -14,7 +14,8 @@ export const idleReport = Layer.succeed(PublishReport, {
   unpublishSucceeded: Effect.void,
   unpublishFailed: Effect.void,
   publishLogged: () => Effect.void,
-  unpublishLogged: () => Effect.void
+  unpublishLogged: () => Effect.void,
+  cacheServed: () => Effect.void
 })
 
 /** A publisher that accepts everything and does nothing, with a report that goes nowhere. */

@@ -48,6 +48,8 @@ export interface StressNodeOptions {
   readonly driverArgs?: ReadonlyArray<string>
   /** Extra environment of the driver process (e.g. the deployment's NODE_OPTIONS). */
   readonly driverEnv?: NodeJS.ProcessEnv
+  /** Annotations of the seeded SecretProviderClass (e.g. the node cache's max staleness). */
+  readonly classAnnotations?: Readonly<Record<string, string>>
 }
 
 const driverFlags = (base: string, api: FakeApiServer, providerDir: string, extra: ReadonlyArray<string>) => [
@@ -71,7 +73,11 @@ export const startStressNode = async (options: StressNodeOptions = {}): Promise<
   fs.mkdirSync(kubelet)
   fs.mkdirSync(providerDir)
   const api = await FakeApiServer.start()
-  api.seed(stressSpc)
+  api.seed(
+    options.classAnnotations === undefined
+      ? stressSpc
+      : { ...stressSpc, metadata: { ...stressSpc.metadata, annotations: { ...options.classAnnotations } } }
+  )
   const scope = Effect.runSync(Scope.make())
   const provider = await Effect.runPromise(
     makeTestProvider({ dir: providerDir, name: "test" }).pipe(Scope.provide(scope))

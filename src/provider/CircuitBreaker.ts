@@ -1,0 +1,179 @@
+// The circuit breaker of provider calls: a pure state machine (closed → open after N consecutive outages → half-open
+// after a growing, jittered cool-off → closed on a success) and a Ref-based wrapper holding one circuit per provider.
+// Only outages count (ProviderUnavailable, ProviderTimeout): a provider's own error answer shows the store is there.
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import { ProviderCallError } from "./ProviderCallError.js"
+
+export type CircuitState =
+  | { readonly _tag: "Closed"; readonly failures: number }
+  /** `opens`: consecutive openings without a success between them (the backoff step). */
+  | { readonly _tag: "Open"; readonly until: number; readonly opens: number }
+  | { readonly _tag: "HalfOpen"; readonly opens: number }
+
+export const closed: CircuitState = { _tag: "Closed", failures: 0 }
+
+/** The gauge's value: 0 closed, 1 half-open, 2 open. */
+export const stateValue = (state: CircuitState): 0 | 1 | 2 =>
+  state._tag === "Closed" ? 0 : state._tag === "HalfOpen" ? 1 : 2
+
+const FIRST_COOL_OFF_MS = 1_000
+const MAX_COOL_OFF_MS = 120_000
+
+/** The cool-off after the n-th consecutive opening: 1 s doubling to 2 min, less up to 20 % (`jitter` in [0, 1)). */
+export const coolOffMillis = (opens: number, jitter: number): number => {
+  const full = Math.min(FIRST_COOL_OFF_MS * 2 ** Math.max(0, opens - 1), MAX_COOL_OFF_MS)
+  return Math.round(full * (1 - 0.2 * jitter))
+}
+
+export type Admission =
+  | { readonly _tag: "Call" }
+  | { readonly _tag: "Trial" }
+  | { readonly _tag: "Rejected"; readonly until: number | undefined }
+
+/** Whether a call may go out now; a trial moves the circuit to half-open. */
+export const admit = (state: CircuitState, now: number): readonly [Admission, CircuitState] => {
+  switch (state._tag) {
+    case "Closed":
+      return [{ _tag: "Call" }, state]
+    case "Open":
+      return now < state.until
+        ? [{ _tag: "Rejected", until: state.until }, state]
+        : [{ _tag: "Trial" }, { _tag: "HalfOpen", opens: state.opens }]
+    case "HalfOpen":
+      return [{ _tag: "Rejected", until: undefined }, state]
+  }
+}
+
+/** How a call that went out ended, for the circuit. */
+export type CallOutcome = "Answered" | "Outage" | "Abandoned"
+
+export const outcomeOf = (exit: Exit.Exit<unknown, ProviderCallError>): CallOutcome => {
+  if (Exit.isSuccess(exit)) return "Answered"
+  const error = Exit.findErrorOption(exit)
+  if (Option.isNone(error)) return "Abandoned"
+  return error.value.reason === "ProviderUnavailable" || error.value.reason === "ProviderTimeout"
+    ? "Outage"
+    : "Answered"
+}
+
+export interface SettleInput {
+  readonly outcome: CallOutcome
+  /** Whether this call was the half-open trial. */
+  readonly trial: boolean
+  readonly now: number
+  readonly threshold: number
+  readonly jitter: number
+}
+
+/** The state after a call ends. Any answer closes the circuit; only the trial's outage re-opens a half-open one. */
+export const settle = (state: CircuitState, input: SettleInput): CircuitState => {
+  const { outcome, trial, now } = input
+  if (outcome === "Answered") return closed
+  const reopen = (opens: number): CircuitState => ({
+    _tag: "Open",
+    opens,
+    until: now + coolOffMillis(opens, input.jitter)
+  })
+  switch (state._tag) {
+    case "Closed": {
+      if (outcome === "Abandoned") return state
+      const failures = state.failures + 1
+      return input.threshold > 0 && failures >= input.threshold ? reopen(1) : { _tag: "Closed", failures }
+    }
+    case "HalfOpen":
+      if (!trial) return state
+      // A trial given up by its caller decides nothing: the next call becomes the trial at once.
+      return outcome === "Outage" ? reopen(state.opens + 1) : { _tag: "Open", opens: state.opens, until: now }
+    case "Open":
+      return state
+  }
+}
+
+/** metav1.Time style: RFC 3339 in UTC with second precision. */
+const rfc3339 = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
+
+export const circuitOpen = (provider: string, until: number | undefined): ProviderCallError =>
+  new ProviderCallError({
+    reason: "ProviderUnavailable",
+    provider,
+    message:
+      until === undefined
+        ? `circuit half-open for provider ${JSON.stringify(provider)}: one trial call is in flight, ` +
+          "others fail at once"
+        : `circuit open for provider ${JSON.stringify(provider)} until ${rfc3339(until)}`
+  })
+
+export interface CircuitsOptions {
+  /** `--provider-circuit-threshold`: consecutive outages that open a circuit; 0 never opens. */
+  readonly threshold: number
+  /** Called on each change of a provider's state (after the Ref is updated). */
+  readonly onChange?: (provider: string, state: CircuitState) => Effect.Effect<void>
+}
+
+export interface Circuits {
+  /** Runs the call if the provider's circuit lets it, and records how it ended. */
+  readonly guard: <A>(
+    provider: string,
+    call: Effect.Effect<A, ProviderCallError>
+  ) => Effect.Effect<A, ProviderCallError>
+  readonly states: Effect.Effect<ReadonlyMap<string, CircuitState>>
+}
+
+const describe = (state: CircuitState): string =>
+  state._tag === "Open" ? `open until ${rfc3339(state.until)}` : state._tag === "HalfOpen" ? "half-open" : "closed"
+
+const logChange = (provider: string, before: CircuitState, after: CircuitState) =>
+  after._tag === "Closed"
+    ? Effect.logInfo(`provider circuit closed`, { provider, was: describe(before) })
+    : Effect.logWarning(`provider circuit ${describe(after)}`, { provider, was: describe(before) })
+
+export const makeCircuits = (options: CircuitsOptions): Effect.Effect<Circuits> =>
+  Effect.gen(function* () {
+    const ref = yield* Ref.make<ReadonlyMap<string, CircuitState>>(new Map())
+    /** Applies `f` to the provider's state; logs and reports a change of state. */
+    const update = <R>(provider: string, f: (state: CircuitState) => readonly [R, CircuitState]) =>
+      Ref.modify(ref, (map) => {
+        const before = map.get(provider) ?? closed
+        const [result, after] = f(before)
+        const next = after === before ? map : new Map(map).set(provider, after)
+        return [[result, before, after] as const, next]
+      }).pipe(
+        Effect.flatMap(([result, before, after]) =>
+          before._tag === after._tag
+            ? Effect.succeed(result)
+            : logChange(provider, before, after).pipe(
+                Effect.andThen(options.onChange?.(provider, after) ?? Effect.void),
+                Effect.as(result)
+              )
+        )
+      )
+
+    const guard = <A>(provider: string, call: Effect.Effect<A, ProviderCallError>) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const admission = yield* update(provider, (state) => admit(state, now))
+        if (admission._tag === "Rejected") return yield* Effect.fail(circuitOpen(provider, admission.until))
+        const trial = admission._tag === "Trial"
+        return yield* call.pipe(
+          Effect.onExit((exit) =>
+            Effect.gen(function* () {
+              const input = {
+                outcome: outcomeOf(exit),
+                trial,
+                now: yield* Clock.currentTimeMillis,
+                threshold: options.threshold,
+                jitter: yield* Random.next
+              }
+              yield* update(provider, (state) => [undefined, settle(state, input)] as const)
+            })
+          )
+        )
+      })
+
+    return { guard, states: Ref.get(ref) }
+  })
