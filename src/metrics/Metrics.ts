@@ -104,7 +104,7 @@ const makeInstruments = () => ({
     ["provider", "error_type", "os_type"]
   ),
   providerMountDuration: histogram(
-    "provider_mount_duration_sec",
+    "provider_mount_duration_seconds",
     "Distribution of how long Mount calls to the provider took",
     ["provider", "os_type"],
     DURATION_BUCKETS

@@ -172,7 +172,7 @@ describe("provider metrics", () => {
       expect(samplesOf(exposition, "provider_mount_error_total")).toEqual([
         { labels: { provider: "vault", error_type: "ProviderTimeout", os_type: "linux" }, value: 1 }
       ])
-      expect(samplesOf(exposition, "provider_mount_duration_sec_count")).toEqual([{ labels, value: 2 }])
+      expect(samplesOf(exposition, "provider_mount_duration_seconds_count")).toEqual([{ labels, value: 2 }])
       expect(samplesOf(exposition, "provider_mount_coalesced_total")).toEqual([{ labels, value: 1 }])
       expect(samplesOf(exposition, "provider_stale_served_total")).toEqual([{ labels, value: 1 }])
       expect(samplesOf(exposition, "provider_circuit_state")).toEqual([{ labels, value: 0 }])
