@@ -1,7 +1,6 @@
 // End to end through the built driver: the pod's fsGroup (volume_mount_group) owns the files, the tmpfs is mounted
 // nosuid,nodev with --tmpfs-size-limit, a response over the limit is refused before anything is written, and what
 // a pod plants in its volume is gone after the next write. Files are read as uid 1000 with setpriv.
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -12,18 +11,9 @@ import { publishRequest } from "../support/CsiClient.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
 import { kubeletPublish, mountsUnder, startStressNode, type StressNode, targetFor } from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
+import { readAs } from "../support/RunAs.js"
 
 const LIMIT = 65_536
-
-/** `cat file` as uid 1000 with only `gid`: the bytes, or undefined when refused. */
-const readAs = (gid: number, file: string): string | undefined => {
-  try {
-    const args = ["--reuid", "1000", "--regid", String(gid), "--clear-groups", "cat", file]
-    return execFileSync("setpriv", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
-  } catch {
-    return undefined
-  }
-}
 
 /** kubelet's publish for pod `uid` with the pod's fsGroup as volume_mount_group ("" = none). */
 const publishWithGroup = (target: string, uid: string, volumeMountGroup: string): NodePublishVolumeRequest =>

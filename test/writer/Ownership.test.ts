@@ -1,7 +1,6 @@
 // The mount group and foreign entries on a real tmpfs, as the driver mounts it: files read by a process running as
 // uid 1000 in the group, refused without it; a changed group is a new version; whatever else appears in the volume
 // is gone after the next write, and a link planted there is never followed.
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -11,6 +10,7 @@ import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { groupFileMode } from "../../src/writer/Ownership.js"
 import { tmpfsFootprint } from "../../src/writer/Payload.js"
 import { payload, tempDir } from "./fixtures.js"
+import { readAs } from "../support/RunAs.js"
 
 const withWriter = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.provide(AtomicWriter.layer), Effect.scoped)
@@ -26,16 +26,6 @@ const volumeOf = (sizeBytes: number) =>
     )
   })
 const volume = volumeOf(1 << 20)
-
-/** `cat file` as uid 1000 with only `gid` (no supplementary groups): the bytes, or undefined when refused. */
-const readAs = (gid: number, file: string): string | undefined => {
-  try {
-    const args = ["--reuid", "1000", "--regid", String(gid), "--clear-groups", "cat", file]
-    return execFileSync("setpriv", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
-  } catch {
-    return undefined
-  }
-}
 
 interface Owned {
   readonly kind: "file" | "dir"
