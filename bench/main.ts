@@ -10,7 +10,7 @@ import { measureFlagMatrix } from "./flagMatrix.js"
 import { measureFloor } from "./floor.js"
 import { measureMemory, type DriverVariant } from "./memory.js"
 import { measureModuleRss } from "./modules.js"
-import { profileFirstPublishes } from "./profile.js"
+import { profileFirstPublishes, profileNoopRepublishes } from "./profile.js"
 import { memoryOf, repoRoot, stopAllChildren, unmountAllUnder } from "./procs.js"
 import {
   measureFirstPublish,
@@ -170,6 +170,11 @@ const main = async () => {
     if (profileEnabled()) {
       await phase("profile", "CPU profile of first publishes (inspector)", async () => {
         results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup).catch(
+          (e: unknown) => ({ error: String(e) })
+        )
+      })
+      await phase("profile", "CPU profile of no-op republishes (inspector)", async () => {
+        results.noopProfile = await profileNoopRepublishes(rig!, counts.profilePublishes * 4, counts.warmup).catch(
           (e: unknown) => ({ error: String(e) })
         )
       })

@@ -39,6 +39,8 @@ export const measureFirstPublish = async (
 export interface NoopResult {
   readonly latency: Summary
   readonly cpuSecondsPer1000: number
+  /** The driver's CPU per 1,000 empty round trips (NodeGetInfo), measured beside: what the CSI edge costs alone. */
+  readonly emptyCpuSecondsPer1000?: number
   readonly calls: number
 }
 
@@ -48,10 +50,18 @@ export const measureNoopRepublish = async (rig: Rig, driver: Driver, counts: Ben
   await publish(driver.csi, t)
   try {
     for (let i = 0; i < counts.warmup * 5; i++) await publish(driver.csi, t)
+    const emptyBefore = cpuSeconds(driver.process.pid)
+    for (let i = 0; i < counts.noopCalls; i++) await driver.csi.node.nodeGetInfo({})
+    const emptyCpu = cpuSeconds(driver.process.pid) - emptyBefore
     const cpuBefore = cpuSeconds(driver.process.pid)
     const samples = await sampleMs({ samples: counts.noopCalls, warmup: 0 }, () => publish(driver.csi, t))
     const cpu = cpuSeconds(driver.process.pid) - cpuBefore
-    return { latency: summarize(samples), cpuSecondsPer1000: (cpu * 1000) / counts.noopCalls, calls: counts.noopCalls }
+    return {
+      latency: summarize(samples),
+      cpuSecondsPer1000: (cpu * 1000) / counts.noopCalls,
+      emptyCpuSecondsPer1000: (emptyCpu * 1000) / counts.noopCalls,
+      calls: counts.noopCalls
+    }
   } finally {
     await unpublish(driver.csi, t)
     rig.release(t)
