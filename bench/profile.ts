@@ -151,7 +151,8 @@ const profileDriver = async (
     await measured()
     const { profile } = await session.call<{ profile: CpuProfile }>("Profiler.stop")
     await after()
-    const out = path.join(rig.root, file)
+    // BENCH_PROFILE_DIR keeps the .cpuprofile files after the run (the rig's root is removed), e.g. for DevTools.
+    const out = path.join(process.env["BENCH_PROFILE_DIR"] || rig.root, file)
     await fs.writeFile(out, JSON.stringify(profile))
     return { what, publishes, file: out, ...summarizeProfile(profile) }
   } finally {
