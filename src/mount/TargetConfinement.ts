@@ -2,6 +2,7 @@
 // kubelet root may be a symlink, so a pod that controls a directory on the way cannot redirect a mount, a write, a
 // delete or a secret-sync read to somewhere else. The kubelet root itself may be a symlink (some distributions move
 // /var/lib/kubelet): it belongs to the node's operator, not to a pod.
+import type { BigIntStats } from "node:fs"
 import * as fs from "node:fs/promises"
 import { pathsBelowRoot, type VolumeTarget } from "../domain/VolumeTarget.js"
 import { errnoCode } from "../platform/errno.js"
@@ -35,20 +36,21 @@ const walk = async (target: VolumeTarget): Promise<Confinement> => {
 /**
  * The answer of the walk for an existing target in one round of three concurrent calls: the target's realpath is
  * the root's realpath followed by the very elements of the target path only when no element below the root is a
- * symlink (a link that resolved to its own place would loop, and realpath fails on a loop), and an lstat says the
- * target itself is a directory. False when any of it fails or differs: the walk then finds out why.
+ * symlink (a link that resolved to its own place would loop, and realpath fails on a loop), and the lstat of the
+ * target says it is a directory. That lstat when all of it holds; undefined when anything fails or differs: the walk
+ * then finds out why.
  */
-const confinedAtOnce = async (target: VolumeTarget): Promise<boolean> => {
+export const confinedAtOnce = async (target: VolumeTarget): Promise<BigIntStats | undefined> => {
   try {
     const [root, resolved, own] = await Promise.all([
       fs.realpath(target.kubeletRoot),
       fs.realpath(target.path),
-      fs.lstat(target.path)
+      fs.lstat(target.path, { bigint: true })
     ])
     const below = target.path.slice(target.kubeletRoot.length)
-    return own.isDirectory() && resolved === (root === "/" ? below : `${root}${below}`)
+    return own.isDirectory() && resolved === (root === "/" ? below : `${root}${below}`) ? own : undefined
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -58,4 +60,4 @@ const confinedAtOnce = async (target: VolumeTarget): Promise<boolean> => {
  * and errors are the rule's.
  */
 export const checkConfinement = async (target: VolumeTarget): Promise<Confinement> =>
-  (await confinedAtOnce(target)) ? CONFINED : walk(target)
+  (await confinedAtOnce(target)) !== undefined ? CONFINED : walk(target)

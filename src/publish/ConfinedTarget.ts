@@ -1,11 +1,12 @@
 // The publisher's own failures, and target confinement as one step: a target is acted on only when it is kubelet's
 // `<root>/pods/<uid>/volumes/kubernetes.io~csi/<name>/mount` (domain/VolumeTarget.ts) with no symlink below the
 // kubelet root (mount/TargetConfinement.ts). Run under the target's lock, before any mkdir, mount, write or delete.
+import type { BigIntStats } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { FailureReason } from "../domain/FailureReason.js"
 import { parseVolumeTarget, type VolumeTarget } from "../domain/VolumeTarget.js"
-import { checkConfinement } from "../mount/TargetConfinement.js"
+import { checkConfinement, confinedAtOnce } from "../mount/TargetConfinement.js"
 import { errnoCode } from "../platform/errno.js"
 
 export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
@@ -39,3 +40,12 @@ export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.E
     }
     return target
   })
+
+/**
+ * The target's own lstat when its path has kubelet's shape and one round of calls proves it confined (an existing
+ * directory, no symlink below the root); undefined otherwise, and then only `confineTarget` tells why, or refuses.
+ */
+export const confinedNow = (kubeletRoot: string, targetPath: string): Effect.Effect<BigIntStats | undefined> => {
+  const target = parseVolumeTarget(kubeletRoot, targetPath)
+  return typeof target === "string" ? Effect.undefined : Effect.promise(() => confinedAtOnce(target))
+}
