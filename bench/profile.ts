@@ -138,10 +138,15 @@ const profileDriver = async (
   what: string,
   publishes: number,
   file: string,
-  body: (driver: Driver) => Promise<{ measured: () => Promise<void>; after: () => Promise<void> }>
+  body: (driver: Driver) => Promise<{ measured: () => Promise<void>; after: () => Promise<void> }>,
+  extraArgs: ReadonlyArray<string> = []
 ): Promise<ProfileSummary> => {
   const port = await freePort()
-  const driver = await rig.startDriver({ rotationPollInterval: "2m", nodeOptions: `--inspect=127.0.0.1:${port}` })
+  const driver = await rig.startDriver({
+    rotationPollInterval: "2m",
+    nodeOptions: `--inspect=127.0.0.1:${port}`,
+    extraArgs
+  })
   const session = await openInspector(port)
   try {
     const { measured, after } = await body(driver)
@@ -182,6 +187,37 @@ export const profileFirstPublishes = (rig: Rig, publishes: number, warmup: numbe
       }
     }
   })
+
+/** N first publishes of one large file (SecretProviderClass `spcName`), profiled after a warm-up. */
+export const profileLargePublishes = (
+  rig: Rig,
+  label: string,
+  spcName: string,
+  publishes: number,
+  extraArgs: ReadonlyArray<string>
+): Promise<ProfileSummary> =>
+  profileDriver(
+    rig,
+    `first publishes of one ${label} file`,
+    publishes,
+    `first-publish-${label.replace(/\W/g, "")}.cpuprofile`,
+    async (driver) => {
+      await measureFirstPublish(rig, driver, 3, 0, spcName)
+      const targets = await Promise.all(Array.from({ length: publishes }, () => rig.newTarget(spcName)))
+      return {
+        measured: async () => {
+          for (const t of targets) await publish(driver.csi, t, spcName)
+        },
+        after: async () => {
+          for (const t of targets) {
+            await unpublish(driver.csi, t)
+            rig.release(t)
+          }
+        }
+      }
+    },
+    extraArgs
+  )
 
 /** N no-op republishes of one mounted target within the poll interval, profiled after a warm-up. */
 export const profileNoopRepublishes = (rig: Rig, publishes: number, warmup: number): Promise<ProfileSummary> =>

@@ -38,6 +38,7 @@ export interface Results {
   payload?: Array<PayloadResult>
   profile?: ProfileSummary | { error: string }
   noopProfile?: ProfileSummary | { error: string }
+  payloadProfile?: ProfileSummary | { error: string }
   modules?: ReadonlyArray<ModuleRss>
   goals?: ReadonlyArray<Goal>
   errors: Array<string>
@@ -298,7 +299,7 @@ export const renderTable = (r: Results): string => {
       )
     }
   }
-  for (const p of [r.profile, r.noopProfile]) {
+  for (const p of [r.profile, r.noopProfile, r.payloadProfile]) {
     if (p === undefined) continue
     lines.push("")
     if ("error" in p) lines.push(`cpu profile: failed: ${p.error}`)
