@@ -130,6 +130,8 @@ export interface PayloadResult {
   readonly bytes: number
   readonly publish: Summary
   readonly plainWrite: Summary
+  /** The provider's Mount of the same object, called straight from the bench: transport and provider, no driver. */
+  readonly providerMount?: Summary
 }
 
 /** A first publish of one large file against a plain mkdir + writeFile + chmod of the same bytes on a tmpfs. */
@@ -159,5 +161,18 @@ export const measurePayload = async (
       (i) => writePlain(path.join(scratch, String(i)), [{ path: "big", contents: bytes, mode: 0o644 }])
     )
   )
-  return { label, bytes: Buffer.byteLength(contents), publish: publishLatency, plainWrite: summarize(plain) }
+  const provider = rig.providerClient(64 * 2 ** 20)
+  const objects = `- objectName: ${spcName.replace(/^bench-/, "")}\n`
+  const mount = await sampleMs({ samples: counts.payloadSamples, warmup: Math.min(3, counts.warmup) }, () =>
+    provider.client
+      .mount({ attributes: JSON.stringify({ objects }), secrets: "null", targetPath: "/bench", permission: "420" })
+      .then(() => undefined)
+  ).finally(() => provider.close())
+  return {
+    label,
+    bytes: Buffer.byteLength(contents),
+    publish: publishLatency,
+    plainWrite: summarize(plain),
+    providerMount: summarize(mount)
+  }
 }

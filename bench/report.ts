@@ -73,6 +73,17 @@ export const machineInfo = (): Record<string, unknown> => ({
 
 const ratio = (a: number, b: number) => a / b
 
+/**
+ * What a large file adds to a first publish (its p50 less the small publish's) against the least it can add: its
+ * plain write plus what it adds to a provider round trip (the provider's Mount of it, straight from the bench, less
+ * an empty Version call). Undefined without the latency phase's figures.
+ */
+export const payloadExtra = (r: Results, p: PayloadResult): number | undefined => {
+  if (r.firstPublish === undefined || r.floor === undefined || p.providerMount === undefined) return undefined
+  const least = p.plainWrite.median + Math.max(0, p.providerMount.median - r.floor.providerVersion.median)
+  return ratio(p.publish.median - r.firstPublish.median, least)
+}
+
 export const judgeGoals = (r: Results): Array<Goal> => {
   const goals: Array<Goal> = []
   if (r.floor !== undefined && r.firstPublish !== undefined) {
@@ -103,13 +114,13 @@ export const judgeGoals = (r: Results): Array<Goal> => {
       value: `${x.toFixed(1)}x`,
       met: x <= 3
     }
-    // What the large file adds to a small first publish: the part of the cost that grows with the payload.
-    if (r.firstPublish === undefined) goals.push(goal)
-    else {
-      const extra = ratio(p.publish.median - r.firstPublish.median, p.plainWrite.median)
+    goals.push(goal)
+    const extra = payloadExtra(r, p)
+    if (extra !== undefined) {
       goals.push({
-        ...goal,
-        stretch: { goal: `its cost over a small publish <= 3x (${extra.toFixed(1)}x)`, met: extra <= 3 }
+        goal: `what one ${p.label} file adds to a publish <= 3x what it adds at least`,
+        value: `${extra.toFixed(1)}x`,
+        met: extra <= 3
       })
     }
   }
@@ -232,6 +243,16 @@ export const renderTable = (r: Results): string => {
       )
     )
     lines.push(row(`  plain fs write, one ${p.label} file`, p.plainWrite))
+    if (p.providerMount !== undefined) {
+      const extra = payloadExtra(r, p)
+      lines.push(
+        row(
+          "  provider Mount of it, no driver",
+          p.providerMount,
+          extra === undefined ? "" : `the file adds ${extra.toFixed(1)}x what it adds at least (write + provider)`
+        )
+      )
+    }
   }
   if (r.throughput !== undefined) {
     lines.push("")

@@ -210,8 +210,9 @@ export class Rig {
   }
 
   /** An empty provider client, as the driver holds one (nice-grpc wants unix:// plus an absolute path). */
-  providerClient() {
-    const channel = createChannel(`unix://${path.resolve(this.providerSocket)}`)
+  providerClient(maxReceiveBytes?: number) {
+    const options = maxReceiveBytes === undefined ? {} : { "grpc.max_receive_message_length": maxReceiveBytes }
+    const channel = createChannel(`unix://${path.resolve(this.providerSocket)}`, undefined, options)
     return { client: createClient(CSIDriverProviderDefinition, channel), close: () => channel.close() }
   }
 
