@@ -18,7 +18,7 @@ const CONFINED: Confinement = { _tag: "Confined" }
  * lstat of every element below the kubelet root, outermost first. A missing element ends the walk (nothing
  * further can be a symlink yet: the caller creates the rest with mkdir, which does not follow one).
  */
-const walk = async (target: VolumeTarget): Promise<Confinement> => {
+export const walkConfinement = async (target: VolumeTarget): Promise<Confinement> => {
   for (const element of pathsBelowRoot(target)) {
     let stat: Awaited<ReturnType<typeof fs.lstat>>
     try {
@@ -60,4 +60,4 @@ export const confinedAtOnce = async (target: VolumeTarget): Promise<BigIntStats 
  * and errors are the rule's.
  */
 export const checkConfinement = async (target: VolumeTarget): Promise<Confinement> =>
-  (await confinedAtOnce(target)) !== undefined ? CONFINED : walk(target)
+  (await confinedAtOnce(target)) !== undefined ? CONFINED : walkConfinement(target)

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { FailureReason } from "../domain/FailureReason.js"
 import { parseVolumeTarget, type VolumeTarget } from "../domain/VolumeTarget.js"
-import { checkConfinement, confinedAtOnce } from "../mount/TargetConfinement.js"
+import { checkConfinement, confinedAtOnce, walkConfinement } from "../mount/TargetConfinement.js"
 import { errnoCode } from "../platform/errno.js"
 
 export class PublishError extends Schema.TaggedError<PublishError>()("PublishError", {
@@ -20,11 +20,17 @@ const refused = (message: string) => new PublishError({ reason: "InvalidRequest"
  * The target as a VolumeTarget once the path has kubelet's shape and no element below the root is a symlink. An
  * lstat that fails on the target itself (a stale mount there) is left for the Mounter, which knows what to do with it.
  */
-export const confineTarget = (kubeletRoot: string, targetPath: string): Effect.Effect<VolumeTarget, PublishError> =>
+export const confineTarget = (
+  kubeletRoot: string,
+  targetPath: string,
+  /** `confinedNow` already failed on this path: go straight to the walk. */
+  afterConfinedNow = false
+): Effect.Effect<VolumeTarget, PublishError> =>
   Effect.gen(function* () {
     const target = parseVolumeTarget(kubeletRoot, targetPath)
     if (typeof target === "string") return yield* refused(target)
-    const confinement = yield* Effect.tryPromise(() => checkConfinement(target)).pipe(
+    const check = afterConfinedNow ? walkConfinement : checkConfinement
+    const confinement = yield* Effect.tryPromise(() => check(target)).pipe(
       Effect.catch((error) => {
         const failedAt = (error.cause as { path?: unknown } | undefined)?.path
         const code = errnoCode(error.cause) ?? "error"

@@ -90,7 +90,7 @@ const prepare = (steps: Steps, request: PublishRequest): Effect.Effect<Prepared,
       if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } as const
     }
     steps.verified.forget(target)
-    if (confined === undefined) yield* confineTarget(steps.kubeletRoot, target)
+    if (confined === undefined) yield* confineTarget(steps.kubeletRoot, target, true)
     const state = yield* steps.mounter.mountState(target)
     const complete = state._tag === "Mounted" && state.fsType === "tmpfs" && (yield* steps.layout.isComplete(target))
     const now = yield* Clock.currentTimeMillis
