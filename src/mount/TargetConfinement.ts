@@ -15,20 +15,25 @@ export type Confinement =
 const CONFINED: Confinement = { _tag: "Confined" }
 
 /**
- * lstat of every element below the kubelet root, outermost first. A missing element ends the walk (nothing
- * further can be a symlink yet: the caller creates the rest with mkdir, which does not follow one).
+ * lstat of every element below the kubelet root, read outermost first. A missing element ends the walk (nothing
+ * further can be a symlink yet: the caller creates the rest with mkdir, which does not follow one). The lstats are
+ * made at once and their answers read in order, so the verdict and the error are the ones a walk one element at a
+ * time would give. An lstat below a link looks a name up through it: a read of metadata, never acted on (it could
+ * only hold a threadpool thread if the link led into a hung filesystem, and only a pod that can write below the kubelet
+ * root, a hostPath pod, could put the link there).
  */
 export const walkConfinement = async (target: VolumeTarget): Promise<Confinement> => {
-  for (const element of pathsBelowRoot(target)) {
-    let stat: Awaited<ReturnType<typeof fs.lstat>>
-    try {
-      stat = await fs.lstat(element)
-    } catch (cause) {
-      if (errnoCode(cause) === "ENOENT") return CONFINED
-      throw cause
+  const elements = pathsBelowRoot(target)
+  const stats = await Promise.allSettled(elements.map((element) => fs.lstat(element)))
+  for (let i = 0; i < elements.length; i++) {
+    const element = elements[i]!
+    const answer = stats[i]!
+    if (answer.status === "rejected") {
+      if (errnoCode(answer.reason) === "ENOENT") return CONFINED
+      throw answer.reason
     }
-    if (stat.isSymbolicLink()) return { _tag: "Refused", why: `${element} is a symlink` }
-    if (!stat.isDirectory()) return { _tag: "Refused", why: `${element} is not a directory` }
+    if (answer.value.isSymbolicLink()) return { _tag: "Refused", why: `${element} is a symlink` }
+    if (!answer.value.isDirectory()) return { _tag: "Refused", why: `${element} is not a directory` }
   }
   return CONFINED
 }
@@ -38,7 +43,7 @@ export const walkConfinement = async (target: VolumeTarget): Promise<Confinement
  * the root's realpath followed by the very elements of the target path only when no element below the root is a
  * symlink (a link that resolved to its own place would loop, and realpath fails on a loop), and the lstat of the
  * target says it is a directory. That lstat when all of it holds; undefined when anything fails or differs: the walk
- * then finds out why.
+ * then finds out why. Like the walk's lstats, the realpath may look names up through a link before it is refused.
  */
 export const confinedAtOnce = async (target: VolumeTarget): Promise<BigIntStats | undefined> => {
   try {
