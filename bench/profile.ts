@@ -157,7 +157,9 @@ const profileDriver = async (
     const { profile } = await session.call<{ profile: CpuProfile }>("Profiler.stop")
     await after()
     // BENCH_PROFILE_DIR keeps the .cpuprofile files after the run (the rig's root is removed), e.g. for DevTools.
-    const out = path.join(process.env["BENCH_PROFILE_DIR"] || rig.root, file)
+    const dir = process.env["BENCH_PROFILE_DIR"] || rig.root
+    await fs.mkdir(dir, { recursive: true })
+    const out = path.join(dir, file)
     await fs.writeFile(out, JSON.stringify(profile))
     return { what, publishes, file: out, ...summarizeProfile(profile) }
   } finally {
