@@ -1,7 +1,7 @@
 // Sample counts of one benchmark run. BENCH_QUICK=1 is a fast smoke run; any count can be overridden
 // with its BENCH_<NAME> variable (e.g. BENCH_CYCLES=2000, BENCH_CYCLES_UNCAPPED=10000), BENCH_PROFILE=0 skips
 // the CPU profile, and BENCH_ONLY=latency,rotating,memory,matrix,startup,payload,profile,modules picks phases
-// (main.ts).
+// (main.ts); BENCH_PROFILE_DIR=<dir> keeps the CPU profiles there.
 
 export interface BenchCounts {
   readonly quick: boolean

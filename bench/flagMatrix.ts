@@ -20,7 +20,13 @@ export const flagCandidates: ReadonlyArray<DriverVariant> = [
   { config: "caps --no-opt --no-maglev", nodeFlags: [...caps, "--no-opt", "--no-maglev"] },
   { config: "caps --max-lazy", nodeFlags: [...caps, "--max-lazy"] },
   { config: "caps --lite-mode", nodeFlags: [...caps, "--lite-mode"] },
-  { config: "caps --jitless --max-lazy", nodeFlags: [...caps, "--jitless", "--max-lazy"] }
+  { config: "caps --jitless --max-lazy", nodeFlags: [...caps, "--jitless", "--max-lazy"] },
+  // Sparkplug only (baseline code, no optimizing tier), with V8's size heuristics.
+  {
+    config: "caps sparkplug-only small",
+    nodeFlags: [...caps, "--no-opt", "--no-maglev", "--max-lazy", "--optimize-for-size"]
+  },
+  { config: "caps --max-lazy small", nodeFlags: [...caps, "--max-lazy", "--optimize-for-size"] }
 ]
 
 export interface MatrixRow {

@@ -10,7 +10,7 @@ import { measureFlagMatrix } from "./flagMatrix.js"
 import { measureFloor } from "./floor.js"
 import { measureMemory, type DriverVariant } from "./memory.js"
 import { measureModuleRss } from "./modules.js"
-import { profileFirstPublishes } from "./profile.js"
+import { profileFirstPublishes, profileLargePublishes, profileNoopRepublishes } from "./profile.js"
 import { memoryOf, repoRoot, stopAllChildren, unmountAllUnder } from "./procs.js"
 import {
   measureFirstPublish,
@@ -163,6 +163,16 @@ const main = async () => {
           for (const b of big)
             results.payload.push(await measurePayload(rig!, driver, counts, b.label, `bench-${b.name}`, b.contents))
         })
+        if (profileEnabled()) {
+          const b = big[0]!
+          results.payloadProfile = await profileLargePublishes(
+            rig!,
+            b.label,
+            `bench-${b.name}`,
+            counts.payloadSamples * 4,
+            extraArgs
+          ).catch((e: unknown) => ({ error: String(e) }))
+        }
       } finally {
         await rig!.writeStore(1)
       }
@@ -170,6 +180,11 @@ const main = async () => {
     if (profileEnabled()) {
       await phase("profile", "CPU profile of first publishes (inspector)", async () => {
         results.profile = await profileFirstPublishes(rig!, counts.profilePublishes, counts.warmup).catch(
+          (e: unknown) => ({ error: String(e) })
+        )
+      })
+      await phase("profile", "CPU profile of no-op republishes (inspector)", async () => {
+        results.noopProfile = await profileNoopRepublishes(rig!, counts.profilePublishes * 4, counts.warmup).catch(
           (e: unknown) => ({ error: String(e) })
         )
       })

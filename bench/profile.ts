@@ -1,6 +1,7 @@
-// Where a first publish spends the driver's CPU: a V8 CPU profile taken through Node's inspector (opened with
-// NODE_OPTIONS=--inspect on the driver as shipped) around N first publishes, its bundle frames mapped back to their
-// src/ and node_modules/ files through the bundle's source map, folded into self time per function and per package.
+// Where a first publish and a no-op republish spend the driver's CPU: a V8 CPU profile taken through Node's
+// inspector (opened with NODE_OPTIONS=--inspect on the driver as shipped) around N calls, its bundle frames mapped
+// back to their src/ and node_modules/ files through the bundle's source map, folded into self time per function and
+// per package.
 import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
 import { SourceMap } from "node:module"
@@ -8,7 +9,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort, openInspector } from "./inspector.js"
 import { measureFirstPublish } from "./publish.js"
-import { publish, unpublish, type Rig } from "./rig.js"
+import { publish, unpublish, type Driver, type Rig } from "./rig.js"
 
 interface ProfileNode {
   readonly id: number
@@ -34,6 +35,8 @@ export interface SelfTime {
 }
 
 export interface ProfileSummary {
+  /** What was profiled, e.g. "sequential first publishes". */
+  readonly what: string
   readonly publishes: number
   readonly totalMs: number
   readonly topFunctions: ReadonlyArray<SelfTime>
@@ -129,32 +132,108 @@ export const summarizeProfile = (raw: CpuProfile, n = 15) => {
   }
 }
 
-/**
- * N first publishes (3 small files, sequential, fresh targets) against the driver as shipped,
- * profiled through Node's inspector after a warm-up, so start-up and module loading stay out;
- * the unpublishes come after the profile stops.
- */
-export const profileFirstPublishes = async (rig: Rig, publishes: number, warmup: number): Promise<ProfileSummary> => {
+/** Starts a driver with the inspector on, runs `warm` unprofiled, then profiles `measured`; `after` is unprofiled. */
+const profileDriver = async (
+  rig: Rig,
+  what: string,
+  publishes: number,
+  file: string,
+  body: (driver: Driver) => Promise<{ measured: () => Promise<void>; after: () => Promise<void> }>,
+  extraArgs: ReadonlyArray<string> = []
+): Promise<ProfileSummary> => {
   const port = await freePort()
-  const driver = await rig.startDriver({ rotationPollInterval: "2m", nodeOptions: `--inspect=127.0.0.1:${port}` })
+  const driver = await rig.startDriver({
+    rotationPollInterval: "2m",
+    nodeOptions: `--inspect=127.0.0.1:${port}`,
+    extraArgs
+  })
   const session = await openInspector(port)
   try {
-    await measureFirstPublish(rig, driver, warmup, 0)
-    const targets = await Promise.all(Array.from({ length: publishes }, () => rig.newTarget()))
+    const { measured, after } = await body(driver)
     await session.call("Profiler.enable")
     await session.call("Profiler.setSamplingInterval", { interval: 200 })
     await session.call("Profiler.start")
-    for (const t of targets) await publish(driver.csi, t)
+    await measured()
     const { profile } = await session.call<{ profile: CpuProfile }>("Profiler.stop")
-    for (const t of targets) {
-      await unpublish(driver.csi, t)
-      rig.release(t)
-    }
-    const file = path.join(rig.root, "first-publish.cpuprofile")
-    await fs.writeFile(file, JSON.stringify(profile))
-    return { publishes, file, ...summarizeProfile(profile) }
+    await after()
+    // BENCH_PROFILE_DIR keeps the .cpuprofile files after the run (the rig's root is removed), e.g. for DevTools.
+    const dir = process.env["BENCH_PROFILE_DIR"] || rig.root
+    await fs.mkdir(dir, { recursive: true })
+    const out = path.join(dir, file)
+    await fs.writeFile(out, JSON.stringify(profile))
+    return { what, publishes, file: out, ...summarizeProfile(profile) }
   } finally {
     session.close()
     await driver.stop()
   }
 }
+
+/**
+ * N first publishes (3 small files, sequential, fresh targets) against the driver as shipped,
+ * profiled through Node's inspector after a warm-up, so start-up and module loading stay out;
+ * the unpublishes come after the profile stops.
+ */
+export const profileFirstPublishes = (rig: Rig, publishes: number, warmup: number): Promise<ProfileSummary> =>
+  profileDriver(rig, "sequential first publishes", publishes, "first-publish.cpuprofile", async (driver) => {
+    await measureFirstPublish(rig, driver, warmup, 0)
+    const targets = await Promise.all(Array.from({ length: publishes }, () => rig.newTarget()))
+    return {
+      measured: async () => {
+        for (const t of targets) await publish(driver.csi, t)
+      },
+      after: async () => {
+        for (const t of targets) {
+          await unpublish(driver.csi, t)
+          rig.release(t)
+        }
+      }
+    }
+  })
+
+/** N first publishes of one large file (SecretProviderClass `spcName`), profiled after a warm-up. */
+export const profileLargePublishes = (
+  rig: Rig,
+  label: string,
+  spcName: string,
+  publishes: number,
+  extraArgs: ReadonlyArray<string>
+): Promise<ProfileSummary> =>
+  profileDriver(
+    rig,
+    `first publishes of one ${label} file`,
+    publishes,
+    `first-publish-${label.replace(/\W/g, "")}.cpuprofile`,
+    async (driver) => {
+      await measureFirstPublish(rig, driver, 3, 0, spcName)
+      const targets = await Promise.all(Array.from({ length: publishes }, () => rig.newTarget(spcName)))
+      return {
+        measured: async () => {
+          for (const t of targets) await publish(driver.csi, t, spcName)
+        },
+        after: async () => {
+          for (const t of targets) {
+            await unpublish(driver.csi, t)
+            rig.release(t)
+          }
+        }
+      }
+    },
+    extraArgs
+  )
+
+/** N no-op republishes of one mounted target within the poll interval, profiled after a warm-up. */
+export const profileNoopRepublishes = (rig: Rig, publishes: number, warmup: number): Promise<ProfileSummary> =>
+  profileDriver(rig, "no-op republishes of one target", publishes, "noop-republish.cpuprofile", async (driver) => {
+    const t = await rig.newTarget()
+    await publish(driver.csi, t)
+    for (let i = 0; i < warmup * 5; i++) await publish(driver.csi, t)
+    return {
+      measured: async () => {
+        for (let i = 0; i < publishes; i++) await publish(driver.csi, t)
+      },
+      after: async () => {
+        await unpublish(driver.csi, t)
+        rig.release(t)
+      }
+    }
+  })

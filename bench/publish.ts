@@ -39,6 +39,8 @@ export const measureFirstPublish = async (
 export interface NoopResult {
   readonly latency: Summary
   readonly cpuSecondsPer1000: number
+  /** The driver's CPU per 1,000 empty round trips (NodeGetInfo), measured beside: what the CSI edge costs alone. */
+  readonly emptyCpuSecondsPer1000?: number
   readonly calls: number
 }
 
@@ -48,10 +50,18 @@ export const measureNoopRepublish = async (rig: Rig, driver: Driver, counts: Ben
   await publish(driver.csi, t)
   try {
     for (let i = 0; i < counts.warmup * 5; i++) await publish(driver.csi, t)
+    const emptyBefore = cpuSeconds(driver.process.pid)
+    for (let i = 0; i < counts.noopCalls; i++) await driver.csi.node.nodeGetInfo({})
+    const emptyCpu = cpuSeconds(driver.process.pid) - emptyBefore
     const cpuBefore = cpuSeconds(driver.process.pid)
     const samples = await sampleMs({ samples: counts.noopCalls, warmup: 0 }, () => publish(driver.csi, t))
     const cpu = cpuSeconds(driver.process.pid) - cpuBefore
-    return { latency: summarize(samples), cpuSecondsPer1000: (cpu * 1000) / counts.noopCalls, calls: counts.noopCalls }
+    return {
+      latency: summarize(samples),
+      cpuSecondsPer1000: (cpu * 1000) / counts.noopCalls,
+      emptyCpuSecondsPer1000: (emptyCpu * 1000) / counts.noopCalls,
+      calls: counts.noopCalls
+    }
   } finally {
     await unpublish(driver.csi, t)
     rig.release(t)
@@ -120,6 +130,8 @@ export interface PayloadResult {
   readonly bytes: number
   readonly publish: Summary
   readonly plainWrite: Summary
+  /** The provider's Mount of the same object, called straight from the bench: transport and provider, no driver. */
+  readonly providerMount?: Summary
 }
 
 /** A first publish of one large file against a plain mkdir + writeFile + chmod of the same bytes on a tmpfs. */
@@ -149,5 +161,18 @@ export const measurePayload = async (
       (i) => writePlain(path.join(scratch, String(i)), [{ path: "big", contents: bytes, mode: 0o644 }])
     )
   )
-  return { label, bytes: Buffer.byteLength(contents), publish: publishLatency, plainWrite: summarize(plain) }
+  const provider = rig.providerClient(64 * 2 ** 20)
+  const objects = `- objectName: ${spcName.replace(/^bench-/, "")}\n`
+  const mount = await sampleMs({ samples: counts.payloadSamples, warmup: Math.min(3, counts.warmup) }, () =>
+    provider.client
+      .mount({ attributes: JSON.stringify({ objects }), secrets: "null", targetPath: "/bench", permission: "420" })
+      .then(() => undefined)
+  ).finally(() => provider.close())
+  return {
+    label,
+    bytes: Buffer.byteLength(contents),
+    publish: publishLatency,
+    plainWrite: summarize(plain),
+    providerMount: summarize(mount)
+  }
 }

@@ -37,6 +37,8 @@ export interface Results {
   startup?: StartupResult
   payload?: Array<PayloadResult>
   profile?: ProfileSummary | { error: string }
+  noopProfile?: ProfileSummary | { error: string }
+  payloadProfile?: ProfileSummary | { error: string }
   modules?: ReadonlyArray<ModuleRss>
   goals?: ReadonlyArray<Goal>
   errors: Array<string>
@@ -71,6 +73,17 @@ export const machineInfo = (): Record<string, unknown> => ({
 
 const ratio = (a: number, b: number) => a / b
 
+/**
+ * What a large file adds to a first publish (its p50 less the small publish's) against the least it can add: its
+ * plain write plus what it adds to a provider round trip (the provider's Mount of it, straight from the bench, less
+ * an empty Version call). Undefined without the latency phase's figures.
+ */
+export const payloadExtra = (r: Results, p: PayloadResult): number | undefined => {
+  if (r.firstPublish === undefined || r.floor === undefined || p.providerMount === undefined) return undefined
+  const least = p.plainWrite.median + Math.max(0, p.providerMount.median - r.floor.providerVersion.median)
+  return ratio(p.publish.median - r.firstPublish.median, least)
+}
+
 export const judgeGoals = (r: Results): Array<Goal> => {
   const goals: Array<Goal> = []
   if (r.floor !== undefined && r.firstPublish !== undefined) {
@@ -84,7 +97,32 @@ export const judgeGoals = (r: Results): Array<Goal> => {
   }
   if (r.noop !== undefined && r.floor !== undefined) {
     const x = ratio(r.noop.latency.median, r.floor.driverNodeGetInfo.median)
-    goals.push({ goal: "no-op republish p50 <= 1.5x empty round trip", value: `${x.toFixed(2)}x`, met: x <= 1.5 })
+    goals.push({ goal: "no-op republish p50 <= 1.2x empty round trip", value: `${x.toFixed(2)}x`, met: x <= 1.2 })
+  }
+  if (r.noop !== undefined) {
+    const cpu = r.noop.cpuSecondsPer1000
+    goals.push({
+      goal: "driver CPU per 1,000 no-op republishes <= 0.8 s",
+      value: `${cpu.toFixed(2)} s`,
+      met: cpu <= 0.8
+    })
+  }
+  for (const p of r.payload ?? []) {
+    const x = ratio(p.publish.median, p.plainWrite.median)
+    const goal = {
+      goal: `first publish of one ${p.label} file <= 3x its plain write`,
+      value: `${x.toFixed(1)}x`,
+      met: x <= 3
+    }
+    goals.push(goal)
+    const extra = payloadExtra(r, p)
+    if (extra !== undefined) {
+      goals.push({
+        goal: `what one ${p.label} file adds to a publish <= 3x what it adds at least`,
+        value: `${extra.toFixed(1)}x`,
+        met: extra <= 3
+      })
+    }
   }
   const levels = r.throughput ?? []
   const one = levels.find((l) => l.concurrency === 1)
@@ -177,7 +215,10 @@ export const renderTable = (r: Results): string => {
       row(
         "no-op republish (within poll interval)",
         r.noop.latency,
-        `${vsFloor}driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)`
+        `${vsFloor}driver CPU ${r.noop.cpuSecondsPer1000.toFixed(3)} s / 1000 (${r.noop.calls} calls)` +
+          (r.noop.emptyCpuSecondsPer1000 === undefined
+            ? ""
+            : `; empty RT ${r.noop.emptyCpuSecondsPer1000.toFixed(3)} s / 1000`)
       )
     )
   }
@@ -202,6 +243,16 @@ export const renderTable = (r: Results): string => {
       )
     )
     lines.push(row(`  plain fs write, one ${p.label} file`, p.plainWrite))
+    if (p.providerMount !== undefined) {
+      const extra = payloadExtra(r, p)
+      lines.push(
+        row(
+          "  provider Mount of it, no driver",
+          p.providerMount,
+          extra === undefined ? "" : `the file adds ${extra.toFixed(1)}x what it adds at least (write + provider)`
+        )
+      )
+    }
   }
   if (r.throughput !== undefined) {
     lines.push("")
@@ -269,23 +320,24 @@ export const renderTable = (r: Results): string => {
       )
     }
   }
-  if (r.profile !== undefined) {
+  for (const p of [r.profile, r.noopProfile, r.payloadProfile]) {
+    if (p === undefined) continue
     lines.push("")
-    if ("error" in r.profile) lines.push(`cpu profile: failed: ${r.profile.error}`)
+    if ("error" in p) lines.push(`cpu profile: failed: ${p.error}`)
     else {
       lines.push(
-        `driver CPU profile (inspector, after warm-up) over ${r.profile.publishes} sequential first publishes: ` +
-          `${r.profile.totalMs.toFixed(0)} ms sampled (idle excluded)`
+        `driver CPU profile (inspector, after warm-up) over ${p.publishes} ${p.what}: ` +
+          `${p.totalMs.toFixed(0)} ms sampled (idle excluded)`
       )
       lines.push("  self time by package:")
-      for (const p of r.profile.byPackage.slice(0, 10))
-        lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      for (const x of p.byPackage.slice(0, 10))
+        lines.push(`    ${x.percent.toFixed(1).padStart(5)}%  ${x.ms.toFixed(0).padStart(6)} ms  ${x.name}`)
       lines.push("  inclusive time by driver file (synchronous stacks only):")
-      for (const p of r.profile.inclusiveByDriverFile.slice(0, 10))
-        lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      for (const x of p.inclusiveByDriverFile.slice(0, 10))
+        lines.push(`    ${x.percent.toFixed(1).padStart(5)}%  ${x.ms.toFixed(0).padStart(6)} ms  ${x.name}`)
       lines.push("  top self-time functions:")
-      for (const p of r.profile.topFunctions)
-        lines.push(`    ${p.percent.toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(6)} ms  ${p.name}`)
+      for (const x of p.topFunctions)
+        lines.push(`    ${x.percent.toFixed(1).padStart(5)}%  ${x.ms.toFixed(0).padStart(6)} ms  ${x.name}`)
     }
   }
   if (r.modules !== undefined) {

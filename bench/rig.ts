@@ -160,6 +160,10 @@ export class Rig {
 
   async startDriver(options: DriverOptions): Promise<Driver> {
     const socket = path.join(this.root, `csi-${Date.now()}-${Math.random().toString(36).slice(2)}.sock`)
+    // BENCH_DRIVER_NODE_OPTIONS: an operator's NODE_OPTIONS for every driver run as shipped (not the matrix's), to try
+    // a flag on top of the program's own tuning.
+    const operator = process.env["BENCH_DRIVER_NODE_OPTIONS"] ?? ""
+    const asShipped = options.untuned !== true && (options.nodeFlags ?? []).length === 0
     const child = spawnProgram(
       "main.js",
       [
@@ -175,7 +179,13 @@ export class Rig {
         "-v=0",
         ...(options.extraArgs ?? [])
       ],
-      { nodeOptions: options.nodeOptions, nodeFlags: options.nodeFlags ?? [], untuned: options.untuned ?? false }
+      {
+        nodeOptions: asShipped
+          ? [operator, options.nodeOptions].filter(Boolean).join(" ") || undefined
+          : options.nodeOptions,
+        nodeFlags: options.nodeFlags ?? [],
+        untuned: options.untuned ?? false
+      }
     )
     const csi = connectCsi(socket)
     try {
@@ -200,8 +210,9 @@ export class Rig {
   }
 
   /** An empty provider client, as the driver holds one (nice-grpc wants unix:// plus an absolute path). */
-  providerClient() {
-    const channel = createChannel(`unix://${path.resolve(this.providerSocket)}`)
+  providerClient(maxReceiveBytes?: number) {
+    const options = maxReceiveBytes === undefined ? {} : { "grpc.max_receive_message_length": maxReceiveBytes }
+    const channel = createChannel(`unix://${path.resolve(this.providerSocket)}`, undefined, options)
     return { client: createClient(CSIDriverProviderDefinition, channel), close: () => channel.close() }
   }
 

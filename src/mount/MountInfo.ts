@@ -118,9 +118,14 @@ const TMPFS_MAGIC = 0x01021994
  * the mount table, which is exact.
  */
 export const tmpfsMountCheck = async (resolved: string) => {
-  const [self, parent] = await Promise.all([fs.stat(resolved), fs.stat(nodePath.dirname(resolved))])
+  // One round: the statfs goes along with the stats (it answers for whatever filesystem holds the path).
+  const [self, parent, statfs] = await Promise.all([
+    fs.stat(resolved),
+    fs.stat(nodePath.dirname(resolved)),
+    fs.statfs(resolved)
+  ])
   const mounted = self.dev !== parent.dev || self.ino === parent.ino
-  const tmpfs = mounted && (await fs.statfs(resolved)).type === TMPFS_MAGIC
+  const tmpfs = mounted && statfs.type === TMPFS_MAGIC
   return { tmpfs, modifiedMillis: self.mtimeMs }
 }
 

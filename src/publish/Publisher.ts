@@ -15,7 +15,7 @@ import { Mounter, mountFailed, type MountState } from "../mount/Mounter.js"
 import { TargetLocks } from "../mount/TargetLocks.js"
 import { ProviderClient } from "../provider/ProviderClient.js"
 import { AtomicWriter } from "../writer/AtomicWriter.js"
-import { confineTarget, PublishError } from "./ConfinedTarget.js"
+import { confinedNow, confineTarget, PublishError } from "./ConfinedTarget.js"
 import { NodeCache } from "./NodeCache.js"
 import { PublishedLayout } from "./PublishedLayout.js"
 import { PublishReport, type PublishOutcome } from "./PublishReport.js"
@@ -23,6 +23,7 @@ import { RefreshTimes } from "./RefreshTimes.js"
 import { RotationReport } from "./RotationReport.js"
 import { decideRepublish, type RotationSettings } from "./RotationPolicy.js"
 import { labelled, type LabelledFailure, type RefreshDeps, refreshSecrets } from "./SecretRefresh.js"
+import { identityOf, isSettled, makeVerifiedTargets, type VerifiedTargets } from "./VerifiedTargets.js"
 
 export interface PublishOptions {
   readonly nodeId: string
@@ -50,6 +51,7 @@ interface Steps extends RefreshDeps {
   readonly rotation: RotationSettings
   readonly layout: Context.Service.Shape<typeof PublishedLayout>
   readonly times: Context.Service.Shape<typeof RefreshTimes>
+  readonly verified: VerifiedTargets
 }
 
 /** The secrets fetched and stored once more, the time of it recorded; succeeds with the provider label. */
@@ -69,21 +71,35 @@ type Prepared =
   | { readonly _tag: "Skipped"; readonly why: string }
   | { readonly _tag: "Fetch"; readonly state: MountState; readonly spcName: string; readonly masked: boolean }
 
-/** Confinement, mount state and the republish decision: whether to fetch, and how. */
+/**
+ * Confinement, mount state and the republish decision: whether to fetch, and how. A target whose directory is the
+ * one the last full check passed on, unchanged (publish/VerifiedTargets.ts), skips the checks when the decision is a
+ * no-op anyway: nothing is done through its path, and the round that proves it confined (realpaths of the root and
+ * the target, lstat of the target) also proves it still leads to that very directory, unchanged.
+ */
 const prepare = (steps: Steps, request: PublishRequest): Effect.Effect<Prepared, TypedFailure> =>
   Effect.gen(function* () {
     const target = request.targetPath
-    yield* confineTarget(steps.kubeletRoot, target)
+    // One round: confined now, and the directory's identity before any check reads it.
+    const confined = yield* confinedNow(steps.kubeletRoot, target)
+    const identity = identityOf(confined)
+    const lastRefresh = yield* steps.times.get(target)
+    if (steps.verified.holds(target, identity)) {
+      const known: MountState = { _tag: "Mounted", fsType: "tmpfs", modifiedMillis: identity!.modifiedMillis }
+      const decision = decideRepublish(known, true, steps.rotation, lastRefresh, yield* Clock.currentTimeMillis)
+      if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } as const
+    }
+    steps.verified.forget(target)
+    if (confined === undefined) yield* confineTarget(steps.kubeletRoot, target, true)
     const state = yield* steps.mounter.mountState(target)
     const complete = state._tag === "Mounted" && state.fsType === "tmpfs" && (yield* steps.layout.isComplete(target))
-    const decision = decideRepublish(
-      state,
-      complete,
-      steps.rotation,
-      yield* steps.times.get(target),
-      yield* Clock.currentTimeMillis
-    )
-    if (decision._tag === "NoOp") return { _tag: "Skipped", why: decision.why } as const
+    const now = yield* Clock.currentTimeMillis
+    const decision = decideRepublish(state, complete, steps.rotation, lastRefresh, now)
+    if (decision._tag === "NoOp") {
+      // Identified before the checks: a change made while they ran shows as another identity next time.
+      if (identity !== undefined && isSettled(identity, now)) steps.verified.remember(target, identity)
+      return { _tag: "Skipped", why: decision.why } as const
+    }
     if (decision._tag === "Foreign") {
       return yield* mountFailed(
         `target ${target} is a ${decision.fsType} mount, not this driver's tmpfs: refusing to write into it`
@@ -153,7 +169,8 @@ const make = (options: PublishOptions) =>
       rotations: yield* RotationReport,
       cache: yield* NodeCache,
       report,
-      rotationEnabled: options.enableSecretRotation
+      rotationEnabled: options.enableSecretRotation,
+      verified: makeVerifiedTargets()
     }
 
     const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
@@ -173,7 +190,8 @@ const make = (options: PublishOptions) =>
       const started = yield* Clock.currentTimeNanos
       const cleanup = confineTarget(options.kubeletRoot, request.targetPath).pipe(
         Effect.andThen(steps.mounter.cleanupMountPoint(request.targetPath)),
-        Effect.andThen(steps.times.forget(request.targetPath))
+        Effect.andThen(steps.times.forget(request.targetPath)),
+        Effect.andThen(Effect.sync(() => steps.verified.forget(request.targetPath)))
       )
       yield* locks.withLock(request.targetPath, cleanup).pipe(Effect.tapError(() => report.unpublishFailed))
       yield* report.unpublishSucceeded
