@@ -117,10 +117,10 @@ export const driverFlags: { readonly [K in keyof DriverConfigFlags]: FlagSpec } 
   tmpfsSizeLimit: {
     name: "tmpfs-size-limit",
     type: "int",
-    default: "16777216",
+    default: "100663296",
     usage:
       "size limit in bytes of each volume's tmpfs (mounted nosuid,nodev); a larger provider response is refused; " +
-      "0 = no limit"
+      "0 = no limit. The default holds twice the largest response the other defaults accept"
   },
   kubeconfig: {
     name: "kubeconfig",

@@ -28,8 +28,12 @@ export interface TmpfsOptions {
   readonly sizeBytes: number
 }
 
-/** `--tmpfs-size-limit`'s default: 16 MiB, four times `--max-call-recv-msg-size`'s default 4 MiB. */
-export const DEFAULT_TMPFS_SIZE_LIMIT = 16 * 1024 * 1024
+/**
+ * `--tmpfs-size-limit`'s default, 96 MiB: whatever the other defaults accept fits twice (a rotation stages the new
+ * version beside the old). A response may hold 4 MiB (`--max-call-recv-msg-size`) in up to 10,000 files
+ * (`--max-provider-files`), and tmpfs charges each non-empty file at least one 4 KiB page: 4 MiB + 39 MiB, twice.
+ */
+export const DEFAULT_TMPFS_SIZE_LIMIT = 96 * 1024 * 1024
 
 /** The `-o` options of mount(8), the same the addon passes to mount(2) as flags and data. */
 export const tmpfsMountOptions = (options: TmpfsOptions): string =>

@@ -151,7 +151,7 @@ describe("the hardened tmpfs still counts as published (built driver, rotation p
     await node.csi().node.nodePublishVolume(publishWithGroup(target, "uid-s1", "2000"))
     const calls = node.provider.mountRequests().length
     const entry = findMountInText(fs.readFileSync("/proc/self/mountinfo", "utf8"), target)
-    expect(entry._tag === "Some" ? entry.value.superOptions : "").toContain("size=16384k")
+    expect(entry._tag === "Some" ? entry.value.superOptions : "").toContain("size=98304k")
     await node.csi().node.nodePublishVolume(publishWithGroup(target, "uid-s1", "2000"))
     expect(node.provider.mountRequests().length).toBe(calls)
     expect(mountsUnder(target)).toHaveLength(1)

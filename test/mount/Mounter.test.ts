@@ -261,7 +261,7 @@ describe("Mounter (live, real tmpfs)", () => {
       assert.deepStrictEqual(yield* m.mountState(target), { _tag: "Missing" })
     }))
 
-  it.live("layerWith: the tmpfs gets --tmpfs-size-limit as size= and nosuid,nodev; the default layer 16 MiB", () =>
+  it.live("layerWith: the tmpfs gets --tmpfs-size-limit as size= and nosuid,nodev; the default layer 96 MiB", () =>
     Effect.gen(function* () {
       const sizeOf = (layer: typeof Mounter.layer) =>
         Effect.gen(function* () {
@@ -279,8 +279,8 @@ describe("Mounter (live, real tmpfs)", () => {
       assert.include(limited.options, "nosuid,nodev")
       assert.include(limited.superOptions, "size=8k")
       const byDefault = yield* sizeOf(Mounter.layer)
-      assert.strictEqual(byDefault.limit, 16 * 1024 * 1024)
-      assert.include(byDefault.superOptions, "size=16384k")
+      assert.strictEqual(byDefault.limit, 96 * 1024 * 1024)
+      assert.include(byDefault.superOptions, "size=98304k")
     }).pipe(Effect.scoped)
   )
 })
