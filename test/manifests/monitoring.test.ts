@@ -1,6 +1,6 @@
 // components/monitoring: it renders with kustomize; the PrometheusRule is rules.yaml; promtool checks the rules and
 // runs their unit tests (each alert fires and stays quiet in rules.test.yaml); every alert names its reason and
-// links the runbook. The names the dashboard and the rules use are checked against real scrapes in
+// links a heading of README's Runbook. The names the dashboard and the rules use are checked against real scrapes in
 // test/e2e/monitoring-metrics.test.ts.
 import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -33,6 +33,21 @@ const ruleTests = Yaml.parse(readFileSync(`${dir}/rules.test.yaml`, "utf8")) as 
   tests: ReadonlyArray<{
     alert_rule_test: ReadonlyArray<{ alertname: string; exp_alerts: ReadonlyArray<unknown> | null }>
   }>
+}
+
+/** GitHub's anchor of a heading: lower-case, punctuation dropped (but `-` and `_`), each space a `-`. */
+const githubAnchor = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-")
+
+/** The anchors of the headings in README's "## Runbook" section. */
+const runbookAnchors = (): ReadonlyArray<string> => {
+  const readme = readFileSync(`${repoRoot}README.md`, "utf8")
+  const section = /^## Runbook\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? ""
+  return [...section.matchAll(/^#{3,6} (.+)$/gm)].map((m) => githubAnchor(m[1] ?? ""))
 }
 
 const promtool = (...args: ReadonlyArray<string>) => execFileAsync("promtool", args, { cwd: dir })
@@ -109,16 +124,30 @@ describe("components/monitoring", () => {
     }
   })
 
-  it("a runbook link is a typed reason's section (error_type lower-cased) or the metrics-down one", () => {
-    const sections = new Set([...FailureReason.literals.map((r) => r.toLowerCase()), "metrics-endpoint-down"])
+  it("every runbook link is a heading of README's Runbook (a templated reason: each FailureReason's)", () => {
+    const runbook = runbookAnchors()
     for (const rule of rules) {
-      const anchor = /#runbook-(.*)$/.exec(rule.annotations["runbook_url"] ?? "")?.[1] ?? ""
-      if (anchor === "{{ $labels.error_type | toLower }}") {
+      const anchor = /#(.*)$/.exec(rule.annotations["runbook_url"] ?? "")?.[1] ?? ""
+      if (anchor === "runbook-{{ $labels.error_type | toLower }}") {
         expect(promqlRefs(rule.expr).labels, rule.alert).toContain("error_type")
+        for (const reason of FailureReason.literals)
+          expect(runbook, rule.alert).toContain(`runbook-${reason.toLowerCase()}`)
       } else {
-        expect(sections, rule.alert).toContain(anchor)
+        expect(runbook, rule.alert).toContain(anchor)
       }
     }
+  })
+
+  it("the anchor check is real: GitHub's rule on README's headings, and a misspelt anchor is not one", () => {
+    expect(githubAnchor("Runbook: metrics endpoint down")).toBe("runbook-metrics-endpoint-down")
+    expect(githubAnchor("Runbook: ServedStale")).toBe("runbook-servedstale")
+    expect(githubAnchor("Reacting to rotation: `SecretRotated` Events and an opt-in rolling restart")).toBe(
+      "reacting-to-rotation-secretrotated-events-and-an-opt-in-rolling-restart"
+    )
+    const runbook = runbookAnchors()
+    expect(runbook).toContain("runbook-restartfailed")
+    expect(runbook).not.toContain("runbook-restartfailure")
+    expect(runbook).not.toContain("security-what-the-driver-refuses") // a heading, but not the Runbook's
   })
 
   it("promtool check rules fails on a rule naming an unknown function (the check is real)", async () => {

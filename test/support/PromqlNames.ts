@@ -75,7 +75,13 @@ export const promqlRefs = (source: string): PromqlRefs => {
           i = close + 1
         }
       } else if (FUNCTIONS.has(name) || OPERATORS.has(name)) {
-        if (name === "label_values") {
+        if (name === "offset") {
+          // `offset 15m`: the duration is no metric name.
+          const duration = /\s*-?(?:\d+(?:ms|[smhdwy]))+/y
+          duration.lastIndex = i
+          if (duration.exec(expr) === null) throw new Error(`offset without a duration in ${source}`)
+          i = duration.lastIndex
+        } else if (name === "label_values") {
           // label_values(metric{…}, label): the last argument is a label.
           const close = expr.indexOf(")", i)
           const args = expr.slice(expr.indexOf("(", i) + 1, close)
