@@ -1,5 +1,5 @@
-// The circuit breaker of provider calls: a pure state machine (closed → open after N consecutive outages → half-open
-// after a growing, jittered cool-off → closed on a success) and a Ref-based wrapper holding one circuit per provider.
+// The circuit breaker of provider calls: a pure state machine (closed → open after N consecutive outages →
+// half-open after a growing, jittered cool-off → closed on a success) and a Ref-based wrapper, a circuit per provider.
 // Only outages count (ProviderUnavailable, ProviderTimeout): a provider's own error answer shows the store is there.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,7 @@
-// The no-op republish on the real mounter, writer and layout check: once a full check passed, a republish answers from
-// the remembered verdict only while the target is the very directory it was, unchanged; confinement is checked on every
-// call. Each case changes the target behind the driver's back after a remembered no-op, and the next publish must see it.
+// The no-op republish on the real mounter, writer and layout check: once a full check passed, a republish answers
+// from the remembered verdict only while the target is the very directory it was, unchanged; confinement is checked
+// on every call. Each case changes the target behind the driver's back after a remembered no-op, and the next
+// publish must see it.
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
