@@ -49,13 +49,15 @@ export const admit = (state: CircuitState, now: number): readonly [Admission, Ci
   }
 }
 
-/** How a call that went out ended, for the circuit. */
+/** How a call that went out ended, for the circuit: "Abandoned" decides nothing (given up, or no socket). */
 export type CallOutcome = "Answered" | "Outage" | "Abandoned"
 
 export const outcomeOf = (exit: Exit.Exit<unknown, ProviderCallError>): CallOutcome => {
   if (Exit.isSuccess(exit)) return "Answered"
   const error = Exit.findErrorOption(exit)
   if (Option.isNone(error)) return "Abandoned"
+  // No socket (a provider pod restarting): nobody answered and the store was never asked, so it decides nothing.
+  if (error.value.reason === "ProviderNotFound") return "Abandoned"
   return error.value.reason === "ProviderUnavailable" || error.value.reason === "ProviderTimeout"
     ? "Outage"
     : "Answered"

@@ -84,6 +84,25 @@ describe("circuit breaker", () => {
     })
   )
 
+  it.effect("no socket decides nothing: it neither counts, nor resets the count, nor closes a half-open circuit", () =>
+    Effect.gen(function* () {
+      const t = yield* setup(3)
+      const noSocket = new ProviderCallError({ reason: "ProviderNotFound", provider: "p", message: "no socket" })
+      yield* t.run(fail(outage))
+      yield* t.run(fail(outage))
+      yield* t.run(fail(noSocket))
+      assert.deepStrictEqual(yield* t.state, { _tag: "Closed", failures: 2 })
+      yield* t.run(fail(outage))
+      assert.strictEqual((yield* t.state)._tag, "Open")
+      yield* TestClock.adjust("2 seconds")
+      yield* t.run(fail(noSocket))
+      const state = yield* t.state
+      assert.strictEqual(state._tag, "Open", "the trial met no socket: still not closed")
+      yield* t.run(Effect.succeed("ok"))
+      assert.deepStrictEqual(yield* t.state, closed)
+    })
+  )
+
   it.effect("half-open after the cool-off: exactly one trial, the others fail fast; success closes", () =>
     Effect.gen(function* () {
       const t = yield* setup(1)
