@@ -40,7 +40,7 @@ const keyOfObject = (o: unknown) => {
  * by one cluster-wide list/watch started on the first lookup (a driver without a cluster never starts it).
  * `lookup` answers undefined for anything not cached: not synced yet, absent, too large, or past the total.
  */
-export const makeClassCache = (api: KubeApiShape) =>
+export const makeClassCache = (api: KubeApiShape, onDeleted: (key: string) => Effect.Effect<void>) =>
   Effect.gen(function* () {
     const scope = yield* Scope.Scope
     const entries = new Map<string, Entry>()
@@ -87,19 +87,26 @@ export const makeClassCache = (api: KubeApiShape) =>
       )
     }
     // A re-list replaces the cache like an informer's: what it did not deliver was deleted while no watch ran.
-    const sweep = () => {
-      for (const [key, entry] of entries) if (entry.listed < list) drop(key)
+    const sweep = Effect.suspend(() => {
+      const gone = [...entries].filter(([, entry]) => entry.listed < list).map(([key]) => key)
+      for (const key of gone) drop(key)
       state = "synced"
-    }
+      return Effect.forEach(gone, onDeleted, { discard: true })
+    })
     const follow = listWatch(api, {
       path: `/apis/${group}/v1/secretproviderclasses`,
       what: "secretproviderclasses (cache)",
       pageSize: classCacheBounds.pageSize,
       onListStart: Effect.sync(() => void list++),
       onPage: (items) => Effect.forEach(items, put, { discard: true }),
-      onListed: Effect.sync(sweep),
-      onEvent: (event) =>
-        event.type === "DELETED" ? Effect.sync(() => drop(keyOfObject(event.object))) : put(event.object)
+      onListed: sweep,
+      // Every deletion is announced, cached class or not (one above the bounds is deleted all the same).
+      onEvent: (event) => {
+        if (event.type !== "DELETED") return put(event.object)
+        const key = keyOfObject(event.object)
+        drop(key)
+        return onDeleted(key)
+      }
     })
     const start = Effect.suspend(() => {
       if (state !== "idle") return Effect.void

@@ -11,8 +11,25 @@ import { decodeKept } from "./ClassFields.js"
 import { KubeApi } from "./KubeApi.js"
 import { isNotFound, KubernetesError } from "./KubernetesError.js"
 
+/** Told `<namespace>/<name>` of each class deleted from the cluster. */
+export type ClassDeleted = (key: string) => Effect.Effect<void>
+
 export interface SecretProviderClassesShape {
   readonly get: (namespace: string, name: string) => Effect.Effect<SecretProviderClass, KubernetesError>
+  /**
+   * Registers a listener of deletions (what keeps copies of a class, such as the node cache, drops them). Where
+   * nothing announces deletions (standalone classes read from files), listeners are never called.
+   */
+  readonly onDeleted: (listener: ClassDeleted) => Effect.Effect<void>
+}
+
+/** A set of deletion listeners: `add` registers one, `announce` tells each. */
+const makeListeners = () => {
+  const listeners = new Set<ClassDeleted>()
+  return {
+    add: (listener: ClassDeleted) => Effect.sync(() => void listeners.add(listener)),
+    announce: (key: string) => Effect.forEach([...listeners], (listener) => listener(key), { discard: true })
+  }
 }
 
 const spcPath = (namespace: string, name: string) =>
@@ -56,7 +73,8 @@ const decodeFrom = (namespace: string, name: string) => (body: unknown) =>
 
 const makeLive = Effect.gen(function* () {
   const api = yield* KubeApi
-  const cache = yield* makeClassCache(api)
+  const listeners = makeListeners()
+  const cache = yield* makeClassCache(api, listeners.announce)
   const fetch = (namespace: string, name: string) =>
     api.request({ method: "GET", path: spcPath(namespace, name), description: description(namespace, name) }).pipe(
       Effect.mapError((e) => (isNotFound(e) ? asNotFound(e) : e)),
@@ -68,7 +86,7 @@ const makeLive = Effect.gen(function* () {
     const cached = yield* cache.lookup(namespace, name)
     return cached ?? (yield* fetch(namespace, name))
   })
-  return SecretProviderClasses.of({ get })
+  return SecretProviderClasses.of({ get, onDeleted: listeners.add })
 })
 
 /** Test handle of the in-memory layer: what the "cluster" holds. */
@@ -85,6 +103,7 @@ const key = classKey
 const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
   Effect.gen(function* () {
     const store = yield* Ref.make(new Map(initial.map((spc) => [key(spc.metadata.namespace, spc.metadata.name), spc])))
+    const listeners = makeListeners()
     const get = Effect.fn("SecretProviderClasses.get")(function* (namespace: string, name: string) {
       const spc = (yield* Ref.get(store)).get(key(namespace, name))
       return spc ?? (yield* classNotFound(namespace, name))
@@ -96,8 +115,8 @@ const makeInMemory = (initial: ReadonlyArray<SecretProviderClass>) =>
         const next = new Map(m)
         next.delete(key(namespace, name))
         return next
-      })
-    return Context.make(SecretProviderClasses, SecretProviderClasses.of({ get })).pipe(
+      }).pipe(Effect.andThen(listeners.announce(key(namespace, name))))
+    return Context.make(SecretProviderClasses, SecretProviderClasses.of({ get, onDeleted: listeners.add })).pipe(
       Context.add(SecretProviderClassesInMemory, SecretProviderClassesInMemory.of({ put, remove }))
     )
   })

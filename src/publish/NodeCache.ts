@@ -36,6 +36,8 @@ export interface NodeCacheShape {
     first: boolean,
     call: Effect.Effect<Fetched, E>
   ) => Effect.Effect<Served, E>
+  /** A class deleted from the cluster (`<namespace>/<name>`): every entry of it goes. */
+  readonly dropClass: (spc: string) => Effect.Effect<void>
   /** Bytes held (file contents, paths, versions and keys). */
   readonly size: Effect.Effect<number>
 }
@@ -79,6 +81,10 @@ const makeEntries = (maxBytes: number) => {
       if (known === undefined || known === scope.generation) return
       for (const [key, entry] of entries) if (entry.spc === scope.spc) drop(key)
     },
+    dropClass: (spc: string) => {
+      generations.delete(spc)
+      for (const [key, entry] of entries) if (entry.spc === spc) drop(key)
+    },
     get: (key: string): Entry | undefined => {
       const entry = entries.get(key)
       if (entry === undefined) return undefined
@@ -88,7 +94,7 @@ const makeEntries = (maxBytes: number) => {
     },
     put: (key: string, scope: CacheScope, fetched: Fetched, now: number) => {
       drop(key)
-      // Entries past their staleness can never be served again: this is also how a deleted class's go.
+      // Entries past their staleness can never be served again.
       for (const [k, e] of entries) if (now - e.fetchedAt > e.maxStalenessMillis) drop(k)
       const bytes = sizeOf(fetched, scope.spc)
       if (bytes > maxBytes) return
@@ -170,7 +176,11 @@ const make = (options: NodeCacheOptions): NodeCacheShape => {
       })
     })
 
-  return { fetch, size: Effect.sync(() => memory.size()) }
+  return {
+    fetch,
+    dropClass: (spc) => Effect.sync(() => memory.dropClass(spc)),
+    size: Effect.sync(() => memory.size())
+  }
 }
 
 export class NodeCache extends Context.Service<NodeCache, NodeCacheShape>()("NodeCache") {

@@ -172,6 +172,8 @@ const make = (options: PublishOptions) =>
       rotationEnabled: options.enableSecretRotation,
       verified: makeVerifiedTargets()
     }
+    // A class deleted from the cluster takes its node-cache entries with it.
+    yield* steps.classes.onDeleted(steps.cache.dropClass)
 
     const publish = Effect.fn("Publisher.publish")(function* (request: PublishRequest) {
       const started = yield* Clock.currentTimeNanos

@@ -41,7 +41,9 @@ const classesLayer = (dir: string): Layer.Layer<SecretProviderClasses> =>
       const classes = yield* loadClassDirectory(dir)
       const found = classes.find((spc) => spc.metadata.namespace === namespace && spc.metadata.name === name)
       return found ?? (yield* notFound(dir, namespace, name))
-    })
+    }),
+    // The files are read on every lookup and nothing watches them: a removed file's copies go by their staleness.
+    onDeleted: () => Effect.void
   })
 
 /** What one upsert log line says: names and versions, never file contents. */

@@ -248,6 +248,8 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
   it.live("a re-list after a 410 drops a class deleted while no watch ran", () =>
     withCache((server) =>
       Effect.gen(function* () {
+        const deleted: Array<string> = []
+        yield* (yield* SecretProviderClasses).onDeleted((key) => Effect.sync(() => void deleted.push(key)))
         for (const name of names(3)) server.seed(spc(name))
         server.watch.dropAfter = 1
         yield* synced(server)
@@ -267,6 +269,24 @@ describe("SecretProviderClass cache (live, fake API server)", () => {
         const e = yield* Effect.flip(get("default", "c-2"))
         assert.strictEqual(e.reason, "SecretProviderClassNotFound")
         assert.deepStrictEqual((yield* get("default", "c-0")).spec.parameters, { changed: "1" })
+        // The re-list announced the deletion it found, and only that one.
+        assert.deepStrictEqual(deleted, ["default/c-2"])
+      })
+    )
+  )
+
+  it.live("a deletion is announced to every listener: a watch event for a cached class and for an uncached one", () =>
+    withCache((server) =>
+      Effect.gen(function* () {
+        server.seed(spc("c-0"))
+        server.seed(sized("big", classCacheBounds.maxObjectBytes + 1))
+        const heard: Array<string> = []
+        yield* (yield* SecretProviderClasses).onDeleted((key) => Effect.sync(() => void heard.push(key)))
+        yield* synced(server)
+        server.store.delete(spcResource, "default", "c-0")
+        server.store.delete(spcResource, "default", "big")
+        yield* eventually("both deletions announced", () => heard.length === 2)
+        assert.deepStrictEqual(heard.sort(), ["default/big", "default/c-0"])
       })
     )
   )

@@ -249,6 +249,25 @@ describe("node cache", () => {
     )
   )
 
+  it.effect("a deleted class drops its entries (and only its): nothing of it is served stale afterwards", () =>
+    withCache(1 << 20, (cache) =>
+      Effect.gen(function* () {
+        const db = yield* scopeOf(spc("1h", 1, "db"), request("sa"))
+        const other = yield* scopeOf(spc("1h", 1, "other"), request("sa"))
+        yield* cache.fetch(db, true, fetched("db"))
+        yield* cache.fetch(other, true, fetched("other"))
+        const both = yield* cache.size
+        yield* cache.dropClass("team/db")
+        const left = yield* cache.size
+        assert.isBelow(left, both)
+        assert.isAbove(left, 0)
+        assert.strictEqual((yield* Effect.flip(cache.fetch(db, true, Effect.fail(down)))).reason, "ProviderUnavailable")
+        const served = yield* cache.fetch(other, true, Effect.fail(down))
+        assert.strictEqual(served._tag, "Stale")
+      })
+    )
+  )
+
   it.effect("many keys stay under the byte bound, least recently used out", () =>
     withCache(64 * 1024, (cache) =>
       Effect.gen(function* () {
