@@ -4,7 +4,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { kObj, logV } from "../config/Logging.js"
+import { kObj, logV, Verbosity } from "../config/Logging.js"
 import type { TypedFailure } from "../domain/FailureReason.js"
 import { podInfo, type PodInfo } from "../domain/VolumeContext.js"
 import { Events, type EventsShape } from "../k8s/Events.js"
@@ -130,19 +130,21 @@ const TARGET_PARTS = /\/pods\/([^/]+)\/volumes\/[^/]+\/([^/]+)\/mount\/?$/
 const publishLogged = (line: PublishLine): Effect.Effect<void> => {
   const { outcome } = line
   if (outcome._tag === "RefreshFailed") return Effect.void
-  const fields = {
+  const fields = () => ({
     pod: kObj(line.pod),
     spc: kObj({ namespace: line.pod.namespace, name: line.spc }),
     provider: line.provider,
     target: line.target,
     durationMs: Math.round(line.durationMs * 10) / 10,
     outcome: OUTCOME_WORD[outcome._tag]
+  })
+  // A skip is every no-op republish (kubelet's republish of every volume): below V(5) it builds nothing.
+  if (outcome._tag === "Skipped") {
+    return Effect.flatMap(Verbosity, (v) =>
+      v < SKIP_LOG_LEVEL ? Effect.void : logV(SKIP_LOG_LEVEL, "NodePublishVolume", fields())
+    )
   }
-  const logged =
-    outcome._tag === "Skipped"
-      ? logV(SKIP_LOG_LEVEL, "NodePublishVolume", fields)
-      : Effect.logInfo("NodePublishVolume", fields)
-  return logged
+  return Effect.logInfo("NodePublishVolume", fields())
 }
 
 const unpublishLogged = (target: string, durationMs: number): Effect.Effect<void> => {
