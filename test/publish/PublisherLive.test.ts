@@ -8,23 +8,12 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import { ServerError, Status } from "nice-grpc"
 import type { TypedFailure } from "../../src/domain/FailureReason.js"
-import { Events } from "../../src/k8s/Events.js"
-import { PodStatuses } from "../../src/k8s/PodStatuses.js"
-import { WorkloadRestart } from "../../src/k8s/WorkloadRestart.js"
-import { SecretProviderClasses } from "../../src/k8s/SecretProviderClasses.js"
-import { Metrics } from "../../src/metrics/Metrics.js"
-import { Mounter } from "../../src/mount/Mounter.js"
-import { TargetLocks } from "../../src/mount/TargetLocks.js"
-import { ProviderClient } from "../../src/provider/ProviderClient.js"
-import { PublishedLayout } from "../../src/publish/PublishedLayout.js"
 import { Publisher, type PublishOptions } from "../../src/publish/Publisher.js"
-import { AtomicWriter } from "../../src/writer/AtomicWriter.js"
 import { mountsUnder, unmountAllUnder } from "../support/StressHarness.js"
 import { makeTestProvider, respondFiles, type MountBehaviour, type TestProvider } from "../support/TestProvider.js"
-import { defaultOptions, kubeletRoot, request, spc, tempTarget } from "./fixtures.js"
+import { kubeletRoot, livePublisherWith, request, spc, tempTarget } from "./fixtures.js"
 
 const good = spc("default", "my-spc", { provider: "test", parameters: { objects: "- objectName: a" } })
 const files = respondFiles([
@@ -35,30 +24,7 @@ const files = respondFiles([
 afterAll(() => unmountAllUnder(kubeletRoot))
 
 const liveLayer = (provider: TestProvider, options: Partial<PublishOptions>) =>
-  Publisher.layer({ ...defaultOptions, ...options }).pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        Mounter.layer,
-        TargetLocks.layer,
-        AtomicWriter.layer,
-        PublishedLayout.layer,
-        SecretProviderClasses.layerInMemory([good]),
-        PodStatuses.layerInMemory,
-        Events.layerInMemory,
-        WorkloadRestart.layerInMemory,
-        Metrics.layer,
-        ProviderClient.layer({
-          providerDirs: [provider.dir],
-          maxCallRecvMsgSize: 4 * 1024 * 1024,
-          providerTimeout: Duration.seconds(5),
-          healthCheck: false,
-          healthCheckInterval: Duration.minutes(2),
-          retryBaseDelay: Duration.millis(10),
-          maxProviderFiles: 10_000
-        })
-      )
-    )
-  )
+  livePublisherWith(provider.dir, [good], options)
 
 const mounted = (target: string) => mountsUnder(target).some((m) => m.mountPoint === target)
 

@@ -89,3 +89,34 @@ export const publisherWith = (
       )
     )
   )
+
+/** The Publisher on the real mounter, writer and layout check (real tmpfs mounts), the Kubernetes side in memory. */
+export const livePublisherWith = (
+  providerDir: string,
+  classes: ReadonlyArray<SecretProviderClass>,
+  options: Partial<PublishOptions> = {}
+) =>
+  Publisher.layer({ ...defaultOptions, ...options }).pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Mounter.layer,
+        TargetLocks.layer,
+        AtomicWriter.layer,
+        PublishedLayout.layer,
+        SecretProviderClasses.layerInMemory(classes),
+        PodStatuses.layerInMemory,
+        Events.layerInMemory,
+        WorkloadRestart.layerInMemory,
+        Metrics.layer,
+        ProviderClient.layer({
+          providerDirs: [providerDir],
+          maxCallRecvMsgSize: 4 * 1024 * 1024,
+          providerTimeout: Duration.seconds(5),
+          healthCheck: false,
+          healthCheckInterval: Duration.minutes(2),
+          retryBaseDelay: Duration.millis(10),
+          maxProviderFiles: 10_000
+        })
+      )
+    )
+  )
