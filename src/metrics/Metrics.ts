@@ -43,7 +43,8 @@ export interface MetricsShape {
   readonly providerStaleServed: (provider: string) => Effect.Effect<void>
   /** 0 closed, 1 half-open, 2 open. */
   readonly providerCircuitState: (provider: string, value: number) => Effect.Effect<void>
-  readonly providerHealthStatus: (provider: string, healthy: boolean) => Effect.Effect<void>
+  /** `undefined`: the provider is gone from the node (no socket), and its series goes with it. */
+  readonly providerHealthStatus: (provider: string, healthy: boolean | undefined) => Effect.Effect<void>
   /** The Prometheus text exposition (format 0.0.4) of the driver's and the process's metrics. */
   readonly render: Effect.Effect<string>
   /**
@@ -163,7 +164,11 @@ const make = Effect.gen(function* () {
     providerCircuitState: (provider, value) =>
       Effect.sync(() => m.providerCircuitState.set({ provider, os_type }, value)),
     providerHealthStatus: (provider, healthy) =>
-      Effect.sync(() => m.providerHealthCheckStatus.set({ provider, os_type }, healthy ? 1 : 0)),
+      Effect.sync(() =>
+        healthy === undefined
+          ? m.providerHealthCheckStatus.remove({ provider, os_type })
+          : m.providerHealthCheckStatus.set({ provider, os_type }, healthy ? 1 : 0)
+      ),
     render: Effect.sync(() => {
       const text = renderFamilies([...driverFamilies, ...processMetrics.families])
       processMetrics.afterScrape()

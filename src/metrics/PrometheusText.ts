@@ -54,7 +54,10 @@ const children = <L extends string, S>(labelNames: ReadonlyArray<L>, create: () 
       byKey.set(key, { pairs, state })
       return state
     },
-    entries: () => [...byKey.values()]
+    entries: () => [...byKey.values()],
+    /** Removes a series; its label values keep their place under the bound. */
+    delete: (labels: Labels<L>) =>
+      void byKey.delete(JSON.stringify(labelNames.map((name, i) => bounded(i, labels[name]))))
   }
 }
 
@@ -78,12 +81,15 @@ export const counter = <L extends string>(name: string, help: string, labelNames
 
 export interface Gauge<L extends string> extends Family {
   readonly set: (labels: Labels<L>, value: number) => void
+  /** Drops the series, for a thing that is gone (not zero). */
+  readonly remove: (labels: Labels<L>) => void
 }
 
 export const gauge = <L extends string>(name: string, help: string, labelNames: ReadonlyArray<L>): Gauge<L> => {
   const series = children(labelNames, () => ({ value: 0 }))
   return {
     set: (labels, value) => void (series.get(labels).value = value),
+    remove: (labels) => series.delete(labels),
     render: (lines) => {
       const entries = series.entries()
       if (entries.length === 0) return

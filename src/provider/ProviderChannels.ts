@@ -29,7 +29,9 @@ export interface ProviderChannels {
   readonly acquire: (provider: string) => Effect.Effect<DialledProvider, ProviderCallError>
   /** Drops a broken channel (unless it was already replaced), so the next call dials afresh. */
   readonly discard: (provider: string, dialled: DialledProvider) => Effect.Effect<void>
-  /** Names of every provider dialled so far (a discarded channel is re-dialled on its next call). */
+  /** Forgets a provider that is gone from the node: out of `providers`, its channel closed. */
+  readonly forget: (provider: string) => Effect.Effect<void>
+  /** Names of every provider dialled and not forgotten (a discarded channel is re-dialled on its next call). */
   readonly providers: Effect.Effect<ReadonlyArray<string>>
 }
 
@@ -85,5 +87,14 @@ export const makeProviderChannels = (options: ChannelOptions): Effect.Effect<Pro
         dialled.channel.close()
       })
 
-    return { acquire, discard, providers: Effect.sync(() => [...known]) }
+    // A provider whose socket left every directory (uninstalled from the node): no longer checked for health. The
+    // next Mount call for it finds it again.
+    const forget = (provider: string) =>
+      Effect.sync(() => {
+        known.delete(provider)
+        cache.get(provider)?.channel.close()
+        cache.delete(provider)
+      })
+
+    return { acquire, discard, forget, providers: Effect.sync(() => [...known]) }
   })

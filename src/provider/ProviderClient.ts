@@ -80,7 +80,8 @@ export interface ProviderCallReport {
     reason: ProviderCallError["reason"] | undefined
   ) => Effect.Effect<void>
   readonly circuitChanged: (provider: string, state: CircuitState) => Effect.Effect<void>
-  readonly healthChecked: (provider: string, healthy: boolean) => Effect.Effect<void>
+  /** `undefined`: the provider's socket is gone from every directory, so it is no longer checked. */
+  readonly healthChecked: (provider: string, healthy: boolean | undefined) => Effect.Effect<void>
 }
 
 export interface ProviderClientOptions {
@@ -179,6 +180,15 @@ const makeHealthCheck = (
       Effect.exit,
       Effect.flatMap((exit) =>
         Effect.gen(function* () {
+          const failure = Exit.findErrorOption(exit)
+          if (Option.isSome(failure) && failure.value.reason === "ProviderNotFound") {
+            // No socket in any directory: the provider was removed from the node, not failing. It leaves the
+            // check (and /readyz, and the health metric) until a Mount call finds it again.
+            results.delete(provider)
+            yield* channels.forget(provider)
+            yield* report?.healthChecked(provider, undefined) ?? Effect.void
+            return yield* Effect.logInfo("provider gone from the node: no longer health-checked", { provider })
+          }
           const checkedAt = yield* Clock.currentTimeMillis
           const healthy = Exit.isSuccess(exit)
           const detail = Exit.isSuccess(exit)

@@ -179,4 +179,17 @@ describe("provider metrics", () => {
       expect(samplesOf(exposition, "provider_health_check_status")).toEqual([{ labels, value: 0 }])
     }).pipe(Effect.provide(Metrics.layer))
   )
+
+  it.effect("a provider gone from the node leaves the health gauge; the others stay", () =>
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      yield* metrics.providerHealthStatus("vault", false)
+      yield* metrics.providerHealthStatus("aws", true)
+      yield* metrics.providerHealthStatus("vault", undefined)
+      const exposition = parsePrometheus(yield* metrics.render)
+      expect(samplesOf(exposition, "provider_health_check_status")).toEqual([
+        { labels: { provider: "aws", os_type: "linux" }, value: 1 }
+      ])
+    }).pipe(Effect.provide(Metrics.layer))
+  )
 })

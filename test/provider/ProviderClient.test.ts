@@ -302,9 +302,39 @@ describe("ProviderClient against a real provider", () => {
           yield* client.mount("test", request)
           const healthy = yield* waitForHealth(client, (h) => h?.healthy === true)
           assert.include(healthy.detail, "test-provider 0.0.1")
-          yield* provider.stop
+          // A dead provider (its socket refuses connections) is unhealthy.
+          yield* provider.crash
           const unhealthy = yield* waitForHealth(client, (h) => h?.healthy === false)
           assert.include(unhealthy.detail, '"test"')
+        })
+      )
+    })
+  )
+
+  it.live("a provider whose socket is gone from the node is forgotten, and found again by the next Mount", () =>
+    Effect.gen(function* () {
+      const provider = yield* makeTestProvider()
+      provider.onMount(respondFiles([{ path: "foo", contents: "bar" }]))
+      const reported: Array<string> = []
+      const report = {
+        mountEnded: () => Effect.void,
+        circuitChanged: () => Effect.void,
+        healthChecked: (p: string, healthy: boolean | undefined) =>
+          Effect.sync(() => void reported.push(`${p}:${healthy === undefined ? "gone" : healthy}`))
+      }
+      const opts = options(provider, { healthCheck: true, healthCheckInterval: "50 millis", report })
+      yield* withClient(opts, (client) =>
+        Effect.gen(function* () {
+          yield* client.mount("test", request)
+          yield* waitForHealth(client, (h) => h?.healthy === true)
+          yield* provider.stop
+          yield* Effect.gen(function* () {
+            while ((yield* client.health).has("test")) yield* Effect.sleep("20 millis")
+          }).pipe(Effect.timeout("5 seconds"))
+          assert.strictEqual(reported.at(-1), "test:gone")
+          yield* provider.restart
+          yield* client.mount("test", request)
+          yield* waitForHealth(client, (h) => h?.healthy === true)
         })
       )
     })
