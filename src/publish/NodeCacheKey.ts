@@ -22,6 +22,27 @@ export interface CacheScope {
   readonly maxStalenessMillis: number
 }
 
+/** What kubelet sets per pod (its name, its uid, whether the volume is inline); the tokens differ per pod too. */
+const PER_POD_KEYS: ReadonlySet<string> = new Set([
+  "csi.storage.k8s.io/pod.name",
+  "csi.storage.k8s.io/pod.uid",
+  "csi.storage.k8s.io/ephemeral",
+  TOKENS_KEY
+])
+
+/**
+ * The attributes the provider is sent (the class's parameters with the pod's volume attributes on top, as
+ * provider/MountRequestEncoding.ts merges them) without the per-pod keys, in a stable order: a pod's own
+ * attributes (an `objects` or a role of its own) choose what the provider returns, so they belong to the identity.
+ */
+const attributesDigest = (spc: SecretProviderClass, request: PublishRequest): string => {
+  const merged: Record<string, string> = { ...spc.spec.parameters, ...request.volumeContext }
+  const entries = Object.entries(merged)
+    .filter(([k]) => !PER_POD_KEYS.has(k))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return createHash("sha256").update(JSON.stringify(entries)).digest("hex")
+}
+
 /** The CSI secrets map without the service-account tokens (they differ per pod), in a stable order. */
 const secretsDigest = (secrets: Redacted.Redacted<Readonly<Record<string, string>>>): string => {
   const entries = Object.entries(Redacted.value(secrets))
@@ -56,13 +77,13 @@ export const cacheScopeOf = (
   const serviceAccount = request.volumeContext[SERVICE_ACCOUNT_KEY] ?? ""
   if (serviceAccount === "") return Effect.succeed(undefined)
   const generation = spc.metadata.generation ?? 0
-  // The parameters too: a class read from a file (standalone mode) has no generation to tell its versions apart.
-  const parameters = JSON.stringify(Object.entries(spc.spec.parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))
+  // The attributes too: the pod's own may override a parameter, and a class read from a file (standalone mode) has
+  // no generation to tell its versions apart.
   const identity = [
     provider,
     ref,
     String(generation),
-    parameters,
+    attributesDigest(spc, request),
     pod.namespace,
     serviceAccount,
     secretsDigest(request.secrets)

@@ -99,6 +99,28 @@ describe("node cache key", () => {
       assert.strictEqual(new Set([base.key, ...others.map((s) => s.key)]).size, 7)
     })
   )
+
+  it.effect("a pod's own volume attributes split keys (they reach the provider); its name, uid and tokens do not", () =>
+    Effect.gen(function* () {
+      const withContext = (context: Record<string, string>): PublishRequest => {
+        const base = request("sa")
+        return { ...base, volumeContext: { ...base.volumeContext, ...context } }
+      }
+      const podA = yield* scopeOf(spc("1h"), withContext({ "csi.storage.k8s.io/pod.name": "a", objects: "reader" }))
+      const podB = yield* scopeOf(spc("1h"), withContext({ "csi.storage.k8s.io/pod.name": "b", objects: "admin" }))
+      assert.notStrictEqual(podA.key, podB.key, "another objects attribute asks the provider for other objects")
+      const overridden = yield* scopeOf(spc("1h"), withContext({ a: "overridden" }))
+      assert.notStrictEqual(overridden.key, (yield* scopeOf(spc("1h"), request("sa"))).key)
+      const perPod = (n: string) =>
+        withContext({
+          "csi.storage.k8s.io/pod.name": `web-${n}`,
+          "csi.storage.k8s.io/pod.uid": `uid-${n}`,
+          "csi.storage.k8s.io/ephemeral": "true",
+          "csi.storage.k8s.io/serviceAccount.tokens": `{"aud":{"token":"${n}"}}`
+        })
+      assert.strictEqual((yield* scopeOf(spc("1h"), perPod("1"))).key, (yield* scopeOf(spc("1h"), perPod("2"))).key)
+    })
+  )
 })
 
 describe("node cache", () => {
