@@ -118,10 +118,14 @@ export interface CircuitsOptions {
 }
 
 export interface Circuits {
-  /** Runs the call if the provider's circuit lets it, and records how it ended. */
+  /**
+   * Runs the call if the provider's circuit lets it, and records how it ended. `reached` tells whether the call got
+   * to the provider: a deadline spent waiting for a call slot (CallLimiter.ts) is no outage of the provider.
+   */
   readonly guard: <A>(
     provider: string,
-    call: Effect.Effect<A, ProviderCallError>
+    call: Effect.Effect<A, ProviderCallError>,
+    reached?: () => boolean
   ) => Effect.Effect<A, ProviderCallError>
   readonly states: Effect.Effect<ReadonlyMap<string, CircuitState>>
 }
@@ -155,27 +159,32 @@ export const makeCircuits = (options: CircuitsOptions): Effect.Effect<Circuits> 
         )
       )
 
-    const guard = <A>(provider: string, call: Effect.Effect<A, ProviderCallError>) =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const admission = yield* update(provider, (state) => admit(state, now))
-        if (admission._tag === "Rejected") return yield* Effect.fail(circuitOpen(provider, admission.until))
-        const trial = admission._tag === "Trial"
-        return yield* call.pipe(
-          Effect.onExit((exit) =>
-            Effect.gen(function* () {
-              const input = {
-                outcome: outcomeOf(exit),
-                trial,
-                now: yield* Clock.currentTimeMillis,
-                threshold: options.threshold,
-                jitter: yield* Random.next
-              }
-              yield* update(provider, (state) => [undefined, settle(state, input)] as const)
-            })
+    // Uninterruptible from the admission until the exit hook is in place: an interruption in between would leave a
+    // half-open circuit waiting for ever on a trial that never runs.
+    const guard = <A>(provider: string, call: Effect.Effect<A, ProviderCallError>, reached?: () => boolean) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const admission = yield* update(provider, (state) => admit(state, now))
+          if (admission._tag === "Rejected") return yield* Effect.fail(circuitOpen(provider, admission.until))
+          const trial = admission._tag === "Trial"
+          return yield* restore(call).pipe(
+            Effect.onExit((exit) =>
+              Effect.gen(function* () {
+                const outcome = outcomeOf(exit)
+                const input = {
+                  outcome: outcome === "Outage" && reached?.() === false ? ("Abandoned" as const) : outcome,
+                  trial,
+                  now: yield* Clock.currentTimeMillis,
+                  threshold: options.threshold,
+                  jitter: yield* Random.next
+                }
+                yield* update(provider, (state) => [undefined, settle(state, input)] as const)
+              })
+            )
           )
-        )
-      })
+        })
+      )
 
     return { guard, states: Ref.get(ref) }
   })

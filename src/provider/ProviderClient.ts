@@ -224,10 +224,21 @@ const makeLive = (options: ProviderClientOptions) =>
     })
     const limiter = makeCallLimiter(options.maxConcurrentCalls ?? 0)
 
-    // The deadline covers the wait for a slot as well as the retries: a queued call still fails in time.
-    const call = <A>(provider: string, f: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>) =>
+    // The deadline covers the wait for a slot as well as the retries: a queued call still fails in time. `reached`
+    // is told once the call has its slot, so a deadline spent in the queue is not counted against the provider.
+    const call = <A>(
+      provider: string,
+      f: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>,
+      reached?: () => void
+    ) =>
       limiter
-        .limit(provider, callOnce(channels, provider, f).pipe(Effect.retry(retryPolicy)))
+        .limit(
+          provider,
+          Effect.andThen(
+            Effect.sync(() => reached?.()),
+            callOnce(channels, provider, f).pipe(Effect.retry(retryPolicy))
+          )
+        )
         .pipe(withDeadline(provider, options.providerTimeout), Effect.tapError(logTooLarge))
 
     const measured = <A>(provider: string, effect: Effect.Effect<A, ProviderCallError>) =>
@@ -250,11 +261,16 @@ const makeLive = (options: ProviderClientOptions) =>
 
     const mount = Effect.fn("ProviderClient.mount")(
       function* (provider: string, request: MountRequest) {
+        let reached = false
         const attempt = Effect.flatMap(
-          call(provider, (client, signal) => client.mount(request, { signal })),
+          call(
+            provider,
+            (client, signal) => client.mount(request, { signal }),
+            () => void (reached = true)
+          ),
           (response) => toMountResult(provider, response)
         )
-        return yield* circuits.guard(provider, measured(provider, attempt))
+        return yield* circuits.guard(provider, measured(provider, attempt), () => reached)
       },
       (effect, provider) => Effect.annotateLogs(effect, { provider })
     )

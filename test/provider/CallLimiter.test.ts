@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import { makeCallLimiter } from "../../src/provider/CallLimiter.js"
 import { encodeMountRequest } from "../../src/provider/MountRequestEncoding.js"
 import { ProviderClient } from "../../src/provider/ProviderClient.js"
-import { hang, makeTestProvider } from "../support/TestProvider.js"
+import { hang, makeTestProvider, respondFiles } from "../support/TestProvider.js"
 
 const request = encodeMountRequest({
   parameters: { objects: "- objectName: foo" },
@@ -93,5 +93,44 @@ describe("--provider-max-concurrent-calls through the live client", () => {
       // Had the deadline started only with a slot, every call would have reached the hung provider in turn.
       assert.isBelow(provider.mountRequests().length, 20)
     })
+  )
+
+  it.live(
+    "a burst that times out in the queue does not open the circuit: the provider answered every call it got",
+    () =>
+      Effect.gen(function* () {
+        const provider = yield* makeTestProvider()
+        provider.onMount(async (request, context) => {
+          await new Promise((resolve) => setTimeout(resolve, 400))
+          return respondFiles([{ path: "a", contents: "x" }])(request, context)
+        })
+        yield* Effect.gen(function* () {
+          const client = yield* ProviderClient
+          const exits = yield* Effect.forEach(
+            Array.from({ length: 10 }),
+            () => Effect.exit(client.mount("test", request)),
+            {
+              concurrency: "unbounded"
+            }
+          )
+          assert.isTrue(exits.some(Exit.isFailure), "the queue's deadline was reached")
+          const circuit = (yield* client.circuits).get("test")
+          assert.strictEqual(circuit?._tag ?? "Closed", "Closed")
+          yield* client.mount("test", request)
+        }).pipe(
+          Effect.provide(
+            ProviderClient.layer({
+              providerDirs: [provider.dir],
+              maxCallRecvMsgSize: 4 * 1024 * 1024,
+              maxProviderFiles: 10_000,
+              providerTimeout: "1 second",
+              healthCheck: false,
+              healthCheckInterval: "2 minutes",
+              maxConcurrentCalls: 1,
+              circuitThreshold: 3
+            })
+          )
+        )
+      })
   )
 })

@@ -103,6 +103,34 @@ describe("circuit breaker", () => {
     })
   )
 
+  it.effect("a trial interrupted between its admission and its call still settles: the circuit is not stuck", () =>
+    Effect.gen(function* () {
+      // The first half-open change hook yields (a slow metrics or log sink), widening the gap between admission and
+      // the call.
+      let slow = true
+      const circuits = yield* makeCircuits({
+        threshold: 1,
+        onChange: (_p, state) =>
+          state._tag === "HalfOpen" && slow
+            ? Effect.andThen(
+                Effect.sync(() => void (slow = false)),
+                Effect.sleep("1 second")
+              )
+            : Effect.void
+      })
+      yield* Effect.exit(circuits.guard("p", fail(outage)))
+      yield* TestClock.adjust("2 seconds")
+      const trial = yield* Effect.forkChild(circuits.guard("p", Effect.never))
+      yield* Effect.yieldNow
+      const interrupted = yield* Effect.forkChild(Fiber.interrupt(trial))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(interrupted)
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(yield* circuits.guard("p", Effect.succeed("ok")), "ok")
+      assert.strictEqual((yield* circuits.states).get("p")?._tag, "Closed")
+    })
+  )
+
   it.effect("half-open after the cool-off: exactly one trial, the others fail fast; success closes", () =>
     Effect.gen(function* () {
       const t = yield* setup(1)
