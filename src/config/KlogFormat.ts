@@ -136,13 +136,17 @@ const jsonValue = (value: unknown): unknown => {
   return value ?? null
 }
 
-/** The Kubernetes JSON logger's object: `ts` in seconds, `v` on Info lines only, `err` for the error. */
+/**
+ * The Kubernetes JSON logger's object (k8s.io/component-base/logs/json): `ts` in milliseconds since the epoch as a
+ * float (its epochMillisTimeEncoder; the structured-logging KEP's example shows seconds, the logger writes
+ * milliseconds), `v` on Info and Warning lines, then the keys, then `err` (zapr adds it after them).
+ */
 export const formatJson = (entry: KlogEntry): string => {
-  const seconds = Number(entry.micros / 1_000_000n)
-  const ts = `${seconds}.${pad(Number(entry.micros % 1_000_000n), 6)}`.replace(/\.?0+$/, "")
+  const millis = entry.micros / 1_000n
+  const ts = `${millis}.${pad(Number(entry.micros % 1_000n), 3)}`.replace(/\.?0+$/, "")
   let out = `{"ts":${ts},"caller":${JSON.stringify(entry.location)},"msg":${JSON.stringify(entry.message)}`
   if (entry.severity === "I" || entry.severity === "W") out += `,"v":${entry.v}`
-  if (entry.err !== undefined) out += `,"err":${JSON.stringify(entry.err)}`
   for (const [key, value] of entry.values) out += `,${JSON.stringify(key)}:${jsonText(jsonValue(value))}`
+  if (entry.err !== undefined) out += `,"err":${JSON.stringify(entry.err)}`
   return `${out}}`
 }

@@ -108,19 +108,22 @@ describe("klog text format (klog test/output.go fixtures)", () => {
 })
 
 describe("klog JSON format (component-base/logs/json fixtures)", () => {
-  it("InfoS: ts in seconds, caller, msg, v, then the keys flat", () => {
+  it("InfoS: ts in milliseconds (epochMillisTimeEncoder), caller, msg, v, then the keys flat", () => {
     expect(formatJson(entry({ values: [["akey", "<&>"]] }))).toBe(
-      `{"ts":1701462245.325123,"caller":"output.go:123","msg":"test","v":0,"akey":"<&>"}`
+      `{"ts":1701462245325.123,"caller":"output.go:123","msg":"test","v":0,"akey":"<&>"}`
     )
   })
   it("V(9).Info carries its level", () => {
     expect(formatJson(entry({ message: "you see me", v: 9 }))).toBe(
-      `{"ts":1701462245.325123,"caller":"output.go:123","msg":"you see me","v":9}`
+      `{"ts":1701462245325.123,"caller":"output.go:123","msg":"you see me","v":9}`
     )
   })
-  it("ErrorS: err, no v", () => {
+  it("ErrorS: no v, err after the keys (zapr appends it)", () => {
+    expect(formatJson(entry({ severity: "E", message: "test", err: "whoops", values: [["k", "v"]] }))).toBe(
+      `{"ts":1701462245325.123,"caller":"output.go:123","msg":"test","k":"v","err":"whoops"}`
+    )
     expect(formatJson(entry({ severity: "E", message: "test", err: "whoops" }))).toBe(
-      `{"ts":1701462245.325123,"caller":"output.go:123","msg":"test","err":"whoops"}`
+      `{"ts":1701462245325.123,"caller":"output.go:123","msg":"test","err":"whoops"}`
     )
   })
   it("KObj as an object, numbers as numbers", () => {
@@ -129,13 +132,14 @@ describe("klog JSON format (component-base/logs/json fixtures)", () => {
       ["firstKey", 1]
     ] as const
     expect(formatJson(entry({ values }))).toBe(
-      `{"ts":1701462245.325123,"caller":"output.go:123","msg":"test","v":0,` +
+      `{"ts":1701462245325.123,"caller":"output.go:123","msg":"test","v":0,` +
         `"pod":{"name":"pod-1","namespace":"kube-system"},"firstKey":1}`
     )
   })
   it("ts drops trailing zeros, like a float", () => {
-    expect(formatJson(entry({ micros: 1701462245000000n }))).toMatch(/^\{"ts":1701462245,/)
-    expect(formatJson(entry({ micros: 1701462245100000n }))).toMatch(/^\{"ts":1701462245\.1,/)
+    expect(formatJson(entry({ micros: 1701462245000000n }))).toMatch(/^\{"ts":1701462245000,/)
+    expect(formatJson(entry({ micros: 1701462245100000n }))).toMatch(/^\{"ts":1701462245100,/)
+    expect(formatJson(entry({ micros: 1701462245100100n }))).toMatch(/^\{"ts":1701462245100\.1,/)
   })
 })
 
@@ -161,7 +165,7 @@ describe("logV", () => {
       expect(hidden.stderr).toEqual([])
       const shown = yield* logsOf(["-v=4", "--log-format-json"], Effect.logDebug("debug"))
       expect(shown.stderr.map((l) => JSON.parse(l) as unknown)).toEqual([
-        { ts: 1701462245.325, caller: "driver", msg: "debug", v: 4 }
+        { ts: 1701462245325, caller: "driver", msg: "debug", v: 4 }
       ])
     })
   )
@@ -194,7 +198,7 @@ describe("Effect entries as klog lines", () => {
         Effect.logWarning("publish failed", { error: "boom", target: "/t" }).pipe(Effect.withSpan("Publisher.publish"))
       )
       expect(stderr.map((l) => JSON.parse(l) as unknown)).toEqual([
-        { ts: 1701462245.325, caller: "Publisher.publish", msg: "publish failed", v: 0, err: "boom", target: "/t" }
+        { ts: 1701462245325, caller: "Publisher.publish", msg: "publish failed", v: 0, err: "boom", target: "/t" }
       ])
     })
   )
