@@ -61,13 +61,18 @@ export const providersCheck = (
 /** A provider circuit as /readyz reads it from ProviderClient.circuits (metrics/ does not import provider/). */
 export type CircuitView =
   | { readonly _tag: "Closed" }
-  | { readonly _tag: "HalfOpen" }
+  | { readonly _tag: "HalfOpen"; readonly trialInFlight: boolean }
   | { readonly _tag: "Open"; readonly until: number }
 
-/** Not ready while a provider's circuit is open or half-open; each such provider is named with its state. */
+/**
+ * Not ready while a provider's circuit refuses calls: open, or half-open with its trial in flight. A half-open
+ * circuit waiting for its trial lets the next call through, so it is no reason to be unready.
+ */
 export const circuitsCheck = (circuits: Effect.Effect<ReadonlyMap<string, CircuitView>>): Effect.Effect<void, string> =>
   Effect.flatMap(circuits, (states) => {
-    const notClosed = [...states].filter(([, state]) => state._tag !== "Closed")
+    const notClosed = [...states].filter(
+      ([, state]) => state._tag === "Open" || (state._tag === "HalfOpen" && state.trialInFlight)
+    )
     return notClosed.length === 0
       ? Effect.void
       : Effect.fail(
@@ -75,7 +80,7 @@ export const circuitsCheck = (circuits: Effect.Effect<ReadonlyMap<string, Circui
             .map(([provider, state]) =>
               state._tag === "Open"
                 ? `${provider}: circuit open until ${new Date(state.until).toISOString().replace(/\.\d{3}Z$/, "Z")}`
-                : `${provider}: circuit half-open`
+                : `${provider}: circuit half-open, its trial call in flight`
             )
             .join("; ")
         )

@@ -1,19 +1,23 @@
 // The circuit breaker of provider calls: a pure state machine (closed → open after N consecutive outages →
-// half-open after a growing, jittered cool-off → closed on a success) and a Ref-based wrapper, a circuit per provider.
+// half-open when a growing, jittered cool-off ends → closed on a success) and a Ref-based wrapper, one circuit per
+// provider, whose timer moves an open circuit to half-open when its cool-off ends, calls or no calls.
 // Only outages count (ProviderUnavailable, ProviderTimeout): a provider's own error answer shows the store is there.
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
 import { ProviderCallError } from "./ProviderCallError.js"
 
 export type CircuitState =
   | { readonly _tag: "Closed"; readonly failures: number }
   /** `opens`: consecutive openings without a success between them (the backoff step). */
   | { readonly _tag: "Open"; readonly until: number; readonly opens: number }
-  | { readonly _tag: "HalfOpen"; readonly opens: number }
+  /** Cool-off over: the next call is the one trial (`trialInFlight` while it runs); others are refused meanwhile. */
+  | { readonly _tag: "HalfOpen"; readonly opens: number; readonly trialInFlight: boolean }
 
 export const closed: CircuitState = { _tag: "Closed", failures: 0 }
 
@@ -35,7 +39,7 @@ export type Admission =
   | { readonly _tag: "Trial" }
   | { readonly _tag: "Rejected"; readonly until: number | undefined }
 
-/** Whether a call may go out now; a trial moves the circuit to half-open. */
+/** Whether a call may go out now; the first call once the cool-off is over is the trial. */
 export const admit = (state: CircuitState, now: number): readonly [Admission, CircuitState] => {
   switch (state._tag) {
     case "Closed":
@@ -43,9 +47,11 @@ export const admit = (state: CircuitState, now: number): readonly [Admission, Ci
     case "Open":
       return now < state.until
         ? [{ _tag: "Rejected", until: state.until }, state]
-        : [{ _tag: "Trial" }, { _tag: "HalfOpen", opens: state.opens }]
+        : [{ _tag: "Trial" }, { _tag: "HalfOpen", opens: state.opens, trialInFlight: true }]
     case "HalfOpen":
-      return [{ _tag: "Rejected", until: undefined }, state]
+      return state.trialInFlight
+        ? [{ _tag: "Rejected", until: undefined }, state]
+        : [{ _tag: "Trial" }, { ...state, trialInFlight: true }]
   }
 }
 
@@ -90,7 +96,7 @@ export const settle = (state: CircuitState, input: SettleInput): CircuitState =>
     case "HalfOpen":
       if (!trial) return state
       // A trial given up by its caller decides nothing: the next call becomes the trial at once.
-      return outcome === "Outage" ? reopen(state.opens + 1) : { _tag: "Open", opens: state.opens, until: now }
+      return outcome === "Outage" ? reopen(state.opens + 1) : { ...state, trialInFlight: false }
     case "Open":
       return state
   }
@@ -138,8 +144,9 @@ const logChange = (provider: string, before: CircuitState, after: CircuitState) 
     ? Effect.logInfo(`provider circuit closed`, { provider, was: describe(before) })
     : Effect.logWarning(`provider circuit ${describe(after)}`, { provider, was: describe(before) })
 
-export const makeCircuits = (options: CircuitsOptions): Effect.Effect<Circuits> =>
+export const makeCircuits = (options: CircuitsOptions): Effect.Effect<Circuits, never, Scope.Scope> =>
   Effect.gen(function* () {
+    const scope = yield* Scope.Scope
     const ref = yield* Ref.make<ReadonlyMap<string, CircuitState>>(new Map())
     /** Applies `f` to the provider's state; logs and reports a change of state. */
     const update = <R>(provider: string, f: (state: CircuitState) => readonly [R, CircuitState]) =>
@@ -154,10 +161,28 @@ export const makeCircuits = (options: CircuitsOptions): Effect.Effect<Circuits> 
             ? Effect.succeed(result)
             : logChange(provider, before, after).pipe(
                 Effect.andThen(options.onChange?.(provider, after) ?? Effect.void),
+                Effect.andThen(after._tag === "Open" ? coolOffTimer(provider, after) : Effect.void),
                 Effect.as(result)
               )
         )
       )
+    /**
+     * When the cool-off ends the circuit is half-open, calls or no calls: the gauge and /readyz then say the next
+     * call is a trial instead of showing "open" until one comes. A state that moved on meanwhile is left as it is.
+     */
+    function coolOffTimer(provider: string, open: Extract<CircuitState, { _tag: "Open" }>): Effect.Effect<void> {
+      const ended = (state: CircuitState): CircuitState =>
+        state._tag === "Open" && state.until === open.until
+          ? { _tag: "HalfOpen", opens: state.opens, trialInFlight: false }
+          : state
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sleep(Duration.millis(Math.max(0, open.until - now))).pipe(
+          Effect.andThen(update(provider, (state) => [undefined, ended(state)] as const)),
+          Effect.forkIn(scope),
+          Effect.asVoid
+        )
+      )
+    }
 
     // Uninterruptible from the admission until the exit hook is in place: an interruption in between would leave a
     // half-open circuit waiting for ever on a trial that never runs.

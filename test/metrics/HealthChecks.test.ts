@@ -12,7 +12,13 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { eventually } from "../support/ChildProcess.js"
 import { startCsiServer } from "../support/CsiServer.js"
-import { channelAddress, circuitsCheck, csiProbe, providersCheck } from "../../src/metrics/HealthChecks.js"
+import {
+  channelAddress,
+  type CircuitView,
+  circuitsCheck,
+  csiProbe,
+  providersCheck
+} from "../../src/metrics/HealthChecks.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import { MetricsServer } from "../../src/metrics/MetricsServer.js"
 
@@ -116,21 +122,28 @@ describe("providersCheck", () => {
 })
 
 describe("circuitsCheck", () => {
-  it.effect("passes with closed circuits, names each open or half-open one with its state", () =>
+  it.effect("passes while no circuit refuses calls; names each open one and each with its trial in flight", () =>
     Effect.gen(function* () {
-      yield* circuitsCheck(Effect.succeed(new Map([["a", { _tag: "Closed" } as const]])))
+      const views = (entries: ReadonlyArray<readonly [string, CircuitView]>) => Effect.succeed(new Map(entries))
+      yield* circuitsCheck(
+        views([
+          ["a", { _tag: "Closed" }],
+          ["gcp", { _tag: "HalfOpen", trialInFlight: false }]
+        ])
+      )
       const failed = yield* Effect.flip(
         circuitsCheck(
-          Effect.succeed(
-            new Map([
-              ["a", { _tag: "Closed" } as const],
-              ["vault", { _tag: "Open", until: Date.UTC(2026, 0, 2, 3, 4, 5) } as const],
-              ["aws", { _tag: "HalfOpen" } as const]
-            ])
-          )
+          views([
+            ["a", { _tag: "Closed" }],
+            ["vault", { _tag: "Open", until: Date.UTC(2026, 0, 2, 3, 4, 5) }],
+            ["aws", { _tag: "HalfOpen", trialInFlight: true }],
+            ["gcp", { _tag: "HalfOpen", trialInFlight: false }]
+          ])
         )
       )
-      expect(failed).toBe("vault: circuit open until 2026-01-02T03:04:05Z; aws: circuit half-open")
+      expect(failed).toBe(
+        "vault: circuit open until 2026-01-02T03:04:05Z; aws: circuit half-open, its trial call in flight"
+      )
     })
   )
 })

@@ -97,7 +97,7 @@ describe("circuit breaker", () => {
       yield* TestClock.adjust("2 seconds")
       yield* t.run(fail(noSocket))
       const state = yield* t.state
-      assert.strictEqual(state._tag, "Open", "the trial met no socket: still not closed")
+      assert.deepStrictEqual(state, { _tag: "HalfOpen", opens: 1, trialInFlight: false }, "no socket: not closed")
       yield* t.run(Effect.succeed("ok"))
       assert.deepStrictEqual(yield* t.state, closed)
     })
@@ -128,6 +128,21 @@ describe("circuit breaker", () => {
       yield* TestClock.adjust("2 seconds")
       assert.strictEqual(yield* circuits.guard("p", Effect.succeed("ok")), "ok")
       assert.strictEqual((yield* circuits.states).get("p")?._tag, "Closed")
+    })
+  )
+
+  it.effect("the cool-off's end makes the circuit half-open with no call at all; the next call is the trial", () =>
+    Effect.gen(function* () {
+      const t = yield* setup(1)
+      yield* t.run(fail(outage))
+      assert.deepStrictEqual(t.changes, ["p:Open"])
+      yield* TestClock.adjust("1 second")
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(yield* t.state, { _tag: "HalfOpen", opens: 1, trialInFlight: false })
+      assert.deepStrictEqual(t.changes, ["p:Open", "p:HalfOpen"])
+      assert.strictEqual(Exit.isSuccess(yield* t.run(Effect.succeed("ok"))), true)
+      assert.deepStrictEqual(yield* t.state, closed)
+      assert.deepStrictEqual(t.changes, ["p:Open", "p:HalfOpen", "p:Closed"])
     })
   )
 
