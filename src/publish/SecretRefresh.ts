@@ -129,11 +129,10 @@ const store = (
       deps.mounter.tmpfsSizeLimit,
       `volume ${request.volumeId} (SecretProviderClass ${pod.namespace}/${spcName})`
     )
-    yield* deps.writer.write(
-      request.targetPath,
-      payload,
-      request.mountGroup === undefined ? {} : { group: request.mountGroup }
-    )
+    yield* deps.writer.write(request.targetPath, payload, {
+      sizeLimit: deps.mounter.tmpfsSizeLimit,
+      ...(request.mountGroup === undefined ? {} : { group: request.mountGroup })
+    })
     const previous = yield* deps.statuses.upsert({
       podName: pod.name,
       podNamespace: pod.namespace,

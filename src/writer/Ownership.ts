@@ -6,6 +6,11 @@
 export interface WriteOptions {
   /** The gid every file and directory of the new version gets (`volume_mount_group`); absent: the driver's. */
   readonly group?: number
+  /**
+   * The tmpfs's `size=` in bytes (`--tmpfs-size-limit`): a new version is staged beside the current one, so it is
+   * refused before staging when both would not fit. Absent or 0: no check.
+   */
+  readonly sizeLimit?: number
 }
 
 /** The ownership a data dir's entries must have. */

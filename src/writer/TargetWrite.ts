@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { errnoCode } from "../platform/errno.js"
 import { type Ownership, ownershipFor, type WriteOptions } from "./Ownership.js"
-import type { ValidatedPayload } from "./Payload.js"
+import { tmpfsFootprint, type ValidatedPayload } from "./Payload.js"
 import { diff, NO_FOLLOW } from "./TargetDiff.js"
 import {
   currentDataDir,
@@ -16,7 +16,7 @@ import {
   DATA_LINK_TMP,
   dataDirName,
   isDataDirName,
-  type TargetFilesError,
+  TargetFilesError,
   visibleLinkTarget
 } from "./TargetFiles.js"
 import { eachBounded, removeQuietly, step } from "./WriteSteps.js"
@@ -206,6 +206,31 @@ const publish = Effect.fn("AtomicWriter.publish")(function* (
   }).pipe(Effect.onError(() => removeQuietly(path.join(target, dataDir), path.join(target, DATA_LINK_TMP))))
 })
 
+/**
+ * A new version is written beside the current one and swapped in before the old goes: both must fit the tmpfs at
+ * once. Refused before anything is staged (the current files stay), rather than failing half-way with ENOSPC.
+ */
+const fitsBeside = Effect.fn("AtomicWriter.fitsBeside")(function* (
+  target: string,
+  payload: ValidatedPayload,
+  sizeLimit: number
+) {
+  if (sizeLimit <= 0) return
+  const stats = yield* step(target, ".", "statfs", () => fs.statfs(target))
+  const used = (stats.blocks - stats.bfree) * stats.bsize
+  const needed = tmpfsFootprint(payload)
+  if (used + needed <= sizeLimit) return
+  return yield* new TargetFilesError({
+    reason: "FileWriteError",
+    target,
+    path: ".",
+    message:
+      `the new version of ${target} (${needed} bytes on the tmpfs) does not fit beside the current version ` +
+      `(${used} bytes in use) under --tmpfs-size-limit=${sizeLimit}: kept the current files; a rotation needs room ` +
+      "for both versions at once"
+  })
+})
+
 /** Removes visible links into `..data` whose name the payload no longer has. */
 const unlinkStale = Effect.fn("AtomicWriter.unlinkStale")(function* (target: string, topLevel: ReadonlySet<string>) {
   const entries = yield* step(target, ".", "list", () => fs.readdir(target, { withFileTypes: true }))
@@ -245,6 +270,7 @@ export const writeTarget = Effect.fn("AtomicWriter.write")(function* (
   const { written, chmodded, removed, regrouped } = yield* diff(target, current, payload, ownership)
   const swapped = current === undefined || written.length + removed.length + regrouped.length > 0
   if (swapped) {
+    if (current !== undefined) yield* fitsBeside(target, payload, options?.sizeLimit ?? 0)
     yield* publish(target, payload, ownership)
     // Published: from here on a failure is a leftover for the next write to heal, not a failed write.
     if (current !== undefined) {

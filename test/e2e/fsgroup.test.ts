@@ -7,7 +7,9 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { NodeServiceCapability_RPC_Type, type NodePublishVolumeRequest } from "../../src/gen/csi/v1/csi.js"
 import { findMountInText } from "../../src/mount/MountInfo.js"
+import { eventually } from "../support/ChildProcess.js"
 import { publishRequest } from "../support/CsiClient.js"
+import { resourceByKind } from "../support/FakeApiStore.js"
 import { outcomeOf, typedReasonOf } from "../support/CsiOutcome.js"
 import { kubeletPublish, mountsUnder, startStressNode, type StressNode, targetFor } from "../support/StressHarness.js"
 import { respondFiles } from "../support/TestProvider.js"
@@ -127,6 +129,37 @@ describe("fsGroup and a hardened tmpfs, end to end (built driver)", () => {
     expect(first.ok ? "" : first.details).toContain("--tmpfs-size-limit=65536")
     expect(first.ok ? "" : first.details).toContain("default/stress-spc")
     expect(mountsUnder(fresh)).toEqual([])
+  })
+
+  it("a rotation that fits alone but not beside the current version is refused before staging it", async () => {
+    const target = targetFor(node.kubelet, "uid-g4")
+    // 10 files of one page each: 40,960 bytes, under 65,536 alone, over it beside a first version of the same size.
+    const pages = (text: string) =>
+      Array.from({ length: 10 }, (_, i) => ({ path: `p${i}`, contents: text.repeat(4096) }))
+    node.provider.onMount(respondFiles(pages("a")))
+    expect((await outcomeOf(node.csi().node.nodePublishVolume(publishWithGroup(target, "uid-g4", "")))).ok).toBe(true)
+    const version = fs.readlinkSync(path.join(target, "..data"))
+    const eventsOfPod = () =>
+      node.api.store
+        .list(resourceByKind("Event")!, "default")
+        .map((e) => e as unknown as { reason: string; message: string; involvedObject: { name: string } })
+        .filter((e) => e.involvedObject.name === "pod-uid-g4")
+    // The same content again needs no second version: nothing to fit, nothing refused.
+    expect((await outcomeOf(node.csi().node.nodePublishVolume(publishWithGroup(target, "uid-g4", "")))).ok).toBe(true)
+    expect(eventsOfPod()).toEqual([])
+    node.provider.onMount(respondFiles(pages("b")))
+    const republish = await outcomeOf(node.csi().node.nodePublishVolume(publishWithGroup(target, "uid-g4", "")))
+    expect(republish.ok).toBe(true)
+    expect(fs.readlinkSync(path.join(target, "..data"))).toBe(version)
+    expect(fs.readFileSync(path.join(target, "p0"), "utf8")).toBe("a".repeat(4096))
+    const warning = await eventually(() => {
+      const found = eventsOfPod()[0]
+      if (found === undefined) throw new Error("no Event for the pod yet")
+      return found
+    })
+    expect(warning.reason).toBe("FileWriteError")
+    expect(warning.message).toContain("does not fit beside the current version")
+    expect(fs.readdirSync(target).filter((name) => name.startsWith("..") && name !== "..data")).toEqual([version])
   })
 
   it.each(["abc", "-1", "4294967296"])("volume_mount_group %j is InvalidRequest, nothing mounted", async (group) => {
