@@ -157,9 +157,21 @@ const makeLive = Effect.fnUntraced(function* (options: WorkloadRestartOptions) {
       }
     })
 
+  /**
+   * Forgets the workloads with nothing left to do: no worker, nothing pending, the cooldown over. What is lost is
+   * only the last digest applied, and a repeat of it costs one GET that finds it unchanged.
+   */
+  const prune = (now: number) => {
+    for (const [key, state] of states) {
+      const cooling = state.restartedAt !== undefined && now - state.restartedAt < cooldownMillis
+      if (!state.busy && state.pending === undefined && !cooling) states.delete(key)
+    }
+  }
+
   /** Queues the digest for the workload; counts it deferred when the cooldown holds it back. */
   const submit = (workload: Workload, request: RestartRequest) =>
     Effect.gen(function* () {
+      prune(yield* Clock.currentTimeMillis)
       const key = `${workload.kind}/${workload.namespace}/${workload.name}`
       const state = states.get(key) ?? {
         pending: undefined,
