@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { errnoCode } from "../platform/errno.js"
 import { type Ownership, ownershipFor, type WriteOptions } from "./Ownership.js"
-import { tmpfsFootprint, type ValidatedPayload } from "./Payload.js"
+import type { ValidatedPayload } from "./Payload.js"
 import { diff, NO_FOLLOW } from "./TargetDiff.js"
 import {
   currentDataDir,
@@ -16,10 +16,10 @@ import {
   DATA_LINK_TMP,
   dataDirName,
   isDataDirName,
-  TargetFilesError,
+  type TargetFilesError,
   visibleLinkTarget
 } from "./TargetFiles.js"
-import { eachBounded, removeQuietly, step } from "./WriteSteps.js"
+import { eachBounded, fitsBeside, removeQuietly, step } from "./WriteSteps.js"
 
 /** What a write did. `changed` is true when any visible byte, mode, file or legacy entry changed. */
 export interface WriteOutcome {
@@ -204,31 +204,6 @@ const publish = Effect.fn("AtomicWriter.publish")(function* (
       Effect.onError(() => removeQuietly(...created.map((name) => path.join(target, name))))
     )
   }).pipe(Effect.onError(() => removeQuietly(path.join(target, dataDir), path.join(target, DATA_LINK_TMP))))
-})
-
-/**
- * A new version is written beside the current one and swapped in before the old goes: both must fit the tmpfs at
- * once. Refused before anything is staged (the current files stay), rather than failing half-way with ENOSPC.
- */
-const fitsBeside = Effect.fn("AtomicWriter.fitsBeside")(function* (
-  target: string,
-  payload: ValidatedPayload,
-  sizeLimit: number
-) {
-  if (sizeLimit <= 0) return
-  const stats = yield* step(target, ".", "statfs", () => fs.statfs(target))
-  const used = (stats.blocks - stats.bfree) * stats.bsize
-  const needed = tmpfsFootprint(payload)
-  if (used + needed <= sizeLimit) return
-  return yield* new TargetFilesError({
-    reason: "FileWriteError",
-    target,
-    path: ".",
-    message:
-      `the new version of ${target} (${needed} bytes on the tmpfs) does not fit beside the current version ` +
-      `(${used} bytes in use) under --tmpfs-size-limit=${sizeLimit}: kept the current files; a rotation needs room ` +
-      "for both versions at once"
-  })
 })
 
 /** Removes visible links into `..data` whose name the payload no longer has. */

@@ -3,7 +3,7 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs/promises"
 import { errnoCode } from "../platform/errno.js"
-import { quotePath } from "./Payload.js"
+import { quotePath, tmpfsFootprint, type ValidatedPayload } from "./Payload.js"
 import { TargetFilesError } from "./TargetFiles.js"
 
 const WRITE_CONCURRENCY = 16
@@ -59,3 +59,28 @@ export const eachBounded = <A>(
 /** Best-effort removal for cleanup paths; a leftover is healed by the next write. */
 export const removeQuietly = (...paths: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.promise(() => Promise.all(paths.map((p) => fs.rm(p, { recursive: true, force: true }).catch(() => undefined))))
+
+/**
+ * A new version is written beside the current one and swapped in before the old goes: both must fit the tmpfs at
+ * once. Refused before anything is staged (the current files stay), rather than failing half-way with ENOSPC.
+ */
+export const fitsBeside = Effect.fn("AtomicWriter.fitsBeside")(function* (
+  target: string,
+  payload: ValidatedPayload,
+  sizeLimit: number
+) {
+  if (sizeLimit <= 0) return
+  const stats = yield* step(target, ".", "statfs", () => fs.statfs(target))
+  const used = (stats.blocks - stats.bfree) * stats.bsize
+  const needed = tmpfsFootprint(payload)
+  if (used + needed <= sizeLimit) return
+  return yield* new TargetFilesError({
+    reason: "FileWriteError",
+    target,
+    path: ".",
+    message:
+      `the new version of ${target} (${needed} bytes on the tmpfs) does not fit beside the current version ` +
+      `(${used} bytes in use) under --tmpfs-size-limit=${sizeLimit}: kept the current files; a rotation needs room ` +
+      "for both versions at once"
+  })
+})

@@ -8,7 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import { makeCallLimiter } from "../../src/provider/CallLimiter.js"
 import { encodeMountRequest } from "../../src/provider/MountRequestEncoding.js"
-import { ProviderClient } from "../../src/provider/ProviderClient.js"
+import { ProviderClient, type ProviderClientOptions } from "../../src/provider/ProviderClient.js"
 import { hang, makeTestProvider, respondFiles } from "../support/TestProvider.js"
 
 const request = encodeMountRequest({
@@ -62,6 +62,19 @@ describe("CallLimiter", () => {
   )
 })
 
+/** The live client with one call slot per provider and a 1 s deadline. */
+const limitedClient = (providerDir: string, overrides: Partial<ProviderClientOptions> = {}) =>
+  ProviderClient.layer({
+    providerDirs: [providerDir],
+    maxCallRecvMsgSize: 4 * 1024 * 1024,
+    maxProviderFiles: 10_000,
+    providerTimeout: "1 second",
+    healthCheck: false,
+    healthCheckInterval: "2 minutes",
+    maxConcurrentCalls: 1,
+    ...overrides
+  })
+
 describe("--provider-max-concurrent-calls through the live client", () => {
   it.live("calls queued behind a hung one fail at their own deadline without ever reaching the provider", () =>
     Effect.gen(function* () {
@@ -72,19 +85,7 @@ describe("--provider-max-concurrent-calls through the live client", () => {
         return yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.exit(client.mount("test", request)), {
           concurrency: "unbounded"
         })
-      }).pipe(
-        Effect.provide(
-          ProviderClient.layer({
-            providerDirs: [provider.dir],
-            maxCallRecvMsgSize: 4 * 1024 * 1024,
-            maxProviderFiles: 10_000,
-            providerTimeout: "1 second",
-            healthCheck: false,
-            healthCheckInterval: "2 minutes",
-            maxConcurrentCalls: 1
-          })
-        )
-      )
+      }).pipe(Effect.provide(limitedClient(provider.dir)))
       const reasons = exits.map((exit) => {
         const error = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
         return error?._tag === "Some" ? error.value.reason : "none"
@@ -117,20 +118,7 @@ describe("--provider-max-concurrent-calls through the live client", () => {
           const circuit = (yield* client.circuits).get("test")
           assert.strictEqual(circuit?._tag ?? "Closed", "Closed")
           yield* client.mount("test", request)
-        }).pipe(
-          Effect.provide(
-            ProviderClient.layer({
-              providerDirs: [provider.dir],
-              maxCallRecvMsgSize: 4 * 1024 * 1024,
-              maxProviderFiles: 10_000,
-              providerTimeout: "1 second",
-              healthCheck: false,
-              healthCheckInterval: "2 minutes",
-              maxConcurrentCalls: 1,
-              circuitThreshold: 3
-            })
-          )
-        )
+        }).pipe(Effect.provide(limitedClient(provider.dir, { circuitThreshold: 3 })))
       })
   )
 })
