@@ -1,19 +1,18 @@
 // ProviderClient: the driver's Mount calls to a provider over cached, self-healing channels, with the driver's own
 // deadline, UNAVAILABLE-only retries (docs/contract.md#provider-deadline-and-retries), upstream's response checks
-// (docs/upstream.md#mount-response-handling) and the optional Version health-check loop.
+// (docs/upstream.md#mount-response-handling), the circuit breaker and call limit, and the optional Version
+// health-check loop (ProviderHealthCheck.ts).
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type { Client } from "nice-grpc"
 import type { ProviderFile } from "../domain/ProviderFile.js"
-import type { MountRequest, VersionResponse } from "../gen/provider/v1alpha1/service.js"
+import type { MountRequest } from "../gen/provider/v1alpha1/service.js"
 import {
-  fromCallFailure,
   isMessageTooLarge,
   isUnavailable,
   MESSAGE_TOO_LARGE_HINT,
@@ -21,15 +20,15 @@ import {
   pathNotUtf8,
   type ProviderCallError,
   providerErrorCode,
-  providerTimeout,
   tooManyFiles
 } from "./ProviderCallError.js"
 import { makeCallLimiter } from "./CallLimiter.js"
 import { type CircuitState, makeCircuits } from "./CircuitBreaker.js"
-import { makeProviderChannels, type ProviderChannels } from "./ProviderChannels.js"
+import { makeProviderChannels } from "./ProviderChannels.js"
 import { type InMemoryAnswer, makeInMemoryState, ProviderClientInMemory } from "./ProviderClientInMemory.js"
-import type { CheckedMountResponse, ProviderDefinition } from "./ProviderDefinition.js"
-import { MAX_DETAILS_CHARS, printable } from "./ProviderText.js"
+import { callOnce, type ProviderGrpcClient, withDeadline } from "./ProviderCall.js"
+import type { CheckedMountResponse } from "./ProviderDefinition.js"
+import { type HealthReport, makeHealthCheck, type ProviderHealth } from "./ProviderHealthCheck.js"
 
 export { ProviderCallError } from "./ProviderCallError.js"
 export {
@@ -39,6 +38,7 @@ export {
   type RecordedMount
 } from "./ProviderClientInMemory.js"
 export type { CircuitState } from "./CircuitBreaker.js"
+export type { ProviderHealth } from "./ProviderHealthCheck.js"
 
 export interface ObjectVersion {
   readonly id: string
@@ -51,15 +51,6 @@ export interface MountResult {
   readonly files: ReadonlyArray<ProviderFile>
 }
 
-/** The last health-check answer of one provider. */
-export interface ProviderHealth {
-  readonly healthy: boolean
-  /** Epoch milliseconds (from Clock). */
-  readonly checkedAt: number
-  /** `runtimeName runtimeVersion (version)` when healthy, the failure otherwise. */
-  readonly detail: string
-}
-
 export interface ProviderClientShape {
   readonly mount: (provider: string, request: MountRequest) => Effect.Effect<MountResult, ProviderCallError>
   /** Last health-check result per provider; empty unless `--provider-health-check` is on. */
@@ -69,7 +60,7 @@ export interface ProviderClientShape {
 }
 
 /** What the client tells the metrics: each Mount call that went out, circuit changes, health-check answers. */
-export interface ProviderCallReport {
+export interface ProviderCallReport extends HealthReport {
   /**
    * `reason` undefined: the call succeeded. `seconds` includes the wait for a slot. Calls that never went out (an
    * open circuit, no such provider socket) are not reported.
@@ -80,8 +71,6 @@ export interface ProviderCallReport {
     reason: ProviderCallError["reason"] | undefined
   ) => Effect.Effect<void>
   readonly circuitChanged: (provider: string, state: CircuitState) => Effect.Effect<void>
-  /** `undefined`: the provider's socket is gone from every directory, so it is no longer checked. */
-  readonly healthChecked: (provider: string, healthy: boolean | undefined) => Effect.Effect<void>
 }
 
 export interface ProviderClientOptions {
@@ -107,38 +96,12 @@ export interface ProviderClientOptions {
 // A Kubernetes Secret holds at most 1 MiB, so bigger responses cannot be synced
 // (docs/upstream.md#mount-response-handling).
 const SECRET_SIZE_LIMIT = 1024 * 1024
-// Upstream's health check gives each Version call 5 seconds.
-const HEALTH_CHECK_TIMEOUT = Duration.seconds(5)
 
 // Only UNAVAILABLE is retried (docs/contract.md#provider-deadline-and-retries), 3 attempts in all, backoff from the
 // base delay (1 s) doubling up to 10 s, jittered so restarted providers are not hit by every pod at once.
 const UNAVAILABLE_RETRIES = 2
 const unavailableBackoff = (base: Duration.Input) =>
   Schedule.min([Schedule.exponential(base, 2), Schedule.spaced("10 seconds")]).pipe(Schedule.jittered)
-
-type ProviderGrpcClient = Client<ProviderDefinition>
-
-/** One attempt: a broken connection (UNAVAILABLE) drops the channel so the retry dials afresh. */
-const callOnce = <A>(
-  channels: ProviderChannels,
-  provider: string,
-  call: (client: ProviderGrpcClient, signal: AbortSignal) => Promise<A>
-) =>
-  Effect.gen(function* () {
-    const dialled = yield* channels.acquire(provider)
-    return yield* Effect.tryPromise({
-      try: (signal) => call(dialled.client, signal),
-      catch: (cause) => fromCallFailure(provider, cause)
-    }).pipe(Effect.tapError((error) => (isUnavailable(error) ? channels.discard(provider, dialled) : Effect.void)))
-  })
-
-const withDeadline =
-  (provider: string, timeout: Duration.Input) =>
-  <A>(effect: Effect.Effect<A, ProviderCallError>) =>
-    Effect.timeoutOrElse(effect, {
-      duration: timeout,
-      orElse: () => Effect.fail(providerTimeout(provider, Duration.format(Duration.fromInputUnsafe(timeout))))
-    })
 
 const logTooLarge = (error: ProviderCallError) =>
   isMessageTooLarge(error)
@@ -164,48 +127,6 @@ const toMountResult = Effect.fn("ProviderClient.checkResponse")(function* (
   // The decoded messages already have the shapes the caller reads: no per-file copy.
   return { objectVersions: response.objectVersion, files: response.files } satisfies MountResult
 })
-
-// The Version strings are the provider's own words, logged on every health check.
-const describeVersion = (v: VersionResponse) =>
-  printable(`${v.runtimeName} ${v.runtimeVersion} (${v.version})`, MAX_DETAILS_CHARS)
-
-const makeHealthCheck = (
-  channels: ProviderChannels,
-  results: Map<string, ProviderHealth>,
-  report: ProviderCallReport | undefined
-) => {
-  const checkOne = (provider: string) =>
-    callOnce(channels, provider, (client, signal) => client.version({ version: "v1alpha1" }, { signal })).pipe(
-      withDeadline(provider, HEALTH_CHECK_TIMEOUT),
-      Effect.exit,
-      Effect.flatMap((exit) =>
-        Effect.gen(function* () {
-          const failure = Exit.findErrorOption(exit)
-          if (Option.isSome(failure) && failure.value.reason === "ProviderNotFound") {
-            // No socket in any directory: the provider was removed from the node, not failing. It leaves the
-            // check (and /readyz, and the health metric) until a Mount call finds it again.
-            results.delete(provider)
-            yield* channels.forget(provider)
-            yield* report?.healthChecked(provider, undefined) ?? Effect.void
-            return yield* Effect.logInfo("provider gone from the node: no longer health-checked", { provider })
-          }
-          const checkedAt = yield* Clock.currentTimeMillis
-          const healthy = Exit.isSuccess(exit)
-          const detail = Exit.isSuccess(exit)
-            ? describeVersion(exit.value)
-            : Option.match(Exit.findErrorOption(exit), { onNone: () => "health check died", onSome: (e) => e.message })
-          results.set(provider, { healthy, checkedAt, detail })
-          yield* report?.healthChecked(provider, healthy) ?? Effect.void
-          yield* healthy
-            ? Effect.logDebug("provider health check passed", { provider, detail })
-            : Effect.logWarning("provider health check failed", { provider, detail })
-        })
-      )
-    )
-  return channels.providers.pipe(
-    Effect.flatMap((providers) => Effect.forEach(providers, checkOne, { concurrency: "unbounded", discard: true }))
-  )
-}
 
 const makeLive = (options: ProviderClientOptions) =>
   Effect.gen(function* () {
