@@ -57,6 +57,18 @@ export const defaultOptions: PublishOptions = {
   rotationPollInterval: Duration.minutes(2)
 }
 
+/** The real provider client on the test provider's socket directory, with short retries. */
+const testProviderClient = (providerDir: string, providerTimeout: Duration.Duration) =>
+  ProviderClient.layer({
+    providerDirs: [providerDir],
+    maxCallRecvMsgSize: 4 * 1024 * 1024,
+    maxProviderFiles: 10_000,
+    providerTimeout,
+    healthCheck: false,
+    healthCheckInterval: Duration.minutes(2),
+    retryBaseDelay: Duration.millis(10)
+  })
+
 /**
  * The Publisher (and the report the CSI edge shares with it) on in-memory neighbours (exposed with their test handles)
  * and a real provider client.
@@ -77,15 +89,7 @@ export const publisherWith = (
         Events.layerInMemory,
         WorkloadRestart.layerInMemory,
         Metrics.layer,
-        ProviderClient.layer({
-          providerDirs: [providerDir],
-          maxCallRecvMsgSize: 4 * 1024 * 1024,
-          maxProviderFiles: 10_000,
-          providerTimeout: Duration.millis(500),
-          healthCheck: false,
-          healthCheckInterval: Duration.minutes(2),
-          retryBaseDelay: Duration.millis(10)
-        })
+        testProviderClient(providerDir, Duration.millis(500))
       )
     )
   )
@@ -108,15 +112,7 @@ export const livePublisherWith = (
         Events.layerInMemory,
         WorkloadRestart.layerInMemory,
         Metrics.layer,
-        ProviderClient.layer({
-          providerDirs: [providerDir],
-          maxCallRecvMsgSize: 4 * 1024 * 1024,
-          providerTimeout: Duration.seconds(5),
-          healthCheck: false,
-          healthCheckInterval: Duration.minutes(2),
-          retryBaseDelay: Duration.millis(10),
-          maxProviderFiles: 10_000
-        })
+        testProviderClient(providerDir, Duration.seconds(5))
       )
     )
   )
